@@ -1,0 +1,293 @@
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/file_io.h"
+
+namespace pdiff {
+
+namespace {
+
+// Values the `paper` recipe gives to keys the user did not set (SPEC sections 1.3-1.4).
+const std::map<std::string, std::string>& paper_recipe() {
+  static const std::map<std::string, std::string> preset = {
+      {"ae.channels", "64,128,256,256,32"}, {"ae.kernel", "7"}, {"ae.latent", "128"},
+      {"ae.lr", "2e-5"}, {"ae.weight_decay", "0"}, {"ae.steps", "500"}, {"ae.batch", "50"},
+      {"ldm.channels", "64,128,256,512"}, {"ldm.kernel", "7"}, {"ldm.lr", "1e-4"},
+      {"ldm.steps", "1000"}, {"ldm.batch", "50"}};
+  return preset;
+}
+
+std::string trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+bool parse_int(const std::string& text, int64_t* out) {
+  std::string t = trim(text);
+  if (t.empty()) return false;
+  char* end = nullptr;
+  long long v = std::strtoll(t.c_str(), &end, 10);
+  if (*end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool parse_float(const std::string& text, double* out) {
+  std::string t = trim(text);
+  if (t.empty()) return false;
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (*end != '\0' || !std::isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
+bool parse_bool(const std::string& text, bool* out) {
+  std::string t = trim(text);
+  if (t == "true" || t == "1" || t == "yes" || t == "on") return *out = true, true;
+  if (t == "false" || t == "0" || t == "no" || t == "off") return *out = false, true;
+  return false;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep)) out.push_back(trim(item));
+  return out;
+}
+
+std::string type_name(KeyType t) {
+  switch (t) {
+    case KeyType::Int: return "an integer";
+    case KeyType::Float: return "a number";
+    case KeyType::Bool: return "true or false";
+    case KeyType::String: return "a string";
+    case KeyType::IntList: return "a comma-separated list of integers";
+  }
+  return "?";
+}
+
+std::string range_text(const KeyDef& d) {
+  std::ostringstream os;
+  if (d.min > -1e299) os << " >= " << d.min;
+  if (d.max < 1e299) os << (d.min > -1e299 ? " and" : "") << " <= " << d.max;
+  return os.str();
+}
+
+// Turns nested YAML maps into dotted keys; sequences become comma-separated text.
+void flatten_yaml(const YAML::Node& node, const std::string& prefix, const std::string& origin,
+                  std::vector<std::pair<std::string, std::string>>* out) {
+  for (const auto& kv : node) {
+    std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (v.IsMap()) {
+      flatten_yaml(v, key, origin, out);
+    } else if (v.IsSequence()) {
+      std::string joined;
+      for (size_t i = 0; i < v.size(); ++i) {
+        check(v[i].IsScalar(), origin + ": key '" + key + "': list elements must be numbers");
+        joined += (i ? "," : "") + v[i].as<std::string>();
+      }
+      out->emplace_back(key, joined);
+    } else if (v.IsNull()) {
+      out->emplace_back(key, "");
+    } else {
+      out->emplace_back(key, v.as<std::string>());
+    }
+  }
+}
+
+}  // namespace
+
+Config::Config() {
+  for (const auto& k : config_keys()) values_[k.key] = k.default_value;
+}
+
+void Config::set(const std::string& key, const std::string& raw, const std::string& origin) {
+  const KeyDef* d = find_key(key);
+  if (!d) {
+    std::string hint;
+    auto dot = key.find('.');
+    for (const auto& k : config_keys())
+      if (dot != std::string::npos && k.key.compare(0, dot + 1, key, 0, dot + 1) == 0)
+        hint += (hint.empty() ? "" : ", ") + k.key;
+    throw Error(origin + ": unknown config key '" + key + "'" +
+                (hint.empty() ? "; run `pdiff keys` for the list" : "; keys of that section: " + hint));
+  }
+  std::string value = trim(raw);
+  auto bad = [&](const std::string& why) {
+    return Error(origin + ": key '" + key + "' = '" + value + "': " + why);
+  };
+  auto in_range = [&](double v) { return v >= d->min && v <= d->max; };
+  switch (d->type) {
+    case KeyType::Int: {
+      int64_t v;
+      if (!parse_int(value, &v)) throw bad("expected " + type_name(d->type));
+      if (!in_range(static_cast<double>(v))) throw bad("must be" + range_text(*d));
+      value = std::to_string(v);
+      break;
+    }
+    case KeyType::Float: {
+      double v;
+      if (!parse_float(value, &v)) throw bad("expected " + type_name(d->type));
+      if (!in_range(v)) throw bad("must be" + range_text(*d));
+      break;
+    }
+    case KeyType::Bool: {
+      bool v;
+      if (!parse_bool(value, &v)) throw bad("expected " + type_name(d->type));
+      value = v ? "true" : "false";
+      break;
+    }
+    case KeyType::IntList: {
+      std::string canon;
+      auto items = split(value, ',');
+      if (items.empty()) throw bad("expected " + type_name(d->type));
+      for (const auto& it : items) {
+        int64_t v;
+        if (!parse_int(it, &v)) throw bad("expected " + type_name(d->type));
+        if (!in_range(static_cast<double>(v))) throw bad("every element must be" + range_text(*d));
+        canon += (canon.empty() ? "" : ",") + std::to_string(v);
+      }
+      value = canon;
+      break;
+    }
+    case KeyType::String: {
+      if (!d->choices.empty()) {
+        bool ok = false;
+        std::string list;
+        for (const auto& c : d->choices) ok |= (c == value), list += (list.empty() ? "" : ", ") + c;
+        if (!ok) throw bad("must be one of: " + list);
+      }
+      break;
+    }
+  }
+  values_[key] = value;
+  explicit_.insert(key);
+}
+
+void Config::apply_override(const std::string& assignment) {
+  auto eq = assignment.find('=');
+  check(eq != std::string::npos && eq > 0,
+        "command line: '" + assignment + "' is not an override; write section.key=value");
+  set(assignment.substr(0, eq), assignment.substr(eq + 1), "command line");
+}
+
+void Config::apply_recipe() {
+  if (s("recipe") != "paper") return;
+  for (const auto& [key, value] : paper_recipe())
+    if (!explicit_.count(key)) values_[key] = value;
+}
+
+Config Config::from_yaml_text(const std::string& text, const std::string& origin) {
+  Config cfg;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(origin + ": not valid YAML: " + e.what());
+  }
+  if (root.IsNull()) return cfg;
+  check(root.IsMap(), origin + ": the top level must be a map of keys");
+  std::vector<std::pair<std::string, std::string>> flat;
+  flatten_yaml(root, "", origin, &flat);
+  for (const auto& [k, v] : flat) cfg.set(k, v, origin);
+  return cfg;
+}
+
+Config Config::load(const std::string& yaml_path, const std::vector<std::string>& overrides) {
+  Config cfg = yaml_path.empty() ? Config() : from_yaml_text(read_text_file(yaml_path), yaml_path);
+  for (const auto& o : overrides) cfg.apply_override(o);
+  cfg.apply_recipe();
+  return cfg;
+}
+
+int64_t Config::i(const std::string& key) const {
+  int64_t v = 0;
+  check(parse_int(s(key), &v), "config key '" + key + "' is not an integer");
+  return v;
+}
+
+double Config::f(const std::string& key) const {
+  double v = 0;
+  check(parse_float(s(key), &v), "config key '" + key + "' is not a number");
+  return v;
+}
+
+bool Config::b(const std::string& key) const { return s(key) == "true"; }
+
+const std::string& Config::s(const std::string& key) const {
+  auto it = values_.find(key);
+  check(it != values_.end(), "internal: config key '" + key + "' is not declared");
+  return it->second;
+}
+
+std::vector<int64_t> Config::ilist(const std::string& key) const {
+  std::vector<int64_t> out;
+  for (const auto& item : split(s(key), ',')) {
+    int64_t v = 0;
+    check(parse_int(item, &v), "config key '" + key + "' is not a list of integers");
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::string Config::to_yaml() const {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::string open_section;
+  for (const auto& k : config_keys()) {
+    auto dot = k.key.find('.');
+    std::string section = dot == std::string::npos ? "" : k.key.substr(0, dot);
+    std::string name = dot == std::string::npos ? k.key : k.key.substr(dot + 1);
+    if (section != open_section) {
+      if (!open_section.empty()) out << YAML::EndMap;
+      if (!section.empty()) out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+      open_section = section;
+    }
+    const std::string& v = values_.at(k.key);
+    out << YAML::Key << name << YAML::Value;
+    if (k.type == KeyType::IntList) {
+      out << YAML::Flow << YAML::BeginSeq;
+      for (auto x : ilist(k.key)) out << x;
+      out << YAML::EndSeq;
+    } else if (k.type == KeyType::String) {
+      out << YAML::DoubleQuoted << v;
+    } else {
+      out << v;
+    }
+  }
+  if (!open_section.empty()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string Config::fingerprint(const std::vector<std::string>& prefixes) const {
+  std::string joined;
+  for (const auto& [k, v] : values_)
+    for (const auto& p : prefixes)
+      if (k.compare(0, p.size(), p) == 0) {
+        joined += k + "=" + v + ";";
+        break;
+      }
+  // FNV-1a: stable across builds and platforms, unlike std::hash.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : joined) h = (h ^ c) * 1099511628211ull;
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+void save_config(const Config& cfg, const std::string& dir) {
+  write_file_atomic(dir + "/config.yaml", cfg.to_yaml());
+}
+
+}  // namespace pdiff

@@ -1,0 +1,93 @@
+// The declaration of every configuration key. Defaults are the benchmark task
+// `fmnist-convnet4` (SPEC section 5) and the fast default recipe.
+#include "core/config.h"
+
+namespace pdiff {
+
+namespace {
+using T = KeyType;
+const double kInf = 1e300;
+}  // namespace
+
+const std::vector<KeyDef>& config_keys() {
+  static const std::vector<KeyDef> keys = {
+      // Run-wide.
+      {"run_dir", T::String, "runs/fmnist-convnet4", "directory for every output of the run"},
+      {"seed", T::Int, "0", "seed of base training and zoo collection", 0, 2147483647},
+      {"device", T::String, "cpu", "cpu or cuda", -kInf, kInf, {"cpu", "cuda"}},
+      {"threads", T::Int, "0", "CPU threads (0 = all cores)", 0, 1024},
+      {"recipe", T::String, "default",
+       "default (fast, sized for a 2-core CPU) or paper (official sizes and steps; presets every "
+       "ae.* and ldm.* key not set explicitly)", -kInf, kInf, {"default", "paper"}},
+      // Data.
+      {"data.name", T::String, "fashion-mnist", "dataset", -kInf, kInf,
+       {"fashion-mnist", "mnist", "cifar10", "cifar100"}},
+      {"data.root", T::String, "",
+       "dataset folder (empty: /usr/share/datasets/fashion-mnist for fashion-mnist)"},
+      {"data.augment", T::Bool, "true", "random flip (and random crop for CIFAR) when training"},
+      {"data.train_limit", T::Int, "0", "use only the first N training images (0 = all)", 0, kInf},
+      {"data.test_limit", T::Int, "0", "use only the first N test images (0 = all)", 0, kInf},
+      // Classifier.
+      {"model.arch", T::String, "convnet4", "classifier architecture", -kInf, kInf,
+       {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny"}},
+      {"model.mlp_hidden", T::IntList, "128", "hidden widths of the MLP", 1, 65536},
+      // Base model training.
+      {"base.epochs", T::Int, "3", "epochs of base training", 1, 100000},
+      {"base.optimizer", T::String, "sgd", "sgd (momentum) or adamw", -kInf, kInf, {"sgd", "adamw"}},
+      {"base.lr", T::Float, "0.05", "learning rate (cosine to 0)", 0, 10},
+      {"base.momentum", T::Float, "0.9", "SGD momentum", 0, 1},
+      {"base.weight_decay", T::Float, "5e-4", "weight decay", 0, 1},
+      {"base.batch", T::Int, "128", "batch size", 1, 65536},
+      // Zoo collection.
+      {"zoo.select", T::String, "last_norm:2",
+       "trained subset: last_norm:N, all, or comma-separated name patterns with * wildcards"},
+      {"zoo.k", T::Int, "200", "number of checkpoints", 1, 1000000},
+      {"zoo.mode", T::String, "iteration",
+       "iteration (one checkpoint per step), epoch (one per epoch) or seeds (one independent run "
+       "per checkpoint)", -kInf, kInf, {"iteration", "epoch", "seeds"}},
+      {"zoo.optimizer", T::String, "adamw", "optimizer of the subset", -kInf, kInf, {"sgd", "adamw"}},
+      {"zoo.lr", T::Float, "0.01", "constant learning rate", 0, 10},
+      {"zoo.weight_decay", T::Float, "5e-4", "weight decay", 0, 1},
+      {"zoo.batch", T::Int, "128", "batch size", 1, 65536},
+      {"zoo.run_iters", T::Int, "50", "iterations per run in seeds mode", 1, 10000000},
+      // Parameter autoencoder.
+      {"ae.channels", T::IntList, "64,128,256,256,32", "encoder block widths (decoder mirrors)", 1, 8192},
+      {"ae.kernel", T::Int, "7", "conv kernel size (odd)", 1, 63},
+      {"ae.latent", T::Int, "128", "latent size", 1, 65536},
+      {"ae.input_noise", T::Float, "0.001", "sigma of noise added to the input in training", 0, 10},
+      {"ae.latent_noise", T::Float, "0.1", "sigma of noise added to the latent in training", 0, 10},
+      {"ae.steps", T::Int, "1500", "training steps", 1, 10000000},
+      {"ae.lr", T::Float, "1e-3", "AdamW learning rate (cosine)", 0, 10},
+      {"ae.weight_decay", T::Float, "0", "AdamW weight decay", 0, 1},
+      {"ae.batch", T::Int, "50", "batch size", 1, 65536},
+      // Latent diffusion.
+      {"ldm.channels", T::IntList, "64,128,256", "denoiser encoder widths (decoder mirrors)", 1, 8192},
+      {"ldm.kernel", T::Int, "7", "conv kernel size (odd)", 1, 63},
+      {"ldm.timesteps", T::Int, "1000", "diffusion steps T", 2, 100000},
+      {"ldm.beta_start", T::Float, "1e-4", "first beta of the linear schedule", 0, 1},
+      {"ldm.beta_end", T::Float, "2e-2", "last beta of the linear schedule", 0, 1},
+      {"ldm.steps", T::Int, "3000", "training steps", 1, 10000000},
+      {"ldm.lr", T::Float, "1e-3", "AdamW learning rate (cosine)", 0, 10},
+      {"ldm.batch", T::Int, "100", "batch size", 1, 65536},
+      {"ldm.ema", T::Float, "0.999", "EMA decay of the denoiser weights used for sampling", 0, 1},
+      // Generation.
+      {"generate.n", T::Int, "100", "number of models to generate", 1, 10000000},
+      {"generate.sampler", T::String, "ddim", "ddpm (T ancestral steps) or ddim", -kInf, kInf, {"ddpm", "ddim"}},
+      {"generate.steps", T::Int, "50", "DDIM steps", 1, 100000},
+      {"generate.eta", T::Float, "0", "DDIM eta (0 = deterministic)", 0, 1},
+      {"generate.seed", T::Int, "0", "seed of the sampler noise", 0, 2147483647},
+      {"generate.batch", T::Int, "100", "models sampled together", 1, 1000000},
+      // Evaluation.
+      {"eval.baseline_n", T::Int, "100", "models per baseline group", 1, 100000},
+      {"eval.tsne", T::Bool, "true", "draw the t-SNE projection", -kInf, kInf},
+  };
+  return keys;
+}
+
+const KeyDef* find_key(const std::string& key) {
+  for (const auto& k : config_keys())
+    if (k.key == key) return &k;
+  return nullptr;
+}
+
+}  // namespace pdiff

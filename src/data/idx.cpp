@@ -1,0 +1,64 @@
+// IDX reader (MNIST family), gzip-compressed or raw: zlib's gzread reads both.
+#include <zlib.h>
+
+#include <cstring>
+
+#include "core/error.h"
+#include "data/dataset.h"
+
+namespace pdiff {
+
+namespace {
+
+// Reads up to n bytes; returns how many were read. Throws on a corrupt gzip stream.
+size_t gz_read(gzFile f, const std::string& path, uint8_t* dst, size_t n) {
+  size_t total = 0;
+  while (total < n) {
+    unsigned chunk = static_cast<unsigned>(std::min<size_t>(n - total, 1u << 30));
+    int got = gzread(f, dst + total, chunk);
+    if (got < 0) {
+      int err = 0;
+      std::string msg = gzerror(f, &err);
+      throw Error(path + ": corrupt file (" + msg + "); re-download or re-install the dataset");
+    }
+    if (got == 0) break;
+    total += static_cast<size_t>(got);
+  }
+  return total;
+}
+
+}  // namespace
+
+torch::Tensor read_idx(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  check(f != nullptr, path + ": cannot open file (is data.root right?)");
+  struct Closer { gzFile f; ~Closer() { gzclose(f); } } closer{f};
+
+  uint8_t header[4];
+  check(gz_read(f, path, header, 4) == 4, path + ": truncated: no IDX header");
+  check(header[0] == 0 && header[1] == 0,
+        path + ": not an IDX file (bad magic number); expected MNIST-format files");
+  check(header[2] == 0x08, path + ": IDX element type " + std::to_string(header[2]) +
+                               " is not supported; expected unsigned bytes (0x08)");
+  int ndim = header[3];
+  check(ndim >= 1 && ndim <= 4, path + ": IDX file with " + std::to_string(ndim) + " dimensions");
+  std::vector<int64_t> dims(ndim);
+  int64_t count = 1;
+  for (int d = 0; d < ndim; ++d) {
+    uint8_t b[4];
+    check(gz_read(f, path, b, 4) == 4, path + ": truncated inside the IDX header");
+    dims[d] = (int64_t(b[0]) << 24) | (int64_t(b[1]) << 16) | (int64_t(b[2]) << 8) | b[3];
+    check(dims[d] > 0 && dims[d] < (1 << 28), path + ": implausible IDX dimension " + std::to_string(dims[d]));
+    count *= dims[d];
+  }
+  auto out = torch::empty(dims, torch::kUInt8);
+  size_t got = gz_read(f, path, out.data_ptr<uint8_t>(), static_cast<size_t>(count));
+  check(got == static_cast<size_t>(count),
+        path + ": truncated: header promises " + std::to_string(count) + " bytes of data, file has " +
+            std::to_string(got) + "; re-download the file");
+  uint8_t extra;
+  check(gz_read(f, path, &extra, 1) == 0, path + ": trailing data after the IDX payload; the file is corrupt");
+  return out;
+}
+
+}  // namespace pdiff

@@ -1,0 +1,59 @@
+// The interface every classifier implements. A forward pass is a sequence of stages so that
+// the frozen prefix of a network can be computed once and only the tail re-run when the
+// trained subset changes (zoo/tail_evaluator.h). Parameter names follow PyTorch's state dicts.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pdiff {
+
+struct ClassifierSpec {
+  std::string arch;                // "mlp", "convnet4", "resnet18", ...
+  int64_t in_channels = 1;
+  int64_t image_size = 28;
+  int64_t num_classes = 10;
+  std::vector<int64_t> mlp_hidden = {128};
+};
+
+class ClassifierImpl : public torch::nn::Module {
+ public:
+  virtual ~ClassifierImpl() = default;
+  virtual int64_t num_stages() const = 0;
+  // Applies stage i (0-based) to the output of stage i-1 (stage 0 receives the images).
+  virtual torch::Tensor forward_stage(int64_t i, torch::Tensor x) = 0;
+  // Names (or name prefixes ending in '.') of the parameters stage i uses.
+  virtual std::vector<std::string> stage_params(int64_t i) const = 0;
+  // Whether 2-D convolutions here prefer channels-last memory (faster with oneDNN on CPU).
+  virtual bool channels_last() const { return false; }
+
+  // Runs stages [from, to).
+  torch::Tensor forward_range(torch::Tensor x, int64_t from, int64_t to);
+  torch::Tensor forward(torch::Tensor x) { return forward_range(x, 0, num_stages()); }
+  // The first stage that uses any of the named parameters.
+  int64_t first_stage_using(const std::vector<std::string>& param_names) const;
+  // Names of the normalization layers (BatchNorm, LayerNorm, GroupNorm) in forward order.
+  std::vector<std::string> norm_layers() const;
+  // Converts inputs to the preferred memory format.
+  torch::Tensor prepare_input(torch::Tensor x) const;
+};
+
+using Classifier = std::shared_ptr<ClassifierImpl>;
+
+// Builds an untrained classifier; throws pdiff::Error for an unknown arch.
+Classifier make_classifier(const ClassifierSpec& spec);
+
+// A deep copy (parameters and buffers) of a classifier of the given spec.
+Classifier clone_classifier(const Classifier& model, const ClassifierSpec& spec);
+
+// Full state dict (parameters and buffers) with PyTorch names.
+std::vector<std::pair<std::string, torch::Tensor>> state_dict(const Classifier& model);
+// Copies matching tensors into the model; every parameter and buffer must be present with
+// the same shape, otherwise throws naming the first mismatch (`origin` names the source).
+void load_state_dict(const Classifier& model,
+                     const std::vector<std::pair<std::string, torch::Tensor>>& state,
+                     const std::string& origin);
+
+}  // namespace pdiff

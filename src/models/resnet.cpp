@@ -1,0 +1,130 @@
+#include "models/resnet.h"
+
+#include "core/error.h"
+
+namespace pdiff {
+
+namespace {
+
+using torch::nn::BatchNorm2d;
+using torch::nn::Conv2d;
+using torch::nn::Conv2dOptions;
+
+Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride) {
+  return Conv2d(Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+}
+
+// downsample.0 (1x1 conv, stride) and downsample.1 (BatchNorm), as in torchvision.
+torch::nn::Sequential downsample(int64_t in, int64_t out, int64_t stride) {
+  return torch::nn::Sequential(conv(in, out, 1, stride), BatchNorm2d(out));
+}
+
+// Two 3x3 convs; expansion 1.
+class BasicBlockImpl : public ResNetBlockImpl {
+ public:
+  static constexpr int64_t kExpansion = 1;
+  BasicBlockImpl(int64_t in, int64_t planes, int64_t stride) {
+    conv1 = register_module("conv1", conv(in, planes, 3, stride));
+    bn1 = register_module("bn1", BatchNorm2d(planes));
+    conv2 = register_module("conv2", conv(planes, planes, 3, 1));
+    bn2 = register_module("bn2", BatchNorm2d(planes));
+    if (stride != 1 || in != planes)
+      down = register_module("downsample", downsample(in, planes, stride));
+  }
+  torch::Tensor forward(torch::Tensor x) override {
+    auto y = torch::relu(bn1(conv1(x)));     // (B, planes, H/s, W/s)
+    y = bn2(conv2(y));                        // (B, planes, H/s, W/s)
+    return torch::relu(y + (down ? down->forward(x) : x));
+  }
+
+ private:
+  Conv2d conv1{nullptr}, conv2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::Sequential down{nullptr};
+};
+
+// 1x1 reduce, 3x3 (carries the stride, ResNet v1.5), 1x1 expand; expansion 4.
+class BottleneckImpl : public ResNetBlockImpl {
+ public:
+  static constexpr int64_t kExpansion = 4;
+  BottleneckImpl(int64_t in, int64_t planes, int64_t stride) {
+    const int64_t out = planes * kExpansion;
+    conv1 = register_module("conv1", conv(in, planes, 1, 1));
+    bn1 = register_module("bn1", BatchNorm2d(planes));
+    conv2 = register_module("conv2", conv(planes, planes, 3, stride));
+    bn2 = register_module("bn2", BatchNorm2d(planes));
+    conv3 = register_module("conv3", conv(planes, out, 1, 1));
+    bn3 = register_module("bn3", BatchNorm2d(out));
+    if (stride != 1 || in != out) down = register_module("downsample", downsample(in, out, stride));
+  }
+  torch::Tensor forward(torch::Tensor x) override {
+    auto y = torch::relu(bn1(conv1(x)));     // (B, planes, H, W)
+    y = torch::relu(bn2(conv2(y)));           // (B, planes, H/s, W/s)
+    y = bn3(conv3(y));                        // (B, 4*planes, H/s, W/s)
+    return torch::relu(y + (down ? down->forward(x) : x));
+  }
+
+ private:
+  Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential down{nullptr};
+};
+
+// Adds layer1..layer4 to `net`, each a ModuleList of blocks named "0", "1", ...
+template <typename Block>
+void build_layers(torch::nn::Module& net, const int64_t (&blocks_per_layer)[4],
+                  std::vector<std::shared_ptr<ResNetBlockImpl>>& blocks,
+                  std::vector<std::string>& names) {
+  const int64_t planes[4] = {64, 128, 256, 512};
+  int64_t in = 64;
+  for (int l = 0; l < 4; ++l) {
+    const std::string layer = "layer" + std::to_string(l + 1);
+    auto list = net.register_module(layer, torch::nn::ModuleList());
+    for (int64_t b = 0; b < blocks_per_layer[l]; ++b) {
+      const int64_t stride = (l > 0 && b == 0) ? 2 : 1;
+      auto block = std::make_shared<Block>(in, planes[l], stride);
+      list->push_back(block);
+      blocks.push_back(block);
+      names.push_back(layer + "." + std::to_string(b) + ".");
+      in = planes[l] * Block::kExpansion;
+    }
+  }
+}
+
+}  // namespace
+
+ResNetImpl::ResNetImpl(const ClassifierSpec& spec, int depth) {
+  check(depth == 18 || depth == 50,
+        "internal: ResNet depth must be 18 or 50, got " + std::to_string(depth));
+  conv1 = register_module("conv1", conv(spec.in_channels, 64, 3, 1));
+  bn1 = register_module("bn1", BatchNorm2d(64));
+  int64_t features;
+  if (depth == 18) {
+    build_layers<BasicBlockImpl>(*this, {2, 2, 2, 2}, blocks_, block_names_);
+    features = 512 * BasicBlockImpl::kExpansion;
+  } else {
+    build_layers<BottleneckImpl>(*this, {3, 4, 6, 3}, blocks_, block_names_);
+    features = 512 * BottleneckImpl::kExpansion;
+  }
+  fc = register_module("fc", torch::nn::Linear(features, spec.num_classes));
+
+  // torchvision's initialisation: Kaiming-normal (fan_out) convs, BN weight 1 and bias 0.
+  for (auto& m : modules(/*include_self=*/false))
+    if (auto* c = m->as<torch::nn::Conv2d>())
+      torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+}
+
+torch::Tensor ResNetImpl::forward_stage(int64_t i, torch::Tensor x) {
+  if (i == 0) return torch::relu(bn1(conv1(x)));               // (B, 64, H, W)
+  if (i <= static_cast<int64_t>(blocks_.size()))
+    return blocks_[i - 1]->forward(x);  // layer1: (B, 64e, H, W) ... layer4: (B, 512e, H/8, W/8)
+  return fc(x.mean({2, 3}));                                    // (B, 512e) -> (B, classes)
+}
+
+std::vector<std::string> ResNetImpl::stage_params(int64_t i) const {
+  if (i == 0) return {"conv1.", "bn1."};
+  if (i <= static_cast<int64_t>(blocks_.size())) return {block_names_[i - 1]};
+  return {"fc."};
+}
+
+}  // namespace pdiff

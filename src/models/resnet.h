@@ -1,0 +1,33 @@
+// ResNet-18 (BasicBlock) and ResNet-50 (Bottleneck) with the CIFAR stem (3x3 stride-1 conv1,
+// no max-pool). Module names and registration order match torchvision's state dicts.
+#pragma once
+#include "models/classifier.h"
+
+namespace pdiff {
+
+// A residual block (BasicBlock or Bottleneck, defined in resnet.cpp).
+class ResNetBlockImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(torch::Tensor x) = 0;
+};
+
+class ResNetImpl : public ClassifierImpl {
+ public:
+  // depth: 18 or 50.
+  ResNetImpl(const ClassifierSpec& spec, int depth);
+  // Stages: stem (conv1+bn1+relu), one per residual block (layer1.0 ... layer4.N),
+  // head (avgpool+flatten+fc).
+  int64_t num_stages() const override { return static_cast<int64_t>(blocks_.size()) + 2; }
+  torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
+  std::vector<std::string> stage_params(int64_t i) const override;
+  bool channels_last() const override { return true; }
+
+ private:
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  std::vector<std::shared_ptr<ResNetBlockImpl>> blocks_;  // layer1.0, layer1.1, ..., layer4.N
+  std::vector<std::string> block_names_;                  // "layer1.0.", ...
+  torch::nn::Linear fc{nullptr};
+};
+
+}  // namespace pdiff

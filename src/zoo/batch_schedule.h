@@ -1,0 +1,32 @@
+// Deterministic mini-batches: the order of epoch e depends only on (seed, e) and the
+// augmentation of iteration i only on (seed, i), so any iteration can be regenerated and an
+// interrupted run resumes exactly where it stopped.
+#pragma once
+#include <torch/torch.h>
+
+#include "data/dataset.h"
+
+namespace pdiff {
+
+class BatchSchedule {
+ public:
+  BatchSchedule(const DataSplits& data, int64_t batch, uint64_t seed, bool augment);
+  // Full batches per epoch (the last partial batch is dropped).
+  int64_t iters_per_epoch() const { return iters_per_epoch_; }
+  // Images (augmented, in the model's input format is the caller's job) and labels of the
+  // global iteration `it` (epoch = it / iters_per_epoch).
+  std::pair<torch::Tensor, torch::Tensor> batch(int64_t it);
+
+ private:
+  const DataSplits& data_;
+  int64_t batch_, iters_per_epoch_;
+  uint64_t seed_;
+  bool augment_;
+  int64_t perm_epoch_ = -1;
+  torch::Tensor perm_;
+};
+
+// A CPU generator seeded by a mix of the given numbers.
+torch::Generator make_generator(uint64_t a, uint64_t b = 0, uint64_t c = 0);
+
+}  // namespace pdiff

@@ -1,0 +1,174 @@
+#include "zoo/collect.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/optim.h"
+#include "core/progress.h"
+#include "zoo/batch_schedule.h"
+#include "zoo/layout.h"
+#include "zoo/tail_evaluator.h"
+#include "zoo/train_base.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+
+const std::vector<std::string>& base_config_keys() {
+  static const std::vector<std::string> keys = {"seed", "data.", "model.", "base."};
+  return keys;
+}
+
+const std::vector<std::string>& collect_config_keys() {
+  static const std::vector<std::string> keys = {"seed", "data.", "model.", "base.", "zoo."};
+  return keys;
+}
+
+namespace {
+
+std::unique_ptr<Optimizer> make_subset_optimizer(const Config& cfg, std::vector<torch::Tensor> params) {
+  if (cfg.s("zoo.optimizer") == "adamw") return std::make_unique<AdamW>(params, cfg.f("zoo.weight_decay"));
+  return std::make_unique<Sgd>(params, 0.9, cfg.f("zoo.weight_decay"));
+}
+
+// Trains or reloads the base model; returns its test accuracy.
+double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec, Classifier& model) {
+  const std::string dir = cfg.s("run_dir");
+  const std::string base_path = dir + "/base.pt", info_path = dir + "/base.json";
+  const std::string fingerprint = cfg.fingerprint(base_config_keys());
+  if (file_exists(base_path) && file_exists(info_path)) {
+    auto info = nlohmann::json::parse(read_text_file(info_path), nullptr, false);
+    if (!info.is_discarded() && info.value("fingerprint", "") == fingerprint) {
+      model = load_base(base_path, spec);
+      std::fprintf(stderr, "base: reusing %s (test accuracy %.2f %%)\n", base_path.c_str(),
+                   info.value("test_accuracy", 0.0));
+      return info.value("test_accuracy", 0.0);
+    }
+  }
+  Stopwatch timer;
+  train_base(model, spec, cfg, data, dir + "/base.partial.pt");
+  double acc = test_accuracy(model, data.test);
+  save_base(base_path, model);
+  nlohmann::json info = {{"fingerprint", fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
+                         {"train_seconds", timer.seconds()}};
+  write_file_atomic(info_path, info.dump(2) + "\n");
+  std::remove((dir + "/base.partial.pt").c_str());
+  std::fprintf(stderr, "base: test accuracy %.2f %%\n", acc);
+  return acc;
+}
+
+// Trains the selected subset from the base values and returns the K checkpoints (K, D).
+torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec,
+                                  const Classifier& base, const ParamLayout& layout) {
+  const std::string partial_path = cfg.s("run_dir") + "/zoo.partial.pt";
+  const std::string fingerprint = cfg.fingerprint(collect_config_keys());
+  const std::string mode = cfg.s("zoo.mode");
+  const int64_t K = cfg.i("zoo.k");
+  const uint64_t seed = cfg.i("seed");
+
+  Classifier model = clone_classifier(base, spec);
+  for (auto& p : model->parameters()) p.set_requires_grad(false);
+  auto tensors = layout.tensors(model);
+  for (auto& t : tensors) t.set_requires_grad(true);
+  const int64_t tail = model->first_stage_using(layout.names());
+  const torch::Tensor base_vec = layout.flatten(base);
+  auto opt = make_subset_optimizer(cfg, tensors);
+  auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), seed, cfg.b("data.augment"));
+
+  torch::Tensor out = torch::zeros({K, layout.dim()});
+  int64_t k0 = 0, it = 0;
+  if (file_exists(partial_path)) {
+    DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", 1, "delete it to start over");
+    if (f.str("fingerprint") == fingerprint) {
+      k0 = f.integer("done");
+      it = f.integer("iteration");
+      out.slice(0, 0, k0).copy_(f.tensor("params").slice(0, 0, k0));
+      layout.assign(model, f.tensor("current"));
+      opt->load_state(f, "optim");
+      std::fprintf(stderr, "zoo: resuming after %lld of %lld checkpoints\n", (long long)k0, (long long)K);
+    }
+  }
+
+  model->train();  // batch statistics in the forward pass, as in the official protocol
+  const double lr = cfg.f("zoo.lr");
+  auto step = [&](int64_t i) {
+    auto [x, y] = schedule->batch(i);
+    torch::Tensor h;
+    {
+      torch::NoGradGuard ng;  // the frozen prefix needs no graph
+      h = model->forward_range(model->prepare_input(x), 0, tail);
+    }
+    auto loss = torch::nn::functional::cross_entropy(model->forward_range(h, tail, model->num_stages()), y);
+    opt->zero_grad();
+    loss.backward();
+    opt->step(lr);
+  };
+
+  Progress progress("zoo", K - k0, "ckpt");
+  const int64_t save_every = mode == "iteration" ? 25 : 1;
+  for (int64_t k = k0; k < K; ++k) {
+    int64_t iters = mode == "iteration" ? 1 : schedule->iters_per_epoch();
+    if (mode == "seeds") {
+      // An independent run: fresh optimizer, own data order, from the base values.
+      layout.assign(model, base_vec);
+      opt = make_subset_optimizer(cfg, tensors);
+      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), seed + 1 + k, cfg.b("data.augment"));
+      iters = cfg.i("zoo.run_iters");
+      it = 0;
+    }
+    for (int64_t j = 0; j < iters; ++j) step(it++);
+    out[k].copy_(layout.flatten(model));
+    progress.tick(1);
+    if ((k + 1) % save_every == 0 && k + 1 < K) {
+      DictFile f;
+      f.set_tensor("params", out.slice(0, 0, k + 1));
+      f.set_tensor("current", layout.flatten(model));
+      opt->save_state(f, "optim");
+      f.set("done", k + 1);
+      f.set("iteration", it);
+      f.set("fingerprint", fingerprint);
+      f.save(partial_path, "pdiff.zoo_partial", 1);
+    }
+  }
+  progress.finish();
+  return out;
+}
+
+}  // namespace
+
+void collect(const Config& cfg) {
+  // Everything that can be refused is checked before anything is written.
+  DataSplits data = load_dataset(cfg);
+  ClassifierSpec spec = classifier_spec(cfg, data);
+  Classifier model = make_classifier(spec);
+  ParamLayout layout = ParamLayout::of(model, select_parameters(model, cfg.s("zoo.select")));
+  const std::string dir = cfg.s("run_dir");
+  make_dirs(dir);
+  save_config(cfg, dir);
+  torch::manual_seed(cfg.i("seed"));
+  model = make_classifier(spec);  // initialisation drawn from the seed just set
+
+  Stopwatch timer;
+  double base_acc = prepare_base(cfg, data, spec, model);
+  std::fprintf(stderr, "zoo: %lld checkpoints of %zu tensors, D = %lld (%s)\n", (long long)cfg.i("zoo.k"),
+               layout.entries().size(), (long long)layout.dim(), cfg.s("zoo.select").c_str());
+  Zoo zoo;
+  zoo.params = collect_checkpoints(cfg, data, spec, model, layout);
+  TailEvaluator evaluator(clone_classifier(model, spec), layout, data.test);
+  EvalResult r = evaluator.evaluate(zoo.params, "zoo eval");
+  zoo.accuracy = r.accuracy.to(torch::kFloat32);
+  zoo.predictions = r.predictions;
+  zoo.layout = layout;
+  zoo.arch = spec.arch;
+  zoo.config_yaml = cfg.to_yaml();
+  zoo.fingerprint = cfg.fingerprint(collect_config_keys());
+  zoo.base_accuracy = base_acc;
+  save_zoo(dir + "/zoo.pt", zoo);
+  std::remove((dir + "/zoo.partial.pt").c_str());
+  std::fprintf(stderr, "zoo: accuracy best %.2f mean %.2f min %.2f %% (base %.2f %%); wrote %s/zoo.pt in %.1f s\n",
+               zoo.accuracy.max().item<double>(), zoo.accuracy.mean().item<double>(),
+               zoo.accuracy.min().item<double>(), base_acc, dir.c_str(), timer.seconds());
+}
+
+}  // namespace pdiff

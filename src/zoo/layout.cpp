@@ -1,0 +1,155 @@
+#include "zoo/layout.h"
+
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace pdiff {
+
+namespace {
+
+bool glob_match(const char* pat, const char* s) {
+  if (*pat == '\0') return *s == '\0';
+  if (*pat == '*') return glob_match(pat + 1, s) || (*s && glob_match(pat, s + 1));
+  return *s && (*pat == '?' || *pat == *s) && glob_match(pat + 1, s + 1);
+}
+
+std::map<std::string, torch::Tensor> params_by_name(const Classifier& model) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : model->named_parameters()) out[p.key()] = p.value();
+  return out;
+}
+
+}  // namespace
+
+ParamLayout ParamLayout::of(const Classifier& model, const std::vector<std::string>& names) {
+  ParamLayout layout;
+  for (const auto& p : model->named_parameters()) {
+    bool wanted = false;
+    for (const auto& n : names) wanted |= (n == p.key());
+    if (!wanted) continue;
+    ParamEntry e{p.key(), p.value().sizes().vec(), layout.dim_, p.value().numel()};
+    layout.dim_ += e.numel;
+    layout.entries_.push_back(e);
+  }
+  check(layout.entries_.size() == names.size(), "internal: a selected parameter is not in the model");
+  return layout;
+}
+
+ParamLayout ParamLayout::load(const DictFile& f) {
+  auto names = f.strings("names");
+  auto shapes = f.shapes("shapes");
+  auto offsets = f.ints("offsets");
+  check(names.size() == shapes.size() && names.size() == offsets.size(),
+        f.path() + ": layout lists names, shapes and offsets of different lengths");
+  ParamLayout layout;
+  for (size_t i = 0; i < names.size(); ++i) {
+    int64_t numel = 1;
+    for (auto d : shapes[i]) numel *= d;
+    check(offsets[i] == layout.dim_, f.path() + ": layout offset of '" + names[i] + "' is " +
+                                         std::to_string(offsets[i]) + ", expected " + std::to_string(layout.dim_));
+    layout.entries_.push_back({names[i], shapes[i], offsets[i], numel});
+    layout.dim_ += numel;
+  }
+  return layout;
+}
+
+void ParamLayout::save(DictFile& f) const {
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<int64_t> offsets;
+  for (const auto& e : entries_) shapes.push_back(e.shape), offsets.push_back(e.offset);
+  f.set_strings("names", names());
+  f.set_shapes("shapes", shapes);
+  f.set_ints("offsets", offsets);
+}
+
+std::vector<std::string> ParamLayout::names() const {
+  std::vector<std::string> out;
+  for (const auto& e : entries_) out.push_back(e.name);
+  return out;
+}
+
+std::vector<torch::Tensor> ParamLayout::tensors(const Classifier& model) const {
+  auto by_name = params_by_name(model);
+  std::vector<torch::Tensor> out;
+  for (const auto& e : entries_) {
+    auto it = by_name.find(e.name);
+    check(it != by_name.end(), "parameter '" + e.name + "' of the layout is not in this model");
+    check(it->second.sizes().vec() == e.shape, "parameter '" + e.name + "' has shape " +
+                                                   c10::str(it->second.sizes()) + " in the model but " +
+                                                   c10::str(c10::IntArrayRef(e.shape)) + " in the layout");
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+torch::Tensor ParamLayout::flatten(const Classifier& model) const {
+  std::vector<torch::Tensor> flat;
+  for (const auto& t : tensors(model)) flat.push_back(t.detach().reshape({-1}).cpu());
+  return torch::cat(flat);
+}
+
+void ParamLayout::assign(const Classifier& model, const torch::Tensor& vec) const {
+  check(vec.dim() == 1 && vec.size(0) == dim_, "parameter vector of length " + std::to_string(vec.numel()) +
+                                                   " does not match the layout's D = " + std::to_string(dim_));
+  torch::NoGradGuard ng;
+  auto ts = tensors(model);
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const auto& e = entries_[i];
+    ts[i].copy_(vec.slice(0, e.offset, e.offset + e.numel).view(e.shape));
+  }
+}
+
+std::string ParamLayout::difference(const ParamLayout& other) const {
+  if (entries_.size() != other.entries_.size())
+    return std::to_string(entries_.size()) + " tensors vs " + std::to_string(other.entries_.size());
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const auto &a = entries_[i], &b = other.entries_[i];
+    if (a.name != b.name) return "tensor " + std::to_string(i) + " is '" + a.name + "' vs '" + b.name + "'";
+    if (a.shape != b.shape) return "tensor '" + a.name + "' has different shapes";
+  }
+  return "";
+}
+
+std::vector<std::string> select_parameters(const Classifier& model, const std::string& selection) {
+  std::vector<std::string> all;
+  for (const auto& p : model->named_parameters()) all.push_back(p.key());
+  std::vector<std::string> patterns;
+  if (selection == "all") return all;
+  if (selection.rfind("last_norm:", 0) == 0) {
+    int64_t n = 0;
+    try {
+      n = std::stoll(selection.substr(10));
+    } catch (...) {
+    }
+    check(n >= 1, "zoo.select = '" + selection + "': write last_norm:N with N >= 1");
+    auto norms = model->norm_layers();
+    check(static_cast<int64_t>(norms.size()) >= n,
+          "zoo.select = '" + selection + "': the model has only " + std::to_string(norms.size()) +
+              " normalization layers");
+    for (auto it = norms.end() - n; it != norms.end(); ++it) patterns.push_back(*it + ".*");
+  } else {
+    std::stringstream ss(selection);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      if (item.empty()) continue;
+      patterns.push_back(item);
+      if (item.find('*') == std::string::npos) patterns.push_back(item + ".*");
+    }
+  }
+  std::vector<std::string> out;
+  for (const auto& name : all)
+    for (const auto& pat : patterns)
+      if (glob_match(pat.c_str(), name.c_str())) {
+        out.push_back(name);
+        break;
+      }
+  check(!out.empty(), "zoo.select = '" + selection + "' matches no parameter of this model; names look like '" +
+                          all.front() + "', '" + all.back() + "'");
+  return out;
+}
+
+}  // namespace pdiff

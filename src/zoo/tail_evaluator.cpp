@@ -1,0 +1,42 @@
+#include "zoo/tail_evaluator.h"
+
+#include "core/error.h"
+#include "core/progress.h"
+
+namespace pdiff {
+
+TailEvaluator::TailEvaluator(Classifier model, ParamLayout layout, Dataset test, bool full_forward,
+                             int64_t chunk)
+    : model_(std::move(model)), layout_(std::move(layout)), test_(std::move(test)), chunk_(chunk) {
+  model_->eval();
+  start_ = full_forward ? 0 : model_->first_stage_using(layout_.names());
+  torch::NoGradGuard ng;
+  for (int64_t b = 0; b < test_.size(); b += chunk_) {
+    auto x = model_->prepare_input(test_.images.slice(0, b, std::min(b + chunk_, test_.size())));
+    cache_.push_back(model_->forward_range(x, 0, start_));
+  }
+}
+
+EvalResult TailEvaluator::evaluate(const torch::Tensor& params, const std::string& label) {
+  check(params.dim() == 2 && params.size(1) == layout_.dim(),
+        "evaluate: expected parameter vectors (M, " + std::to_string(layout_.dim()) + "), got " +
+            c10::str(params.sizes()));
+  torch::NoGradGuard ng;
+  const int64_t m = params.size(0), n = test_.size();
+  EvalResult r{torch::empty({m, n}, torch::kUInt8), torch::empty({m}, torch::kFloat64)};
+  std::unique_ptr<Progress> progress;
+  if (m > 1 && !label.empty()) progress = std::make_unique<Progress>(label, m, "models");
+  auto pred_acc = r.accuracy.accessor<double, 1>();
+  for (int64_t i = 0; i < m; ++i) {
+    layout_.assign(model_, params[i]);
+    std::vector<torch::Tensor> preds;
+    for (const auto& h : cache_) preds.push_back(model_->forward_range(h, start_, model_->num_stages()).argmax(1));
+    auto p = torch::cat(preds);
+    r.predictions[i].copy_(p);
+    pred_acc[i] = 100.0 * p.eq(test_.labels).sum().item<int64_t>() / static_cast<double>(n);
+    if (progress) progress->tick(1);
+  }
+  return r;
+}
+
+}  // namespace pdiff

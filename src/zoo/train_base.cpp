@@ -1,0 +1,83 @@
+#include "zoo/train_base.h"
+
+#include <cstdio>
+
+#include "core/file_io.h"
+#include "core/optim.h"
+#include "core/progress.h"
+#include "zoo/batch_schedule.h"
+
+namespace pdiff {
+
+double test_accuracy(const Classifier& model, const Dataset& test, int64_t chunk) {
+  torch::NoGradGuard ng;
+  bool was_training = model->is_training();
+  model->eval();
+  int64_t correct = 0;
+  for (int64_t b = 0; b < test.size(); b += chunk) {
+    auto d = test.slice(b, std::min(b + chunk, test.size()));
+    correct += model->forward(model->prepare_input(d.images)).argmax(1).eq(d.labels).sum().item<int64_t>();
+  }
+  model->train(was_training);
+  return 100.0 * correct / static_cast<double>(test.size());
+}
+
+void train_base(const Classifier& model, const ClassifierSpec& spec, const Config& cfg,
+                const DataSplits& data, const std::string& partial_path) {
+  const int64_t epochs = cfg.i("base.epochs");
+  BatchSchedule schedule(data, cfg.i("base.batch"), cfg.i("seed"), cfg.b("data.augment"));
+  const int64_t total = epochs * schedule.iters_per_epoch();
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters()) params.push_back(p);
+  std::unique_ptr<Optimizer> opt;
+  if (cfg.s("base.optimizer") == "sgd")
+    opt = std::make_unique<Sgd>(params, cfg.f("base.momentum"), cfg.f("base.weight_decay"));
+  else
+    opt = std::make_unique<AdamW>(params, cfg.f("base.weight_decay"));
+
+  const std::string fingerprint = cfg.fingerprint({"seed", "data.", "model.", "base."});
+  int64_t start_epoch = 0;
+  if (file_exists(partial_path)) {
+    DictFile f = DictFile::load(partial_path, "pdiff.base_partial", 1, "delete it to start over");
+    if (f.str("fingerprint") == fingerprint) {
+      std::vector<std::pair<std::string, torch::Tensor>> state;
+      for (const auto& [name, t] : state_dict(model)) state.emplace_back(name, f.tensor("model." + name));
+      load_state_dict(model, state, partial_path);
+      opt->load_state(f, "optim");
+      start_epoch = f.integer("epoch");
+      std::fprintf(stderr, "base: resuming after epoch %lld of %lld\n", (long long)start_epoch, (long long)epochs);
+    }
+  }
+
+  model->train();
+  Progress progress("base training", total - start_epoch * schedule.iters_per_epoch(), "it");
+  const double lr = cfg.f("base.lr");
+  torch::Tensor loss_sum = torch::zeros({});
+  for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
+    for (int64_t k = 0; k < schedule.iters_per_epoch(); ++k) {
+      int64_t it = epoch * schedule.iters_per_epoch() + k;
+      auto [x, y] = schedule.batch(it);
+      auto loss = torch::nn::functional::cross_entropy(model->forward(model->prepare_input(x)), y);
+      opt->zero_grad();
+      loss.backward();
+      opt->step(cosine_lr(lr, it, total));
+      loss_sum += loss.detach();
+      if ((k + 1) % 50 == 0) {  // one host sync every 50 steps, not every step
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "epoch %lld loss %.4f", (long long)epoch + 1, loss_sum.item<double>() / 50);
+        loss_sum.zero_();
+        progress.tick(50, buf);
+      }
+    }
+    progress.tick(schedule.iters_per_epoch() % 50);
+    DictFile f;
+    for (const auto& [name, t] : state_dict(model)) f.set_tensor("model." + name, t.detach());
+    opt->save_state(f, "optim");
+    f.set("epoch", epoch + 1);
+    f.set("fingerprint", fingerprint);
+    f.save(partial_path, "pdiff.base_partial", 1);
+  }
+  progress.finish();
+}
+
+}  // namespace pdiff

@@ -1,0 +1,79 @@
+#include "zoo/zoo_file.h"
+
+#include "core/error.h"
+#include "core/file_io.h"
+
+namespace pdiff {
+
+namespace {
+const char* kZooHint = "re-create it with `pdiff collect`";
+}
+
+void save_zoo(const std::string& path, const Zoo& zoo) {
+  DictFile f;
+  f.set_tensor("params", zoo.params.to(torch::kFloat32));
+  f.set_tensor("accuracy", zoo.accuracy.to(torch::kFloat32));
+  f.set_tensor("predictions", zoo.predictions);
+  zoo.layout.save(f);
+  f.set("arch", zoo.arch);
+  f.set("config", zoo.config_yaml);
+  f.set("fingerprint", zoo.fingerprint);
+  f.set("base_accuracy", zoo.base_accuracy);
+  f.save(path, "pdiff.zoo", kZooFormatVersion);
+}
+
+Zoo load_zoo(const std::string& path) {
+  DictFile f = DictFile::load(path, "pdiff.zoo", kZooFormatVersion, kZooHint);
+  Zoo z;
+  z.params = f.tensor("params");
+  z.accuracy = f.tensor("accuracy");
+  z.predictions = f.tensor("predictions");
+  z.layout = ParamLayout::load(f);
+  z.arch = f.str("arch");
+  z.config_yaml = f.str("config");
+  z.fingerprint = f.str("fingerprint");
+  z.base_accuracy = f.number("base_accuracy");
+  check(z.params.dim() == 2 && z.params.size(1) == z.layout.dim(),
+        path + ": params has shape " + c10::str(z.params.sizes()) + " but the layout says D = " +
+            std::to_string(z.layout.dim()) + "; " + kZooHint);
+  check(z.accuracy.dim() == 1 && z.accuracy.size(0) == z.params.size(0),
+        path + ": accuracy does not have one entry per checkpoint; " + kZooHint);
+  check(z.predictions.dim() == 2 && z.predictions.size(0) == z.params.size(0),
+        path + ": predictions do not have one row per checkpoint; " + kZooHint);
+  return z;
+}
+
+void save_base(const std::string& path, const Classifier& model) {
+  DictFile f;
+  for (const auto& [name, t] : state_dict(model)) f.set_tensor(name, t.detach());
+  std::vector<char> bytes = torch::pickle_save(c10::IValue(f.dict()));
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+Classifier load_base(const std::string& path, const ClassifierSpec& spec) {
+  DictFile f = DictFile::load_any(path);
+  std::vector<std::pair<std::string, torch::Tensor>> state;
+  for (const auto& kv : f.dict()) {
+    check(kv.value().isTensor(), path + ": entry '" + kv.key().toStringRef() + "' is not a tensor");
+    state.emplace_back(kv.key().toStringRef(), kv.value().toTensor());
+  }
+  Classifier model = make_classifier(spec);
+  load_state_dict(model, state, path + " (model.arch = " + spec.arch + ")");
+  return model;
+}
+
+ClassifierSpec classifier_spec(const Config& cfg, const DataSplits& data) {
+  ClassifierSpec spec;
+  spec.arch = cfg.s("model.arch");
+  spec.in_channels = data.channels;
+  spec.image_size = data.image_size;
+  spec.num_classes = data.num_classes;
+  spec.mlp_hidden = cfg.ilist("model.mlp_hidden");
+  return spec;
+}
+
+DataSplits load_dataset(const Config& cfg) {
+  return load_dataset(cfg.s("data.name"), cfg.s("data.root"), cfg.i("data.train_limit"), cfg.i("data.test_limit"));
+}
+
+}  // namespace pdiff
