@@ -49,6 +49,16 @@ bool parse_float(const std::string& text, double* out) {
   return true;
 }
 
+// The shortest text that reads back as the same double.
+std::string canonical_float(double v) {
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
 bool parse_bool(const std::string& text, bool* out) {
   std::string t = trim(text);
   if (t == "true" || t == "1" || t == "yes" || t == "on") return *out = true, true;
@@ -108,7 +118,10 @@ void flatten_yaml(const YAML::Node& node, const std::string& prefix, const std::
 }  // namespace
 
 Config::Config() {
-  for (const auto& k : config_keys()) values_[k.key] = k.default_value;
+  for (const auto& k : config_keys()) {
+    values_[k.key] = k.default_value;
+    if (k.type == KeyType::Float) values_[k.key] = canonical_float(std::strtod(k.default_value.c_str(), nullptr));
+  }
 }
 
 void Config::set(const std::string& key, const std::string& raw, const std::string& origin) {
@@ -139,6 +152,7 @@ void Config::set(const std::string& key, const std::string& raw, const std::stri
       double v;
       if (!parse_float(value, &v)) throw bad("expected " + type_name(d->type));
       if (!in_range(v)) throw bad("must be" + range_text(*d));
+      value = canonical_float(v);  // 0.01 and 1e-2 are the same value, and the same fingerprint
       break;
     }
     case KeyType::Bool: {

@@ -137,9 +137,10 @@ std::vector<std::vector<int64_t>> DictFile::shapes(const std::string& key) const
   check(v.isList(), path_ + ": key '" + key + "' is not a list");
   std::vector<std::vector<int64_t>> out;
   for (const auto& e : v.toListRef()) {
-    check(e.isList(), path_ + ": key '" + key + "' must hold lists of integers");
+    // Tuples too: Python code rewriting a file may store shapes as tuples.
+    check(e.isList() || e.isTuple(), path_ + ": key '" + key + "' must hold lists of integers");
     std::vector<int64_t> shape;
-    for (const auto& x : e.toListRef()) {
+    for (const auto& x : e.isList() ? e.toListRef().vec() : e.toTupleRef().elements().vec()) {
       check(x.isInt(), path_ + ": key '" + key + "' must hold lists of integers");
       shape.push_back(x.toInt());
     }

@@ -81,6 +81,9 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
     Normalisation n = name == "mnist" ? Normalisation{{0.1307}, {0.3081}} : Normalisation{{0.2860}, {0.3530}};
     s.train = load_idx_split(root, "train", n);
     s.test = load_idx_split(root, "t10k", n);
+    check(s.test.images.sizes().slice(2) == s.train.images.sizes().slice(2),
+          root + ": training images are " + c10::str(s.train.images.sizes().slice(2)) + " but test images are " +
+              c10::str(s.test.images.sizes().slice(2)) + "; the train and t10k files are from different datasets");
     s.channels = 1;
     s.image_size = s.train.images.size(2);
   } else if (name == "cifar10" || name == "cifar100") {

@@ -50,6 +50,9 @@ torch::Tensor read_idx(const std::string& path) {
     dims[d] = (int64_t(b[0]) << 24) | (int64_t(b[1]) << 16) | (int64_t(b[2]) << 8) | b[3];
     check(dims[d] > 0 && dims[d] < (1 << 28), path + ": implausible IDX dimension " + std::to_string(dims[d]));
     count *= dims[d];
+    // No IDX dataset comes near 4 GiB; a bigger promise is a corrupt header (and keeps the
+    // product of up to four dimensions < 2^28 from overflowing).
+    check(count <= (int64_t(1) << 32), path + ": IDX header promises more than 4 GiB of data; the header is corrupt");
   }
   auto out = torch::empty(dims, torch::kUInt8);
   size_t got = gz_read(f, path, out.data_ptr<uint8_t>(), static_cast<size_t>(count));

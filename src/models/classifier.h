@@ -29,6 +29,12 @@ class ClassifierImpl : public torch::nn::Module {
   // Whether 2-D convolutions here prefer channels-last memory (faster with oneDNN on CPU).
   virtual bool channels_last() const { return false; }
 
+  // Optional faster evaluation (eval mode) of stages [start, end): a model may cache a
+  // transformed activation instead of the stage-start activation. Default: none.
+  virtual bool has_fast_tail(int64_t start) const { return false; }
+  virtual torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) { return h; }
+  virtual torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) { return cached; }
+
   // Runs stages [from, to).
   torch::Tensor forward_range(torch::Tensor x, int64_t from, int64_t to);
   torch::Tensor forward(torch::Tensor x) { return forward_range(x, 0, num_stages()); }

@@ -13,11 +13,22 @@ class ConvNet4Impl : public ClassifierImpl {
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
   bool channels_last() const override { return true; }
+  // Tail from bn3 in eval mode: BN is a per-channel affine map there, and a monotone map
+  // commutes with max-pooling (a max becomes a min for a negative scale). So the max- and
+  // min-pooled conv3 outputs (3x3 instead of 7x7) are cached, and each model applies bn3
+  // after pooling. Same predictions, ~5x less work in bn3/relu/pool per model.
+  bool has_fast_tail(int64_t start) const override { return start == 5; }
+  torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) override;
+  torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) override;
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, bn4{nullptr};
   torch::nn::Linear fc{nullptr};
 };
+
+// A 3x3, padding-1, stride-1 convolution (no bias) of a (B, Cin, 3, 3) map with weight
+// (Cout, Cin, 3, 3), computed as GEMMs over the valid taps only.
+torch::Tensor conv3x3_on_3x3(const torch::Tensor& x, const torch::Tensor& w);
 
 }  // namespace pdiff

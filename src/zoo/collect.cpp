@@ -143,6 +143,10 @@ void collect(const Config& cfg) {
   ClassifierSpec spec = classifier_spec(cfg, data);
   Classifier model = make_classifier(spec);
   ParamLayout layout = ParamLayout::of(model, select_parameters(model, cfg.s("zoo.select")));
+  for (const char* key : {"base.batch", "zoo.batch"})
+    check(cfg.i(key) <= data.train.size(), std::string(key) + " = " + std::to_string(cfg.i(key)) +
+                                               " is larger than the " + std::to_string(data.train.size()) +
+                                               " training images; lower it or raise data.train_limit");
   const std::string dir = cfg.s("run_dir");
   make_dirs(dir);
   save_config(cfg, dir);
@@ -164,6 +168,7 @@ void collect(const Config& cfg) {
   zoo.config_yaml = cfg.to_yaml();
   zoo.fingerprint = cfg.fingerprint(collect_config_keys());
   zoo.base_accuracy = base_acc;
+  zoo.collect_seconds = timer.seconds();
   save_zoo(dir + "/zoo.pt", zoo);
   std::remove((dir + "/zoo.partial.pt").c_str());
   std::fprintf(stderr, "zoo: accuracy best %.2f mean %.2f min %.2f %% (base %.2f %%); wrote %s/zoo.pt in %.1f s\n",

@@ -10,10 +10,12 @@ TailEvaluator::TailEvaluator(Classifier model, ParamLayout layout, Dataset test,
     : model_(std::move(model)), layout_(std::move(layout)), test_(std::move(test)), chunk_(chunk) {
   model_->eval();
   start_ = full_forward ? 0 : model_->first_stage_using(layout_.names());
+  fast_ = !full_forward && model_->has_fast_tail(start_);
   torch::NoGradGuard ng;
   for (int64_t b = 0; b < test_.size(); b += chunk_) {
     auto x = model_->prepare_input(test_.images.slice(0, b, std::min(b + chunk_, test_.size())));
-    cache_.push_back(model_->forward_range(x, 0, start_));
+    auto h = model_->forward_range(x, 0, start_);
+    cache_.push_back(fast_ ? model_->fast_tail_cache(start_, h) : h);
   }
 }
 
@@ -30,7 +32,10 @@ EvalResult TailEvaluator::evaluate(const torch::Tensor& params, const std::strin
   for (int64_t i = 0; i < m; ++i) {
     layout_.assign(model_, params[i]);
     std::vector<torch::Tensor> preds;
-    for (const auto& h : cache_) preds.push_back(model_->forward_range(h, start_, model_->num_stages()).argmax(1));
+    for (const auto& h : cache_) {
+      auto logits = fast_ ? model_->fast_tail_forward(start_, h) : model_->forward_range(h, start_, model_->num_stages());
+      preds.push_back(logits.argmax(1));
+    }
     auto p = torch::cat(preds);
     r.predictions[i].copy_(p);
     pred_acc[i] = 100.0 * p.eq(test_.labels).sum().item<int64_t>() / static_cast<double>(n);

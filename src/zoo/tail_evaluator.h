@@ -30,6 +30,7 @@ class TailEvaluator {
   ParamLayout layout_;
   Dataset test_;
   int64_t start_ = 0, chunk_;
+  bool fast_ = false;                 // the model's own faster tail (ClassifierImpl::has_fast_tail)
   std::vector<torch::Tensor> cache_;  // stage-start activations, one tensor per chunk
 };
 

@@ -53,6 +53,7 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const Confi
   Progress progress("base training", total - start_epoch * schedule.iters_per_epoch(), "it");
   const double lr = cfg.f("base.lr");
   torch::Tensor loss_sum = torch::zeros({});
+  int64_t loss_count = 0;
   for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
     for (int64_t k = 0; k < schedule.iters_per_epoch(); ++k) {
       int64_t it = epoch * schedule.iters_per_epoch() + k;
@@ -62,14 +63,16 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const Confi
       loss.backward();
       opt->step(cosine_lr(lr, it, total));
       loss_sum += loss.detach();
-      if ((k + 1) % 50 == 0) {  // one host sync every 50 steps, not every step
+      ++loss_count;
+      if (loss_count == 50 || k + 1 == schedule.iters_per_epoch()) {  // one host sync per 50 steps
         char buf[64];
-        std::snprintf(buf, sizeof buf, "epoch %lld loss %.4f", (long long)epoch + 1, loss_sum.item<double>() / 50);
+        std::snprintf(buf, sizeof buf, "epoch %lld loss %.4f", (long long)epoch + 1,
+                      loss_sum.item<double>() / loss_count);
+        progress.tick(loss_count, buf);
         loss_sum.zero_();
-        progress.tick(50, buf);
+        loss_count = 0;
       }
     }
-    progress.tick(schedule.iters_per_epoch() % 50);
     DictFile f;
     for (const auto& [name, t] : state_dict(model)) f.set_tensor("model." + name, t.detach());
     opt->save_state(f, "optim");

@@ -19,6 +19,7 @@ void save_zoo(const std::string& path, const Zoo& zoo) {
   f.set("config", zoo.config_yaml);
   f.set("fingerprint", zoo.fingerprint);
   f.set("base_accuracy", zoo.base_accuracy);
+  f.set("collect_seconds", zoo.collect_seconds);
   f.save(path, "pdiff.zoo", kZooFormatVersion);
 }
 
@@ -33,6 +34,7 @@ Zoo load_zoo(const std::string& path) {
   z.config_yaml = f.str("config");
   z.fingerprint = f.str("fingerprint");
   z.base_accuracy = f.number("base_accuracy");
+  z.collect_seconds = f.number("collect_seconds");
   check(z.params.dim() == 2 && z.params.size(1) == z.layout.dim(),
         path + ": params has shape " + c10::str(z.params.sizes()) + " but the layout says D = " +
             std::to_string(z.layout.dim()) + "; " + kZooHint);

@@ -23,6 +23,7 @@ struct Zoo {
   std::string config_yaml;    // resolved config of the run that collected it
   std::string fingerprint;    // of the config keys the collection depends on
   double base_accuracy = 0;   // percent
+  double collect_seconds = 0; // wall time of the collection that wrote it
 };
 
 void save_zoo(const std::string& path, const Zoo& zoo);

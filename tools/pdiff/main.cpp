@@ -4,9 +4,16 @@
 
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/runtime.h"
+#include "eval/evaluate.h"
+#include "eval/report.h"
+#include "gen/generate.h"
+#include "run/run.h"
+#include "gen/train.h"
 #include "zoo/collect.h"
 
 namespace {
@@ -23,7 +30,7 @@ void add_config_args(CLI::App* cmd, ConfigArgs* args) {
 
 pdiff::Config resolve(const ConfigArgs& args) {
   pdiff::Config cfg = pdiff::Config::load(args.config_path, args.overrides);
-  if (cfg.i("threads") > 0) torch::set_num_threads(static_cast<int>(cfg.i("threads")));
+  pdiff::apply_threads(cfg);
   std::fprintf(stderr, "--- resolved config ---\n%s-----------------------\n", cfg.to_yaml().c_str());
   return cfg;
 }
@@ -43,17 +50,45 @@ void print_keys() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pdiff::init_runtime(argc, argv);
   CLI::App app{"pdiff: neural network diffusion (p-diff) in C++"};
   app.require_subcommand(1);
   ConfigArgs collect_args;
   auto* collect = app.add_subcommand("collect", "train the base model and collect the zoo of checkpoints");
   add_config_args(collect, &collect_args);
+  ConfigArgs train_args, generate_args, export_args, eval_args, run_args;
+  auto* run = app.add_subcommand("run", "the whole method: collect, train, generate, eval (skips what is current)");
+  add_config_args(run, &run_args);
+  auto* train = app.add_subcommand("train", "train the parameter autoencoder and the latent diffusion model");
+  add_config_args(train, &train_args);
+  auto* generate = app.add_subcommand("generate", "sample new models, evaluate them, write generated.pt");
+  add_config_args(generate, &generate_args);
+  auto* exporter = app.add_subcommand("export", "write one generated model as a full PyTorch state dict");
+  add_config_args(exporter, &export_args);
+  int64_t export_index = 0;
+  std::string export_out;
+  exporter->add_option("--index,-i", export_index, "which generated model (0-based)");
+  exporter->add_option("--out,-o", export_out, "output file (default: RUN_DIR/generated_INDEX.pt)");
+  auto* eval = app.add_subcommand("eval", "evaluate originals, generated models and baselines; write the report");
+  add_config_args(eval, &eval_args);
   auto* keys = app.add_subcommand("keys", "list every config key with its default and meaning");
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (*keys) print_keys();
+    if (*run) pdiff::run_all(resolve(run_args));
     if (*collect) pdiff::collect(resolve(collect_args));
+    if (*train) pdiff::train(resolve(train_args));
+    if (*generate) pdiff::generate(resolve(generate_args));
+    if (*exporter) {
+      pdiff::Config cfg = resolve(export_args);
+      std::string out = export_out.empty() ? cfg.s("run_dir") + "/generated_" + std::to_string(export_index) + ".pt" : export_out;
+      pdiff::export_model(cfg, export_index, out);
+    }
+    if (*eval) {
+      pdiff::EvalReport r = pdiff::evaluate(resolve(eval_args));
+      std::printf("%s\n%s\n", pdiff::summary_table(r).c_str(), r.verdict.c_str());
+    }
   } catch (const pdiff::Error& e) {
     std::fprintf(stderr, "pdiff: error: %s\n", e.what());
     return 1;

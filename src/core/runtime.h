@@ -1,0 +1,16 @@
+// Process-wide settings every pdiff program applies first.
+#pragma once
+#include "core/config.h"
+
+namespace pdiff {
+
+// LibTorch's OpenMP threads spin while waiting; on a shared machine a spinning thread whose
+// partner is descheduled makes small ops 10-25x slower (measured: bench_generative). OpenMP
+// reads its settings when the library loads, so this re-executes the program once with
+// OMP_WAIT_POLICY=PASSIVE unless the user chose a policy. Call first thing in main().
+void init_runtime(int argc, char** argv);
+
+// torch threads = config `threads`, or every core when 0.
+void apply_threads(const Config& cfg);
+
+}  // namespace pdiff

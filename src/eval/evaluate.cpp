@@ -1,0 +1,156 @@
+#include "eval/evaluate.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/progress.h"
+#include "eval/baselines.h"
+#include "eval/report.h"
+#include "gen/generate.h"
+#include "gen/model_files.h"
+#include "zoo/batch_schedule.h"
+#include "zoo/tail_evaluator.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+
+const std::vector<std::string>& eval_config_keys() {
+  static const std::vector<std::string> keys = [] {
+    auto k = generate_config_keys();
+    k.push_back("eval.");
+    return k;
+  }();
+  return keys;
+}
+
+const GroupResult& EvalReport::group(const std::string& name) const {
+  for (const auto& g : groups)
+    if (g.name == name) return g;
+  throw Error("report has no group '" + name + "'");
+}
+
+namespace {
+
+std::string need(const std::string& path, const std::string& command) {
+  check(file_exists(path), path + ": not found; run `pdiff " + command + "` with this config first (or `pdiff run`)");
+  return path;
+}
+
+// Completes a group's statistics against the originals' wrong sets and parameters.
+void measure(GroupResult& g, const torch::Tensor& wrong, const torch::Tensor& orig_wrong,
+             const torch::Tensor& orig_params, bool is_original) {
+  g.acc = accuracy_stats(g.accuracy);
+  g.max_sim = row_max(iou_matrix(wrong, orig_wrong), is_original);
+  g.max_sim_mean = g.max_sim.mean().item<double>();
+  g.nn_l2_median = nearest_l2(g.params, orig_params, is_original).median().item<double>();
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+std::string novelty_verdict(const EvalReport& r) {
+  const auto& gen = r.group("generated");
+  const auto& orig = r.group("original");
+  std::ostringstream os;
+  os << "Generated models: mean accuracy " << fmt("%.2f", gen.acc.mean) << " % (originals "
+     << fmt("%.2f", orig.acc.mean) << " %), mean max-IoU to the originals " << fmt("%.3f", gen.max_sim_mean)
+     << " (originals to each other " << fmt("%.3f", orig.max_sim_mean) << "). ";
+  // A baseline is "at equal accuracy" when its mean is no more than 0.1 points below the generated mean.
+  std::vector<std::string> rivals, beaten;
+  for (const auto& g : r.groups) {
+    if (g.name == "original" || g.name == "generated" || g.name == "ensemble") continue;
+    if (g.acc.mean < gen.acc.mean - 0.1) continue;
+    (g.max_sim_mean <= gen.max_sim_mean ? rivals : beaten).push_back(g.name);
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+    return s;
+  };
+  if (rivals.empty() && beaten.empty())
+    os << "No baseline reaches the generated models' accuracy (within 0.1 points), so novelty at equal accuracy "
+          "cannot be compared; the generated models are more accurate than every baseline.";
+  else if (rivals.empty())
+    os << "YES: at equal or better accuracy, every baseline (" << join(beaten)
+       << ") is more similar to the originals than the generated models are.";
+  else
+    os << "NO: " << join(rivals) << " reach" << (rivals.size() == 1 ? "es" : "")
+       << " the generated models' accuracy (within 0.1 points) while being at least as novel (lower or equal "
+          "max-IoU); the generated models are not more novel than these simple baselines."
+       << (beaten.empty() ? "" : " Less novel at equal accuracy: " + join(beaten) + ".");
+  return os.str();
+}
+
+EvalReport evaluate(const Config& cfg) {
+  Stopwatch timer;
+  const std::string dir = cfg.s("run_dir");
+  Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
+  Generated gen = load_generated(need(dir + "/generated.pt", "generate"));
+  check_same_layout(zoo.layout, dir + "/zoo.pt", gen.layout, dir + "/generated.pt");
+  DataSplits data = load_dataset(cfg);
+  check(zoo.predictions.size(1) == data.test.size(),
+        dir + "/zoo.pt was evaluated on " + std::to_string(zoo.predictions.size(1)) + " test images but the config's "
+            "test set has " + std::to_string(data.test.size()) + "; use the config of that run");
+  Classifier base = load_base(need(dir + "/base.pt", "collect"), classifier_spec(cfg, data));
+  TailEvaluator evaluator(base, zoo.layout, data.test);
+
+  const int64_t n = cfg.i("eval.baseline_n");
+  auto rng = make_generator(cfg.i("seed"), 400);
+  Standardizer standardizer(zoo.params, zoo.layout, 1);
+  std::vector<std::pair<std::string, torch::Tensor>> baselines = {
+      {"ensemble", weight_average(zoo.params)},
+      {"noise_std_0.001", noise_standardised(zoo.params, standardizer, 0.001, n, rng)},
+      {"noise_std_0.05", noise_standardised(zoo.params, standardizer, 0.05, n, rng)},
+      {"noise_std_0.15", noise_standardised(zoo.params, standardizer, 0.15, n, rng)},
+      {"noise_raw_0.06", noise_raw(zoo.params, 0.06, n, rng)},
+      {"noise_raw_0.12", noise_raw(zoo.params, 0.12, n, rng)},
+      {"average16", average_of_random(zoo.params, 16, n, rng)},
+      {"gaussian", gaussian_fit(zoo.params, n, rng)},
+  };
+
+  EvalReport report;
+  const auto orig_wrong = wrong_sets(zoo.predictions, data.test.labels);
+  auto add = [&](const std::string& name, const torch::Tensor& params, const torch::Tensor& acc,
+                 const torch::Tensor& preds) {
+    GroupResult g;
+    g.name = name;
+    g.params = params;
+    g.accuracy = acc.to(torch::kFloat64);
+    measure(g, wrong_sets(preds, data.test.labels), orig_wrong, zoo.params, name == "original");
+    report.groups.push_back(g);
+    return wrong_sets(preds, data.test.labels);
+  };
+  add("original", zoo.params, zoo.accuracy, zoo.predictions);
+  auto gen_wrong = add("generated", gen.params, gen.accuracy, gen.predictions);
+  // All baselines in one evaluation pass, one progress line.
+  std::vector<torch::Tensor> all;
+  for (const auto& b : baselines) all.push_back(b.second);
+  EvalResult r = evaluator.evaluate(torch::cat(all), "baselines eval");
+  int64_t at = 0;
+  for (const auto& [name, params] : baselines) {
+    const int64_t m = params.size(0);
+    add(name, params, r.accuracy.slice(0, at, at + m), r.predictions.slice(0, at, at + m));
+    at += m;
+  }
+
+  auto& s = report.similarity;
+  s.origin_origin = off_diagonal_mean(iou_matrix(orig_wrong, orig_wrong));
+  s.generated_generated = off_diagonal_mean(iou_matrix(gen_wrong, gen_wrong));
+  s.origin_generated = iou_matrix(orig_wrong, gen_wrong).mean().item<double>();
+  s.generated_max = report.group("generated").max_sim_mean;
+  report.verdict = novelty_verdict(report);
+
+  const double eval_s = timer.seconds();
+  report.timings_s = stage_timings(dir, eval_s);
+  write_report(cfg, report);
+  return report;
+}
+
+}  // namespace pdiff

@@ -1,0 +1,45 @@
+// `pdiff eval`: evaluates the originals, the generated models, the weight-average ensemble and
+// the baseline groups on the test set (tail-only), measures similarity to the originals, and
+// writes report.json, report.md and the plots to the run directory.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "eval/metrics.h"
+
+namespace pdiff {
+
+struct GroupResult {
+  std::string name;            // "original", "generated", "ensemble", "noise_std_0.05", ...
+  AccuracyStats acc;
+  double max_sim_mean = 0;     // mean over models of the max IoU to any (other) original
+  double nn_l2_median = 0;     // median distance to the nearest (other) original
+  torch::Tensor params;        // (M, D)
+  torch::Tensor accuracy;      // (M) percent
+  torch::Tensor max_sim;       // (M)
+};
+
+struct Similarity {
+  double origin_origin = 0, generated_generated = 0, origin_generated = 0, generated_max = 0;
+};
+
+struct EvalReport {
+  std::vector<GroupResult> groups;
+  Similarity similarity;
+  std::vector<std::pair<std::string, double>> timings_s;  // stage -> seconds, in order, with "total"
+  std::string verdict;                                    // the headline answer in words
+  const GroupResult& group(const std::string& name) const;
+};
+
+const std::vector<std::string>& eval_config_keys();
+
+EvalReport evaluate(const Config& cfg);
+
+// The answer to "are the generated models more novel than the baselines at equal accuracy?"
+std::string novelty_verdict(const EvalReport& report);
+
+}  // namespace pdiff

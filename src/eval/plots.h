@@ -1,0 +1,36 @@
+// PNG plots (scatter, overlaid histograms, lines) rendered by gnuplot: the data goes to
+// temporary files, a generated script runs `gnuplot` from PATH (terminal pngcairo, or png when
+// cairo is missing), and the PNG appears atomically at its path. Needs the gnuplot-nox package.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace pdiff {
+
+// One named set of points. Histograms use only x (y stays empty). Names are shown literally
+// (no gnuplot enhanced-text markup), so spaces, underscores and dots are fine.
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+};
+
+// Each function writes a ~900x650 PNG to `path` (creating its directory), with the title, axis
+// labels and a legend entry per series. Non-finite values are skipped. Throws pdiff::Error when
+// `series` is empty, holds no plottable value, x and y lengths differ, or gnuplot is missing or
+// fails.
+
+// One colour and marker per series.
+void plot_scatter(const std::string& path, const std::string& title, const std::string& xlabel,
+                  const std::string& ylabel, const std::vector<Series>& series);
+
+// Overlaid semi-transparent histograms (counts) of each series' x over shared bin edges that
+// span all series.
+void plot_histograms(const std::string& path, const std::string& title, const std::string& xlabel,
+                     const std::vector<Series>& series, int bins = 30);
+
+// One line per series, points joined in the given order; log_y uses a log-scale y axis (and
+// skips values <= 0).
+void plot_lines(const std::string& path, const std::string& title, const std::string& xlabel,
+                const std::string& ylabel, const std::vector<Series>& series, bool log_y = false);
+
+}  // namespace pdiff

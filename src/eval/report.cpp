@@ -1,0 +1,193 @@
+#include "eval/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "eval/plots.h"
+#include "eval/projection.h"
+#include "gen/generate.h"
+#include "gen/model_files.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+
+namespace {
+
+using json = nlohmann::json;
+
+// JSON has no NaN: write null for an undefined figure (e.g. IoU within a group of one).
+json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json config_json(const Config& cfg) {
+  json out = json::object();
+  for (const auto& k : config_keys()) {
+    json v;
+    switch (k.type) {
+      case KeyType::Int: v = cfg.i(k.key); break;
+      case KeyType::Float: v = cfg.f(k.key); break;
+      case KeyType::Bool: v = cfg.b(k.key); break;
+      case KeyType::String: v = cfg.s(k.key); break;
+      case KeyType::IntList: v = cfg.ilist(k.key); break;
+    }
+    auto dot = k.key.find('.');
+    if (dot == std::string::npos) out[k.key] = v;
+    else out[k.key.substr(0, dot)][k.key.substr(dot + 1)] = v;
+  }
+  return out;
+}
+
+std::vector<double> to_vec(const torch::Tensor& t) {
+  auto c = t.to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+std::vector<double> read_loss_csv(const std::string& path) {
+  std::vector<double> out;
+  if (!file_exists(path)) return out;
+  std::istringstream in(read_text_file(path));
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    auto comma = line.find(',');
+    if (comma != std::string::npos) out.push_back(std::stod(line.substr(comma + 1)));
+  }
+  return out;
+}
+
+void write_plots(const Config& cfg, const EvalReport& r, const std::string& dir) {
+  std::vector<Series> scatter;
+  for (const auto& g : r.groups) scatter.push_back({g.name, to_vec(g.max_sim), to_vec(g.accuracy)});
+  plot_scatter(dir + "/accuracy_vs_similarity.png",
+               "Accuracy vs max similarity to the originals (lower IoU = more novel)",
+               "max IoU of wrong-prediction sets to any (other) original", "test accuracy (%)", scatter);
+
+  plot_histograms(dir + "/accuracy_histogram.png", "Test accuracy: originals vs generated", "test accuracy (%)",
+                  {{"original", to_vec(r.group("original").accuracy), {}},
+                   {"generated", to_vec(r.group("generated").accuracy), {}}});
+
+  std::vector<torch::Tensor> points;
+  std::vector<std::pair<std::string, int64_t>> spans;
+  for (const auto& g : r.groups) {
+    points.push_back(g.params.to(torch::kFloat32));
+    spans.emplace_back(g.name, g.params.size(0));
+  }
+  auto all = torch::cat(points);
+  // Standardise every coordinate so no single tensor dominates the projection.
+  all = (all - all.mean(0)) / all.std(0).clamp_min(1e-12);
+  auto project = [&](const torch::Tensor& y, const std::string& path, const std::string& title) {
+    std::vector<Series> s;
+    int64_t at = 0;
+    for (const auto& [name, m] : spans) {
+      auto part = y.slice(0, at, at + m);
+      s.push_back({name, to_vec(part.select(1, 0)), to_vec(part.select(1, 1))});
+      at += m;
+    }
+    plot_scatter(path, title, "component 1", "component 2", s);
+  };
+  project(pca_2d(all), dir + "/projection_pca.png", "PCA of parameter vectors (standardised per coordinate)");
+  if (cfg.b("eval.tsne"))
+    project(tsne_2d(all, 30, 750, cfg.i("seed")), dir + "/projection_tsne.png", "t-SNE of parameter vectors");
+
+  std::vector<Series> losses;
+  for (const auto& [name, file] : {std::pair<std::string, std::string>{"autoencoder (MSE)", "ae_loss.csv"},
+                                   {"diffusion (epsilon MSE)", "ldm_loss.csv"}}) {
+    auto y = read_loss_csv(dir + "/" + file);
+    if (y.empty()) continue;
+    std::vector<double> x(y.size());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = double(i + 1);
+    losses.push_back({name, x, y});
+  }
+  if (!losses.empty())
+    plot_lines(dir + "/training_loss.png", "Training loss", "step", "loss (log scale)", losses, /*log_y=*/true);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, double>> stage_timings(const std::string& dir, double eval_seconds) {
+  std::vector<std::pair<std::string, double>> t;
+  t.emplace_back("collect", load_zoo(dir + "/zoo.pt").collect_seconds);
+  t.emplace_back("train_ae", load_ae(dir + "/ae.pt").train_seconds);
+  t.emplace_back("train_ldm", load_ldm(dir + "/ldm.pt").train_seconds);
+  Generated g = load_generated(dir + "/generated.pt");
+  t.emplace_back("generate", g.sample_seconds + g.eval_seconds);
+  t.emplace_back("eval", eval_seconds);
+  double total = 0;
+  for (const auto& [k, v] : t) total += v;
+  t.emplace_back("total", total);
+  return t;
+}
+
+std::string summary_table(const EvalReport& r) {
+  std::ostringstream os;
+  os << "| group | n | best | mean | median | min | std | max-IoU to originals | NN L2 (median) |\n"
+     << "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  char buf[256];
+  for (const auto& g : r.groups) {
+    std::snprintf(buf, sizeof buf, "| %s | %lld | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.4g |\n", g.name.c_str(),
+                  (long long)g.acc.n, g.acc.best, g.acc.mean, g.acc.median, g.acc.min, g.acc.std, g.max_sim_mean,
+                  g.nn_l2_median);
+    os << buf;
+  }
+  return os.str();
+}
+
+void write_report(const Config& cfg, const EvalReport& r) {
+  const std::string dir = cfg.s("run_dir");
+  json groups = json::object();
+  for (const auto& g : r.groups)
+    groups[g.name] = {{"n", g.acc.n},
+                      {"acc",
+                       {{"best", g.acc.best}, {"mean", g.acc.mean}, {"median", g.acc.median}, {"min", g.acc.min},
+                        {"std", g.acc.std}}},
+                      {"max_sim", {{"mean", number(g.max_sim_mean)}}},
+                      {"nn_l2", {{"median", number(g.nn_l2_median)}}}};
+  json timings = json::object();
+  for (const auto& [k, v] : r.timings_s) timings[k] = v;
+  const auto& s = r.similarity;
+  json report = {{"config", config_json(cfg)},
+                 {"groups", groups},
+                 {"similarity",
+                  {{"origin_origin", number(s.origin_origin)},
+                   {"generated_generated", number(s.generated_generated)},
+                   {"origin_generated", number(s.origin_generated)},
+                   {"generated_max", number(s.generated_max)}}},
+                 {"timings_s", timings},
+                 {"verdict", r.verdict},
+                 {"fingerprint", cfg.fingerprint(eval_config_keys())}};
+
+  write_plots(cfg, r, dir);
+
+  std::ostringstream md;
+  char buf[512];
+  md << "# p-diff report: " << cfg.s("data.name") << " / " << cfg.s("model.arch") << " (`" << dir << "`)\n\n"
+     << "Test accuracy in percent over the test set; similarity is the IoU of the sets of wrongly classified test "
+        "images; max-IoU is each model's highest IoU to any original (to any *other* original for the originals); "
+        "NN L2 is the distance to the nearest (other) original in parameter space.\n\n"
+     << summary_table(r) << "\n## Similarity (mean IoU)\n\n";
+  std::snprintf(buf, sizeof buf,
+                "| origin-origin | generated-generated | origin-generated | generated max |\n|---:|---:|---:|---:|\n"
+                "| %.3f | %.3f | %.3f | %.3f |\n\n",
+                s.origin_origin, s.generated_generated, s.origin_generated, s.generated_max);
+  md << buf << "## Verdict\n\n" << r.verdict << "\n\n";
+  const auto &gen = r.group("generated"), &orig = r.group("original");
+  std::snprintf(buf, sizeof buf,
+                "Paper claim (generated >= originals): best %.2f vs %.2f, mean %.2f vs %.2f: %s.\n\n", gen.acc.best,
+                orig.acc.best, gen.acc.mean, orig.acc.mean,
+                gen.acc.best >= orig.acc.best && gen.acc.mean >= orig.acc.mean ? "held" : "did not hold");
+  md << buf << "## Timings (s)\n\n| stage | seconds |\n|---|---:|\n";
+  for (const auto& [k, v] : r.timings_s) {
+    std::snprintf(buf, sizeof buf, "| %s | %.1f |\n", k.c_str(), v);
+    md << buf;
+  }
+  md << "\n## Plots\n\n![accuracy vs similarity](accuracy_vs_similarity.png)\n\n"
+     << "![accuracy histogram](accuracy_histogram.png)\n\n![PCA](projection_pca.png)\n\n"
+     << (cfg.b("eval.tsne") ? "![t-SNE](projection_tsne.png)\n\n" : "") << "![training loss](training_loss.png)\n";
+  write_file_atomic(dir + "/report.md", md.str());
+  write_file_atomic(dir + "/report.json", report.dump(2) + "\n");  // last: its presence marks a finished eval
+}
+
+}  // namespace pdiff

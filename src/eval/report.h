@@ -1,0 +1,21 @@
+// The run report: report.json (schema in docs/formats.md), report.md (summary table, similarity,
+// timings, the verdict in words) and the PNG plots, all written to the run directory.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "eval/evaluate.h"
+
+namespace pdiff {
+
+// Seconds of each stage read from the run directory's files, then eval and total.
+std::vector<std::pair<std::string, double>> stage_timings(const std::string& dir, double eval_seconds);
+
+// The summary table (markdown) of every group.
+std::string summary_table(const EvalReport& report);
+
+void write_report(const Config& cfg, const EvalReport& report);
+
+}  // namespace pdiff

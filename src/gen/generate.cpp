@@ -1,0 +1,125 @@
+#include "gen/generate.h"
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/progress.h"
+#include "gen/model_files.h"
+#include "gen/train.h"
+#include "zoo/collect.h"
+#include "zoo/tail_evaluator.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+
+const std::vector<std::string>& generate_config_keys() {
+  static const std::vector<std::string> keys = [] {
+    auto k = ldm_config_keys();
+    k.push_back("generate.");
+    return k;
+  }();
+  return keys;
+}
+
+namespace {
+const char* kGenerateHint = "re-create it with `pdiff generate`";
+
+std::string need(const std::string& path, const std::string& command) {
+  check(file_exists(path), path + ": not found; run `pdiff " + command + "` with this config first");
+  return path;
+}
+}  // namespace
+
+void generate(const Config& cfg) {
+  const std::string dir = cfg.s("run_dir");
+  Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
+  AeModel ae = load_ae(need(dir + "/ae.pt", "train"));
+  LdmModel ldm = load_ldm(need(dir + "/ldm.pt", "train"));
+  check_same_layout(zoo.layout, dir + "/zoo.pt", ae.layout, dir + "/ae.pt");
+  check_same_layout(zoo.layout, dir + "/zoo.pt", ldm.layout, dir + "/ldm.pt");
+  check(ae.zoo_fingerprint == zoo.fingerprint,
+        dir + "/ae.pt was trained on another zoo.pt (collected with other settings); run `pdiff train` again");
+  check(ldm.ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint,
+        dir + "/ldm.pt was trained on another ae.pt; run `pdiff train` again");
+
+  DataSplits data = load_dataset(cfg);
+  ClassifierSpec spec = classifier_spec(cfg, data);
+  check(spec.arch == zoo.arch, "model.arch = " + spec.arch + " but zoo.pt holds " + zoo.arch + " checkpoints");
+  Classifier base = load_base(need(dir + "/base.pt", "collect"), spec);
+
+  SamplingOptions opts{cfg.s("generate.sampler"), cfg.i("generate.steps"), cfg.f("generate.eta"),
+                       static_cast<uint64_t>(cfg.i("generate.seed"))};
+  const int64_t n = cfg.i("generate.n"), batch = cfg.i("generate.batch");
+  Generated g;
+  Stopwatch sample_timer;
+  {
+    std::vector<torch::Tensor> parts;
+    Progress progress("generate", n, "models");
+    for (int64_t first = 0; first < n; first += batch) {
+      int64_t count = std::min(batch, n - first);
+      parts.push_back(sample_parameters(ae, ldm, opts, first, count));
+      progress.tick(count);
+    }
+    g.params = torch::cat(parts).to(torch::kFloat32);
+  }
+  g.sample_seconds = sample_timer.seconds();
+  check(torch::isfinite(g.params).all().item<bool>(),
+        "generated parameters contain NaN or infinity; the diffusion model diverged: retrain with a lower ldm.lr");
+  Stopwatch eval_timer;
+  TailEvaluator evaluator(base, zoo.layout, data.test);
+  EvalResult r = evaluator.evaluate(g.params, "generated eval");
+  g.eval_seconds = eval_timer.seconds();
+
+  DictFile f;
+  f.set_tensor("params", g.params);
+  f.set_tensor("accuracy", r.accuracy.to(torch::kFloat32));
+  f.set_tensor("predictions", r.predictions);
+  zoo.layout.save(f);
+  f.set("sampler", opts.sampler);
+  f.set("steps", opts.sampler == "ddpm" ? ldm.schedule.timesteps : opts.steps);
+  f.set("seed", static_cast<int64_t>(opts.seed));
+  f.set("config", cfg.to_yaml());
+  f.set("fingerprint", cfg.fingerprint(generate_config_keys()));
+  f.set("sample_seconds", g.sample_seconds);
+  f.set("eval_seconds", g.eval_seconds);
+  f.save(dir + "/generated.pt", "pdiff.generated", kGeneratedFormatVersion);
+  auto acc = r.accuracy;
+  std::fprintf(stderr,
+               "generated %lld models in %.1f s (+%.1f s eval): accuracy best %.2f mean %.2f median %.2f min %.2f %% "
+               "| originals best %.2f mean %.2f\n",
+               (long long)n, g.sample_seconds, g.eval_seconds, acc.max().item<double>(), acc.mean().item<double>(),
+               acc.median().item<double>(), acc.min().item<double>(), zoo.accuracy.max().item<double>(),
+               zoo.accuracy.mean().item<double>());
+}
+
+Generated load_generated(const std::string& path) {
+  DictFile f = DictFile::load(path, "pdiff.generated", kGeneratedFormatVersion, kGenerateHint);
+  Generated g;
+  g.params = f.tensor("params");
+  g.accuracy = f.tensor("accuracy");
+  g.predictions = f.tensor("predictions");
+  g.layout = ParamLayout::load(f);
+  g.fingerprint = f.str("fingerprint");
+  g.sample_seconds = f.number("sample_seconds");
+  g.eval_seconds = f.number("eval_seconds");
+  check(g.params.dim() == 2 && g.params.size(1) == g.layout.dim() && g.accuracy.size(0) == g.params.size(0),
+        path + ": params, accuracy and layout disagree; " + kGenerateHint);
+  return g;
+}
+
+void export_model(const Config& cfg, int64_t index, const std::string& out_path) {
+  const std::string dir = cfg.s("run_dir");
+  Generated g = load_generated(need(dir + "/generated.pt", "generate"));
+  check(index >= 0 && index < g.params.size(0), "--index " + std::to_string(index) + " is out of range: " +
+                                                     dir + "/generated.pt holds " +
+                                                     std::to_string(g.params.size(0)) + " models");
+  DataSplits data = load_dataset(cfg);
+  Classifier model = load_base(need(dir + "/base.pt", "collect"), classifier_spec(cfg, data));
+  g.layout.assign(model, g.params[index]);
+  save_base(out_path, model);
+  std::fprintf(stderr, "wrote model %lld (test accuracy %.2f %%) as a state dict to %s\n", (long long)index,
+               g.accuracy[index].item<double>(), out_path.c_str());
+}
+
+}  // namespace pdiff

@@ -1,0 +1,31 @@
+// `pdiff generate`: sample new parameter vectors from noise (reverse diffusion -> decoder ->
+// un-standardise), evaluate each with the tail-only evaluator, and write generated.pt.
+// `pdiff export`: one generated model as a full state dict PyTorch loads into the same arch.
+#pragma once
+#include <torch/torch.h>
+
+#include "core/config.h"
+#include "zoo/layout.h"
+
+namespace pdiff {
+
+inline constexpr int64_t kGeneratedFormatVersion = 1;
+
+const std::vector<std::string>& generate_config_keys();
+
+struct Generated {
+  torch::Tensor params;       // (N, D) float32
+  torch::Tensor accuracy;     // (N) float32, percent
+  torch::Tensor predictions;  // (N, test images) uint8
+  ParamLayout layout;
+  std::string fingerprint;
+  double sample_seconds = 0, eval_seconds = 0;
+};
+
+void generate(const Config& cfg);
+Generated load_generated(const std::string& path);
+
+// Writes base.pt with model `index` of generated.pt in place of the selected parameters.
+void export_model(const Config& cfg, int64_t index, const std::string& out_path);
+
+}  // namespace pdiff

@@ -1,0 +1,137 @@
+#include "gen/model_files.h"
+
+#include "core/error.h"
+#include "gen/trainer.h"
+#include "zoo/batch_schedule.h"
+
+namespace pdiff {
+
+namespace {
+const char* kTrainHint = "re-create it with `pdiff train`";
+
+void save_ints(DictFile& f, const std::string& key, const std::vector<int64_t>& v) { f.set_ints(key, v); }
+}  // namespace
+
+AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim) {
+  AutoencoderConfig c;
+  c.dim = padded_dim;
+  c.channels = cfg.ilist("ae.channels");
+  c.kernel = cfg.i("ae.kernel");
+  c.latent = cfg.i("ae.latent");
+  c.input_noise = cfg.f("ae.input_noise");
+  c.latent_noise = cfg.f("ae.latent_noise");
+  return c;
+}
+
+DenoiserConfig denoiser_config(const Config& cfg) {
+  DenoiserConfig c;
+  c.length = cfg.i("ae.latent");
+  c.channels = cfg.ilist("ldm.channels");
+  c.kernel = cfg.i("ldm.kernel");
+  return c;
+}
+
+void save_ae(const std::string& path, const AeModel& m, const std::string& config_yaml) {
+  DictFile f;
+  const auto& c = m.net->config();
+  f.set("dim", c.dim);
+  save_ints(f, "channels", c.channels);
+  f.set("kernel", c.kernel);
+  f.set("latent", c.latent);
+  f.set("input_noise", c.input_noise);
+  f.set("latent_noise", c.latent_noise);
+  m.standardizer.save(f, "standardizer");
+  m.layout.save(f);
+  save_module(*m.net, f, "model.");
+  f.set("config", config_yaml);
+  f.set("zoo_fingerprint", m.zoo_fingerprint);
+  f.set("fingerprint", m.fingerprint);
+  f.set("train_seconds", m.train_seconds);
+  f.save(path, "pdiff.ae", kAeFormatVersion);
+}
+
+AeModel load_ae(const std::string& path) {
+  DictFile f = DictFile::load(path, "pdiff.ae", kAeFormatVersion, kTrainHint);
+  AutoencoderConfig c;
+  c.dim = f.integer("dim");
+  c.channels = f.ints("channels");
+  c.kernel = f.integer("kernel");
+  c.latent = f.integer("latent");
+  c.input_noise = f.number("input_noise");
+  c.latent_noise = f.number("latent_noise");
+  AeModel m;
+  m.net = Autoencoder(c);
+  load_module(*m.net, f, "model.");
+  m.net->eval();
+  m.standardizer = Standardizer::load(f, "standardizer");
+  m.layout = ParamLayout::load(f);
+  m.zoo_fingerprint = f.str("zoo_fingerprint");
+  m.fingerprint = f.str("fingerprint");
+  m.train_seconds = f.number("train_seconds");
+  check(m.standardizer.padded_dim() == c.dim && m.standardizer.dim() == m.layout.dim(),
+        path + ": standardisation does not match the autoencoder's size; " + kTrainHint);
+  return m;
+}
+
+void save_ldm(const std::string& path, const LdmModel& m, const std::string& config_yaml) {
+  DictFile f;
+  const auto& c = m.ema->config();
+  f.set("length", c.length);
+  save_ints(f, "channels", c.channels);
+  f.set("kernel", c.kernel);
+  f.set("time_dim", c.time_dim);
+  f.set("timesteps", m.schedule.timesteps);
+  f.set("beta_start", m.beta_start);
+  f.set("beta_end", m.beta_end);
+  f.set("latent_scale", m.latent_scale);
+  m.layout.save(f);
+  save_module(*m.ema, f, "ema.");
+  f.set("config", config_yaml);
+  f.set("ae_fingerprint", m.ae_fingerprint);
+  f.set("fingerprint", m.fingerprint);
+  f.set("train_seconds", m.train_seconds);
+  f.save(path, "pdiff.ldm", kLdmFormatVersion);
+}
+
+LdmModel load_ldm(const std::string& path) {
+  DictFile f = DictFile::load(path, "pdiff.ldm", kLdmFormatVersion, kTrainHint);
+  DenoiserConfig c;
+  c.length = f.integer("length");
+  c.channels = f.ints("channels");
+  c.kernel = f.integer("kernel");
+  c.time_dim = f.integer("time_dim");
+  LdmModel m;
+  m.ema = Denoiser(c);
+  load_module(*m.ema, f, "ema.");
+  m.ema->eval();
+  m.beta_start = f.number("beta_start");
+  m.beta_end = f.number("beta_end");
+  m.schedule = NoiseSchedule::linear(f.integer("timesteps"), m.beta_start, m.beta_end);
+  m.latent_scale = f.number("latent_scale");
+  m.layout = ParamLayout::load(f);
+  m.ae_fingerprint = f.str("ae_fingerprint");
+  m.fingerprint = f.str("fingerprint");
+  m.train_seconds = f.number("train_seconds");
+  return m;
+}
+
+void check_same_layout(const ParamLayout& expected, const std::string& expected_file, const ParamLayout& found,
+                       const std::string& found_file) {
+  std::string diff = expected.difference(found);
+  check(diff.empty(), found_file + " belongs to a different zoo than " + expected_file + " (layout differs: " + diff +
+                          "); re-run `pdiff train` on this zoo, or point run_dir at the run it came from");
+}
+
+torch::Tensor sample_parameters(AeModel& ae, LdmModel& ldm, const SamplingOptions& opts, int64_t first,
+                                int64_t count) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Generator> gens;
+  for (int64_t i = 0; i < count; ++i) gens.push_back(make_generator(opts.seed, 300, first + i));
+  DenoiseFn denoise = [&](const torch::Tensor& x, const torch::Tensor& t) { return ldm.ema->forward(x, t); };
+  const int64_t length = ldm.ema->config().length;
+  torch::Tensor z = opts.sampler == "ddpm" ? sample_ddpm(ldm.schedule, denoise, gens, length)
+                                           : sample_ddim(ldm.schedule, denoise, gens, length, opts.steps, opts.eta);
+  return ae.standardizer.invert(ae.net->decode(z / ldm.latent_scale));
+}
+
+}  // namespace pdiff

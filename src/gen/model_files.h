@@ -1,0 +1,62 @@
+// The trained generative models and their files: `ae.pt` (autoencoder, standardisation and the
+// layout of the zoo it was trained on) and `ldm.pt` (EMA denoiser, schedule, latent scale).
+// Both carry a format version and the fingerprints of the config and zoo they belong to.
+#pragma once
+#include <string>
+
+#include "core/config.h"
+#include "gen/autoencoder.h"
+#include "gen/denoiser.h"
+#include "gen/diffusion.h"
+#include "gen/standardizer.h"
+#include "zoo/layout.h"
+
+namespace pdiff {
+
+inline constexpr int64_t kAeFormatVersion = 1;
+inline constexpr int64_t kLdmFormatVersion = 1;
+
+struct AeModel {
+  Autoencoder net{nullptr};
+  Standardizer standardizer;
+  ParamLayout layout;
+  std::string zoo_fingerprint;  // zoo.pt it was trained on
+  std::string fingerprint;      // config keys it depends on
+  double train_seconds = 0;
+};
+
+struct LdmModel {
+  Denoiser ema{nullptr};        // EMA weights, used for sampling
+  NoiseSchedule schedule;
+  double beta_start = 0, beta_end = 0;
+  double latent_scale = 1;      // latents are multiplied by this to reach unit variance
+  ParamLayout layout;
+  std::string ae_fingerprint;
+  std::string fingerprint;
+  double train_seconds = 0;
+};
+
+AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim);
+DenoiserConfig denoiser_config(const Config& cfg);
+
+void save_ae(const std::string& path, const AeModel& m, const std::string& config_yaml);
+AeModel load_ae(const std::string& path);
+void save_ldm(const std::string& path, const LdmModel& m, const std::string& config_yaml);
+LdmModel load_ldm(const std::string& path);
+
+// Throws unless `found` equals `expected`, naming both files and what to do.
+void check_same_layout(const ParamLayout& expected, const std::string& expected_file,
+                       const ParamLayout& found, const std::string& found_file);
+
+// Samples `count` parameter vectors (count, D) whose noise comes from per-model generators
+// seeded by (seed, first + i): a model is the same whatever batch it is drawn in.
+struct SamplingOptions {
+  std::string sampler = "ddim";  // "ddpm" or "ddim"
+  int64_t steps = 50;
+  double eta = 0;
+  uint64_t seed = 0;
+};
+torch::Tensor sample_parameters(AeModel& ae, LdmModel& ldm, const SamplingOptions& opts, int64_t first,
+                                int64_t count);
+
+}  // namespace pdiff

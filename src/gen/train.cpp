@@ -1,0 +1,178 @@
+#include "gen/train.h"
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/progress.h"
+#include "gen/model_files.h"
+#include "gen/trainer.h"
+#include "zoo/batch_schedule.h"
+#include "zoo/collect.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+
+const std::vector<std::string>& ae_config_keys() {
+  static const std::vector<std::string> keys = [] {
+    auto k = collect_config_keys();
+    k.push_back("recipe");
+    k.push_back("ae.");
+    return k;
+  }();
+  return keys;
+}
+
+const std::vector<std::string>& ldm_config_keys() {
+  static const std::vector<std::string> keys = [] {
+    auto k = ae_config_keys();
+    k.push_back("ldm.");
+    return k;
+  }();
+  return keys;
+}
+
+namespace {
+
+// Rows of x chosen for one step, without replacement within the step.
+torch::Tensor batch_rows(const torch::Tensor& x, int64_t batch, torch::Generator& gen) {
+  const int64_t k = x.size(0);
+  auto idx = torch::randperm(k, gen, torch::kInt64).slice(0, 0, std::min(batch, k));
+  return x.index_select(0, idx);
+}
+
+AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& dir) {
+  const std::string path = dir + "/ae.pt";
+  const std::string fingerprint = cfg.fingerprint(ae_config_keys());
+  if (file_exists(path)) {
+    AeModel m = load_ae(path);
+    if (m.fingerprint == fingerprint && m.zoo_fingerprint == zoo.fingerprint) {
+      std::fprintf(stderr, "ae: reusing %s\n", path.c_str());
+      return m;
+    }
+  }
+  Stopwatch timer;
+  AeModel m;
+  m.layout = zoo.layout;
+  AutoencoderConfig probe = autoencoder_config(cfg, 0);
+  m.standardizer = Standardizer(zoo.params, zoo.layout, probe.pad_multiple());
+  torch::manual_seed(cfg.i("seed"));
+  m.net = Autoencoder(autoencoder_config(cfg, m.standardizer.padded_dim()));
+  const torch::Tensor x = m.standardizer.apply(zoo.params);
+  const uint64_t seed = cfg.i("seed");
+  const int64_t batch = cfg.i("ae.batch");
+
+  TrainLoop loop;
+  loop.name = "ae";
+  loop.steps = cfg.i("ae.steps");
+  loop.lr = cfg.f("ae.lr");
+  loop.weight_decay = cfg.f("ae.weight_decay");
+  loop.partial_path = dir + "/ae.partial.pt";
+  loop.csv_path = dir + "/ae_loss.csv";
+  loop.fingerprint = fingerprint + zoo.fingerprint;
+  loop.loss = [&](int64_t step) {
+    auto gen = make_generator(seed, 100, step);  // batch and noise depend only on the step
+    auto xb = batch_rows(x, batch, gen);
+    return torch::mse_loss(m.net->forward_noisy(xb, gen), xb);  // against the clean vector
+  };
+  run_training(*m.net, loop);
+  m.zoo_fingerprint = zoo.fingerprint;
+  m.fingerprint = fingerprint;
+  m.train_seconds = timer.seconds();
+  {
+    torch::NoGradGuard ng;
+    auto recon = m.standardizer.invert(m.net->decode(m.net->encode(x)));
+    std::fprintf(stderr, "ae: reconstruction RMS error %.3g (raw parameter units), %.1f s\n",
+                 (recon - zoo.params).pow(2).mean().sqrt().item<double>(), m.train_seconds);
+  }
+  save_ae(path, m, cfg.to_yaml());
+  std::remove(loop.partial_path.c_str());
+  return m;
+}
+
+void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::string& dir) {
+  const std::string path = dir + "/ldm.pt";
+  const std::string fingerprint = cfg.fingerprint(ldm_config_keys());
+  if (file_exists(path)) {
+    LdmModel m = load_ldm(path);
+    if (m.fingerprint == fingerprint && m.ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint) {
+      std::fprintf(stderr, "ldm: reusing %s\n", path.c_str());
+      return;
+    }
+  }
+  Stopwatch timer;
+  torch::Tensor latents;
+  {
+    torch::NoGradGuard ng;
+    latents = ae.net->encode(ae.standardizer.apply(zoo.params));  // no noise at encoding
+  }
+  LdmModel m;
+  m.layout = zoo.layout;
+  m.latent_scale = 1.0 / std::max(latents.std().item<double>(), 1e-12);  // unit variance (SPEC 2)
+  const torch::Tensor z = latents * m.latent_scale;
+  m.beta_start = cfg.f("ldm.beta_start");
+  m.beta_end = cfg.f("ldm.beta_end");
+  m.schedule = NoiseSchedule::linear(cfg.i("ldm.timesteps"), m.beta_start, m.beta_end);
+  torch::manual_seed(cfg.i("seed") + 1);
+  Denoiser net(denoiser_config(cfg));
+  m.ema = Denoiser(denoiser_config(cfg));
+  {
+    torch::NoGradGuard ng;
+    auto src = net->parameters(), dst = m.ema->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  }
+  const uint64_t seed = cfg.i("seed");
+  const int64_t batch = cfg.i("ldm.batch"), T = m.schedule.timesteps;
+  const double decay = cfg.f("ldm.ema");
+  auto ema_params = m.ema->parameters();
+  auto net_params = net->parameters();
+  DenoiseFn denoise = [&](const torch::Tensor& x, const torch::Tensor& t) { return net->forward(x, t); };
+
+  TrainLoop loop;
+  loop.name = "ldm";
+  loop.steps = cfg.i("ldm.steps");
+  loop.lr = cfg.f("ldm.lr");
+  loop.partial_path = dir + "/ldm.partial.pt";
+  loop.csv_path = dir + "/ldm_loss.csv";
+  loop.fingerprint = fingerprint + ae.fingerprint + ae.zoo_fingerprint;
+  loop.loss = [&](int64_t step) {
+    auto gen = make_generator(seed, 200, step);
+    auto idx = torch::randint(0, z.size(0), {batch}, gen, torch::kInt64);
+    auto t = torch::randint(0, T, {batch}, gen, torch::kInt64);  // one timestep per sample
+    auto x0 = z.index_select(0, idx);
+    auto eps = torch::randn(x0.sizes(), gen, x0.options());
+    return ddpm_loss(m.schedule, denoise, x0, t, eps);
+  };
+  loop.after_step = [&](int64_t step) {
+    torch::NoGradGuard ng;
+    // Warm-up of the decay so early EMA weights are not dominated by the initialisation.
+    double d = std::min(decay, (1.0 + step) / (10.0 + step));
+    for (size_t i = 0; i < ema_params.size(); ++i) ema_params[i].mul_(d).add_(net_params[i], 1 - d);
+  };
+  loop.save_extra = [&](DictFile& f) { save_module(*m.ema, f, "ema."); };
+  loop.load_extra = [&](const DictFile& f) { load_module(*m.ema, f, "ema."); };
+  run_training(*net, loop);
+  m.ema->eval();
+  m.ae_fingerprint = ae.fingerprint + ae.zoo_fingerprint;
+  m.fingerprint = fingerprint;
+  m.train_seconds = timer.seconds();
+  save_ldm(path, m, cfg.to_yaml());
+  std::remove(loop.partial_path.c_str());
+  std::fprintf(stderr, "ldm: latent scale %.4g, %.1f s\n", m.latent_scale, m.train_seconds);
+}
+
+}  // namespace
+
+void train(const Config& cfg) {
+  const std::string dir = cfg.s("run_dir");
+  const std::string zoo_path = dir + "/zoo.pt";
+  check(file_exists(zoo_path), zoo_path + ": not found; run `pdiff collect` with this config first");
+  Zoo zoo = load_zoo(zoo_path);
+  check(zoo.fingerprint == cfg.fingerprint(collect_config_keys()),
+        zoo_path + " was collected with a different config (data, model, base or zoo keys differ); "
+                   "run `pdiff collect` again, or `pdiff run` which redoes what changed");
+  AeModel ae = train_autoencoder(cfg, zoo, dir);
+  train_diffusion(cfg, ae, zoo, dir);
+}
+
+}  // namespace pdiff

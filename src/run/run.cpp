@@ -1,0 +1,82 @@
+#include "run/run.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "core/file_io.h"
+#include "core/progress.h"
+#include "eval/evaluate.h"
+#include "eval/report.h"
+#include "gen/generate.h"
+#include "gen/model_files.h"
+#include "gen/train.h"
+#include "zoo/collect.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+
+namespace {
+
+// Each check only reads headers it needs; any unreadable file counts as "not current".
+template <class F>
+bool current(F check_fn) {
+  try {
+    return check_fn();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+StageStatus stage_status(const Config& cfg) {
+  const std::string dir = cfg.s("run_dir");
+  StageStatus s;
+  s.collect = current([&] {
+    return file_exists(dir + "/base.pt") &&
+           load_zoo(dir + "/zoo.pt").fingerprint == cfg.fingerprint(collect_config_keys());
+  });
+  s.train = s.collect && current([&] {
+              AeModel ae = load_ae(dir + "/ae.pt");
+              LdmModel ldm = load_ldm(dir + "/ldm.pt");
+              return ae.fingerprint == cfg.fingerprint(ae_config_keys()) &&
+                     ldm.fingerprint == cfg.fingerprint(ldm_config_keys()) &&
+                     ldm.ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint;
+            });
+  s.generate = s.train && current([&] {
+                 return load_generated(dir + "/generated.pt").fingerprint == cfg.fingerprint(generate_config_keys());
+               });
+  s.eval = s.generate && current([&] {
+             auto j = nlohmann::json::parse(read_text_file(dir + "/report.json"));
+             return j.value("fingerprint", "") == cfg.fingerprint(eval_config_keys());
+           });
+  return s;
+}
+
+void run_all(const Config& cfg) {
+  Stopwatch timer;
+  const std::string dir = cfg.s("run_dir");
+  StageStatus s = stage_status(cfg);
+  auto say = [](const char* stage, bool skip) {
+    std::fprintf(stderr, "== %s: %s\n", stage, skip ? "up to date, skipped" : "running");
+  };
+  say("collect", s.collect);
+  if (!s.collect) collect(cfg);
+  // Later stages must not reuse outputs built on a zoo that was just re-collected.
+  if (!s.collect) std::remove((dir + "/ae.pt").c_str()), std::remove((dir + "/ldm.pt").c_str());
+  say("train", s.train);
+  if (!s.train) train(cfg);
+  say("generate", s.generate);
+  if (!s.generate) generate(cfg);
+  say("eval", s.eval);
+  if (!s.eval) {
+    EvalReport r = evaluate(cfg);
+    std::printf("\n%s\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s.\n", summary_table(r).c_str(),
+                r.verdict.c_str(), dir.c_str(), timer.seconds());
+  } else {
+    std::printf("Every stage is up to date; the report is %s/report.md\n", dir.c_str());
+    std::printf("%s", read_text_file(dir + "/report.md").c_str());
+  }
+}
+
+}  // namespace pdiff

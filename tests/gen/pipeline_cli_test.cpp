@@ -1,0 +1,112 @@
+// End-to-end tests of `pdiff collect / train / generate / export / eval / run` on a tiny slice
+// of the real Fashion-MNIST, through the real binary.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "core/file_io.h"
+#include "gen/generate.h"
+#include "test_util.h"
+
+namespace pdiff {
+namespace {
+
+// Small but real: 1000 training images, 500 test images, K = 20, tiny generative models.
+std::string tiny(const std::string& dir) {
+  return " run_dir=" + dir +
+         " threads=1 data.train_limit=1000 data.test_limit=500 base.epochs=1 zoo.k=20"
+         " ae.channels=8,16,16,8 ae.latent=32 ae.steps=60 ae.batch=10 ldm.channels=8,16 ldm.steps=60"
+         " ldm.batch=20 generate.n=10 generate.steps=10 eval.baseline_n=5 eval.tsne=false";
+}
+
+std::string pdiff_cmd(const std::string& sub, const std::string& args) {
+  return test::pdiff_binary() + " " + sub + args;
+}
+
+void run_ok(const std::string& cmd) {
+  std::string out;
+  int rc = test::run_command(cmd, &out);
+  ASSERT_EQ(rc, 0) << cmd << "\n" << out.substr(out.size() > 3000 ? out.size() - 3000 : 0);
+}
+
+TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
+  std::string dir = test::temp_dir("pipeline");
+  run_ok(pdiff_cmd("collect", tiny(dir)));
+  run_ok(pdiff_cmd("train", tiny(dir)));
+  for (const char* f : {"ae.pt", "ldm.pt", "ae_loss.csv", "ldm_loss.csv"}) EXPECT_TRUE(file_exists(dir + "/" + f)) << f;
+  run_ok(pdiff_cmd("generate", tiny(dir)));
+  Generated g = load_generated(dir + "/generated.pt");
+  EXPECT_EQ(g.params.sizes(), (std::vector<int64_t>{10, 768}));
+  EXPECT_TRUE(torch::isfinite(g.params).all().item<bool>());
+
+  // Same seed twice: identical; batches of 7 vs all at once: same first model.
+  run_ok("cp " + dir + "/generated.pt " + dir + "/generated_first.pt");
+  run_ok(pdiff_cmd("generate", tiny(dir) + " generate.batch=7"));
+  Generated g7 = load_generated(dir + "/generated.pt");
+  EXPECT_TRUE(torch::allclose(g.params, g7.params, 1e-5, 1e-6)) << "batch size changed the models";
+  run_ok(pdiff_cmd("generate", tiny(dir)));
+  EXPECT_TRUE(torch::equal(g.params, load_generated(dir + "/generated.pt").params)) << "same seed, other models";
+  run_ok(pdiff_cmd("generate", tiny(dir) + " generate.seed=1"));
+  EXPECT_FALSE(torch::equal(g.params, load_generated(dir + "/generated.pt").params)) << "seed ignored";
+  run_ok(pdiff_cmd("generate", tiny(dir)));
+
+  run_ok(pdiff_cmd("export", tiny(dir) + " --index 3"));
+  EXPECT_TRUE(file_exists(dir + "/generated_3.pt"));
+  run_ok("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_generated.py " + dir + " 500");
+}
+
+TEST(PipelineCli, RefusesAZooThatDoesNotMatchTheTrainedModels) {
+  std::string dir = test::temp_dir("mismatch"), other = test::temp_dir("mismatch_other");
+  run_ok(pdiff_cmd("collect", tiny(dir)));
+  run_ok(pdiff_cmd("train", tiny(dir)));
+  run_ok(pdiff_cmd("collect", tiny(other) + " zoo.select=bn4"));
+  run_ok("cp " + other + "/zoo.pt " + dir + "/zoo.pt");
+  std::string out;
+  EXPECT_NE(test::run_command(pdiff_cmd("generate", tiny(dir)), &out), 0);
+  EXPECT_NE(out.find("ae.pt"), std::string::npos) << out;
+  EXPECT_NE(out.find("pdiff train"), std::string::npos) << out;
+  EXPECT_FALSE(file_exists(dir + "/generated.pt"));
+  // A file of another format version is refused with the version in the message.
+  run_ok("/usr/bin/python3 -c \"import torch; d=torch.load('" + dir + "/ae.pt'); d['version']=99; torch.save(d, '" +
+         dir + "/ae.pt')\"");
+  EXPECT_NE(test::run_command(pdiff_cmd("generate", tiny(dir)), &out), 0);
+  EXPECT_NE(out.find("version 99"), std::string::npos) << out;
+}
+
+TEST(PipelineCli, TrainingResumesAfterInterruptionWithTheSameResult) {
+  std::string a = test::temp_dir("resume_a"), b = test::temp_dir("resume_b");
+  const std::string args = " ae.steps=600 ldm.steps=20";
+  run_ok(pdiff_cmd("collect", tiny(a)));
+  run_ok("cp " + a + "/zoo.pt " + a + "/base.pt " + a + "/base.json " + b + "/");
+  run_ok(pdiff_cmd("train", tiny(a) + args));
+  // Interrupt b once its first partial checkpoint exists, then resume.
+  std::string cmd = pdiff_cmd("train", tiny(b) + args);
+  std::thread killer([&] {
+    for (int i = 0; i < 600 && !file_exists(b + "/ae.partial.pt"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    test::run_command("pkill -INT -f 'run_dir=" + b + " '");
+  });
+  std::string out;
+  int rc = test::run_command(cmd, &out);
+  killer.join();
+  EXPECT_NE(rc, 0) << "training was not interrupted";
+  ASSERT_TRUE(file_exists(b + "/ae.partial.pt"));
+  run_ok(cmd);
+  EXPECT_FALSE(file_exists(b + "/ae.partial.pt"));
+  EXPECT_EQ(read_text_file(a + "/ae_loss.csv"), read_text_file(b + "/ae_loss.csv"));
+}
+
+TEST(PipelineCli, NonFiniteLossStopsWithAClearMessage) {
+  std::string dir = test::temp_dir("nan");
+  run_ok(pdiff_cmd("collect", tiny(dir)));
+  std::string out;
+  EXPECT_NE(test::run_command(pdiff_cmd("train", tiny(dir) + " ae.lr=10 ae.steps=400 ae.input_noise=0"), &out), 0);
+  EXPECT_NE(out.find("ae training: the loss became"), std::string::npos) << out;
+  EXPECT_NE(out.find("at step"), std::string::npos) << out;
+  EXPECT_FALSE(file_exists(dir + "/ae.pt"));
+}
+
+}  // namespace
+}  // namespace pdiff

@@ -1,0 +1,241 @@
+// End-to-end tests of `pdiff collect` through the real binary on the real Fashion-MNIST with
+// tiny settings: the files it writes (checked from PyTorch by tests/python/check_zoo.py),
+// refusal of bad inputs before anything is written, and exact resume after a kill.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "core/file_io.h"
+#include "test_util.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+namespace {
+
+const char* kFashion = "/usr/share/datasets/fashion-mnist";
+
+std::string join(const std::vector<std::string>& args) {
+  std::string s;
+  for (const auto& a : args) s += " '" + a + "'";
+  return s;
+}
+
+// Runs `pdiff collect ARGS` (with a 5-minute guard), returns the exit code and output.
+int collect(const std::vector<std::string>& args, std::string* out) {
+  return test::run_command("timeout 300 '" + test::pdiff_binary() + "' collect" + join(args), out);
+}
+
+bool exists(const std::string& path) { return file_exists(path); }
+
+bool dir_is_empty_or_missing(const std::string& dir) {
+  if (!exists(dir)) return true;
+  std::string out;
+  test::run_command("ls -A '" + dir + "'", &out);
+  return out.empty();
+}
+
+// Deletes a test's temporary folder unless the test failed (then it is kept to look at).
+void remove_if_passed(const std::string& dir) {
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + dir + "'");
+}
+
+// Tiny settings for the run checked from PyTorch.
+std::vector<std::string> tiny(const std::string& run_dir, int k, int threads) {
+  return {"data.train_limit=2000", "data.test_limit=1000", "base.epochs=1", "zoo.k=" + std::to_string(k),
+          "threads=" + std::to_string(threads), "run_dir=" + run_dir};
+}
+
+// Even smaller settings for the resume runs (a partial zoo file is written every 25
+// checkpoints, so K = 60 leaves 35 steps in which to kill the run).
+std::vector<std::string> resume_args(const std::string& run_dir) {
+  return {"data.train_limit=1000", "data.test_limit=500", "base.epochs=1", "zoo.k=60", "zoo.batch=32",
+          "threads=1", "run_dir=" + run_dir};
+}
+
+// Fails (does not skip) the test when the dataset is missing: the README's install step
+// installs it.
+#define REQUIRE_FASHION_MNIST()                                                    \
+  ASSERT_TRUE(exists(std::string(kFashion) + "/t10k-images-idx3-ubyte.gz"))      \
+      << kFashion << " is missing: install the Debian package dataset-fashion-mnist (see README)"
+
+TEST(CollectCli, WritesFilesThatPyTorchReads) {
+  REQUIRE_FASHION_MNIST();
+  const std::string tmp = test::temp_dir("collect"), run = tmp + "/run";
+  std::string out;
+  int rc = collect(tiny(run, 10, 2), &out);
+  ASSERT_EQ(rc, 0) << out;
+  for (const char* f : {"base.pt", "base.json", "config.yaml", "zoo.pt"}) EXPECT_TRUE(exists(run + "/" + f)) << f;
+  EXPECT_FALSE(exists(run + "/zoo.partial.pt"));
+  EXPECT_FALSE(exists(run + "/base.partial.pt"));
+  // The saved config is the resolved one.
+  Config saved = Config::load(run + "/config.yaml");
+  EXPECT_EQ(saved.i("zoo.k"), 10);
+  EXPECT_EQ(saved.s("run_dir"), run);
+  // zoo.pt as the library reads it.
+  Zoo zoo = load_zoo(run + "/zoo.pt");
+  EXPECT_EQ(zoo.params.sizes(), (std::vector<int64_t>{10, 768}));
+  EXPECT_EQ(zoo.predictions.sizes(), (std::vector<int64_t>{10, 1000}));
+  EXPECT_EQ(zoo.arch, "convnet4");
+  EXPECT_GT(zoo.accuracy.min().item<double>(), 30.0) << "the zoo should be far better than chance";
+  // Consecutive checkpoints differ (one optimizer step each).
+  EXPECT_GT((zoo.params[1] - zoo.params[0]).abs().max().item<double>(), 0.0);
+
+  std::string py;
+  rc = test::run_command("/usr/bin/python3 '" + test::source_dir() + "/tests/python/check_zoo.py' '" + run + "' '" +
+                             kFashion + "' 1000",
+                         &py);
+  EXPECT_EQ(rc, 0) << py;
+  std::cout << py;
+  remove_if_passed(tmp);
+}
+
+// Each bad input: non-zero exit, a message containing `expect`, nothing written to run_dir.
+void expect_refused(const std::vector<std::string>& args, const std::string& run, const std::string& expect) {
+  std::string out;
+  int rc = collect(args, &out);
+  EXPECT_EQ(rc, 1) << out;  // 1: a pdiff::Error (2 would be an internal error)
+  EXPECT_NE(out.find("pdiff: error: "), std::string::npos) << out;
+  EXPECT_NE(out.find(expect), std::string::npos) << "missing '" << expect << "' in:\n" << out;
+  EXPECT_TRUE(dir_is_empty_or_missing(run)) << run << " was written to";
+}
+
+void put_be32(std::string& b, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<char>((v >> s) & 0xff));
+}
+
+void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  gzclose(f);
+}
+
+std::string idx(const std::vector<uint32_t>& dims, size_t payload) {
+  std::string b;
+  put_be32(b, 0x00000800u | static_cast<uint32_t>(dims.size()));
+  for (auto d : dims) put_be32(b, d);
+  return b + std::string(payload, '\x01');
+}
+
+TEST(CollectCli, BadInputsRefusedBeforeWriting) {
+  REQUIRE_FASHION_MNIST();
+  std::string tmp = test::temp_dir("collect_bad");
+  expect_refused({"zoo.foo=1", "run_dir=" + tmp + "/r1"}, tmp + "/r1", "zoo.foo");
+  expect_refused({"zoo.k=0", "run_dir=" + tmp + "/r2"}, tmp + "/r2", "zoo.k");
+  expect_refused({"zoo.k", "run_dir=" + tmp + "/r2b"}, tmp + "/r2b", "section.key=value");
+  expect_refused({"data.train_limit=500", "data.test_limit=100", "zoo.select=nomatch*", "run_dir=" + tmp + "/r3"},
+                 tmp + "/r3", "nomatch*");
+
+  // A truncated train-images file: header promises 100 images, the file has 10.
+  std::string mn = tmp + "/mnist";
+  make_dirs(mn);
+  write_gz(mn + "/train-images-idx3-ubyte.gz", idx({100, 28, 28}, 10 * 784));
+  write_gz(mn + "/train-labels-idx1-ubyte.gz", idx({100}, 100));
+  write_gz(mn + "/t10k-images-idx3-ubyte.gz", idx({10, 28, 28}, 10 * 784));
+  write_gz(mn + "/t10k-labels-idx1-ubyte.gz", idx({10}, 10));
+  expect_refused({"data.root=" + mn, "run_dir=" + tmp + "/r4"}, tmp + "/r4", mn + "/train-images-idx3-ubyte.gz");
+
+  // CIFAR-10 whose test_batch.bin is not a whole number of records.
+  std::string cf = tmp + "/cifar";
+  make_dirs(cf);
+  std::string rec = std::string(1, '\x03') + std::string(3072, '\x40');
+  for (int b = 1; b <= 5; ++b) std::ofstream(cf + "/data_batch_" + std::to_string(b) + ".bin", std::ios::binary) << rec + rec;
+  std::ofstream(cf + "/test_batch.bin", std::ios::binary) << rec + rec.substr(0, 1000);
+  expect_refused({"data.name=cifar10", "data.root=" + cf, "run_dir=" + tmp + "/r5"}, tmp + "/r5",
+                 cf + "/test_batch.bin");
+
+  // A fresh but existing run_dir stays empty too.
+  std::string fresh = test::temp_dir("collect_fresh");
+  expect_refused({"zoo.select=nomatch*", "data.train_limit=500", "data.test_limit=100", "run_dir=" + fresh}, fresh,
+                 "nomatch*");
+  remove_if_passed(tmp);
+  remove_if_passed(fresh);
+}
+
+// Starts `pdiff collect ARGS` as a child process with output to `log`; returns its pid.
+pid_t spawn_collect(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv_s = {test::pdiff_binary(), "collect"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {  // only async-signal-safe calls between fork and exec
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(fd);
+  return pid;
+}
+
+TEST(CollectCli, ResumeAfterKillEqualsUninterruptedRun) {
+  REQUIRE_FASHION_MNIST();
+  std::string tmp = test::temp_dir("collect_resume");
+  const std::string a = tmp + "/interrupted", b = tmp + "/uninterrupted";
+
+  // Interrupted run: kill it as soon as the first partial zoo file appears (after 25 of 60).
+  pid_t pid = spawn_collect(resume_args(a), tmp + "/a1.log");
+  ASSERT_GT(pid, 0);
+  bool seen = false, exited = false;
+  int status = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(240)) {
+    if (exists(a + "/zoo.partial.pt")) {
+      seen = true;
+      break;
+    }
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  std::string log1;
+  test::run_command("cat '" + tmp + "/a1.log'", &log1);
+  ASSERT_TRUE(seen) << "zoo.partial.pt never appeared (exited: " << exited << ")\n" << log1;
+  ASSERT_FALSE(exists(a + "/zoo.pt")) << "the run finished before it was killed";
+  ASSERT_TRUE(exists(a + "/base.pt"));
+
+  // Rerun the same command: it resumes and finishes.
+  std::string out;
+  int rc = collect(resume_args(a), &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("resuming after"), std::string::npos) << out;
+  EXPECT_FALSE(exists(a + "/zoo.partial.pt"));
+
+  // The uninterrupted reference.
+  rc = collect(resume_args(b), &out);
+  ASSERT_EQ(rc, 0) << out;
+
+  Zoo za = load_zoo(a + "/zoo.pt"), zb = load_zoo(b + "/zoo.pt");
+  ASSERT_EQ(za.params.sizes(), zb.params.sizes());
+  ASSERT_EQ(za.params.size(0), 60);
+  EXPECT_TRUE(torch::equal(za.params, zb.params))
+      << "max |difference| " << (za.params - zb.params).abs().max().item<double>();
+  EXPECT_TRUE(torch::equal(za.accuracy, zb.accuracy));
+  EXPECT_TRUE(torch::equal(za.predictions, zb.predictions));
+  EXPECT_EQ(za.fingerprint, zb.fingerprint);
+  // The checkpoints after the resume point are not all the same (training went on).
+  EXPECT_GT((za.params[59] - za.params[30]).abs().max().item<double>(), 0.0);
+  remove_if_passed(tmp);
+}
+
+}  // namespace
+}  // namespace pdiff

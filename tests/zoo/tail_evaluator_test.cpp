@@ -1,0 +1,146 @@
+// Tests of the tail-only evaluator: with the frozen prefix cached (full_forward = false) it
+// must give exactly the predictions and accuracies of full forward passes, and both must
+// agree with an independent reference (assign the vector, eval-mode forward of the model).
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "models/classifier.h"
+#include "zoo/layout.h"
+#include "zoo/tail_evaluator.h"
+
+namespace pdiff {
+namespace {
+
+// A model with non-trivial BN running statistics: a few train-mode forwards on shifted,
+// scaled inputs.
+Classifier model_with_stats(const ClassifierSpec& spec, uint64_t seed, int64_t batch) {
+  torch::manual_seed(seed);
+  Classifier m = make_classifier(spec);
+  m->train();
+  torch::NoGradGuard ng;
+  for (int i = 0; i < 3; ++i)
+    m->forward(m->prepare_input(torch::randn({batch, spec.in_channels, spec.image_size, spec.image_size}) * 1.7 + 0.4));
+  m->eval();
+  return m;
+}
+
+Dataset random_test_set(const ClassifierSpec& spec, int64_t n, uint64_t seed) {
+  torch::manual_seed(seed);
+  return {torch::randn({n, spec.in_channels, spec.image_size, spec.image_size}),
+          torch::randint(0, spec.num_classes, {n}, torch::kInt64)};
+}
+
+// Predictions of an independent path: assign the vector to a clone and run forward().
+torch::Tensor reference_predictions(const Classifier& model, const ClassifierSpec& spec, const ParamLayout& layout,
+                                    const torch::Tensor& vec, const Dataset& test) {
+  Classifier m = clone_classifier(model, spec);
+  m->eval();
+  layout.assign(m, vec);
+  torch::NoGradGuard ng;
+  return m->forward(m->prepare_input(test.images)).argmax(1).to(torch::kUInt8);
+}
+
+// Vectors around the model's own values: itself, small and large perturbations, and one
+// with the last norm's weight negated (which must change predictions).
+torch::Tensor vectors_around(const Classifier& model, const ParamLayout& layout, uint64_t seed) {
+  torch::manual_seed(seed);
+  auto base = layout.flatten(model);
+  auto neg = base.clone();
+  const auto& last = layout.entries()[layout.entries().size() - 2];  // "<last norm>.weight"
+  neg.slice(0, last.offset, last.offset + last.numel).mul_(-1.0);
+  return torch::stack({base, base + 0.01 * torch::randn_like(base), base + 0.1 * torch::randn_like(base),
+                       base + 0.5 * torch::randn_like(base), neg});
+}
+
+void check_same(const EvalResult& a, const EvalResult& b, const std::string& what) {
+  ASSERT_EQ(a.predictions.sizes(), b.predictions.sizes()) << what;
+  EXPECT_TRUE(torch::equal(a.predictions, b.predictions))
+      << what << ": " << a.predictions.ne(b.predictions).sum().item<int64_t>() << " predictions differ";
+  EXPECT_TRUE(torch::equal(a.accuracy, b.accuracy)) << what << ": " << a.accuracy << " vs " << b.accuracy;
+}
+
+TEST(TailEvaluator, ConvNet4CachedEqualsFullForward) {
+  ClassifierSpec spec;
+  spec.arch = "convnet4";
+  Classifier model = model_with_stats(spec, 3, 64);
+  // The running statistics really are not the initial ones.
+  auto rv = model->named_buffers()["bn3.running_var"];
+  EXPECT_GT((rv - 1.0).abs().max().item<double>(), 0.05);
+
+  ParamLayout layout = ParamLayout::of(model, select_parameters(model, "last_norm:2"));
+  ASSERT_EQ(layout.dim(), 768);
+  Dataset test = random_test_set(spec, 300, 11);
+  torch::Tensor params = vectors_around(model, layout, 4);
+  const int64_t m = params.size(0);
+
+  TailEvaluator cached(clone_classifier(model, spec), layout, test, /*full_forward=*/false);
+  TailEvaluator full(clone_classifier(model, spec), layout, test, /*full_forward=*/true);
+  TailEvaluator chunked(clone_classifier(model, spec), layout, test, false, /*chunk=*/128);
+  EXPECT_EQ(cached.tail_start(), 5);  // the stage of bn3
+  EXPECT_EQ(full.tail_start(), 0);
+
+  EvalResult a = cached.evaluate(params), b = full.evaluate(params), c = chunked.evaluate(params);
+  ASSERT_EQ(a.predictions.sizes(), (std::vector<int64_t>{m, 300}));
+  EXPECT_EQ(a.predictions.scalar_type(), torch::kUInt8);
+  ASSERT_EQ(a.accuracy.sizes(), (std::vector<int64_t>{m}));
+  EXPECT_EQ(a.accuracy.scalar_type(), torch::kFloat64);
+  check_same(a, b, "cached vs full");
+  check_same(a, c, "chunk 2000 vs chunk 128");
+
+  // Against the independent reference, and accuracy = percent of correct predictions.
+  for (int64_t i = 0; i < m; ++i) {
+    auto ref = reference_predictions(model, spec, layout, params[i], test);
+    EXPECT_TRUE(torch::equal(a.predictions[i], ref)) << "vector " << i;
+    double acc = 100.0 * ref.to(torch::kInt64).eq(test.labels).sum().item<int64_t>() / 300.0;
+    EXPECT_DOUBLE_EQ(a.accuracy[i].item<double>(), acc) << "vector " << i;
+  }
+  // The vectors matter: negating bn4.weight changes predictions.
+  EXPECT_FALSE(torch::equal(a.predictions[0], a.predictions[m - 1]));
+  // Evaluating again (after the model was overwritten by the last vector) gives the same.
+  check_same(cached.evaluate(params.slice(0, 0, 2)), full.evaluate(params.slice(0, 0, 2)), "re-evaluate");
+  EXPECT_TRUE(torch::equal(cached.evaluate(params.slice(0, 1, 2)).predictions[0], a.predictions[1]));
+  // Wrong shapes are refused.
+  EXPECT_THROW(cached.evaluate(params[0]), Error);
+  EXPECT_THROW(cached.evaluate(torch::zeros({2, 767})), Error);
+}
+
+TEST(TailEvaluator, ConvNet4PatternSelection) {
+  // A selection whose first tensor sits later (fc only): the tail is the last stage.
+  ClassifierSpec spec;
+  spec.arch = "convnet4";
+  Classifier model = model_with_stats(spec, 5, 32);
+  ParamLayout layout = ParamLayout::of(model, select_parameters(model, "fc.*,bn4"));
+  Dataset test = random_test_set(spec, 100, 12);
+  torch::Tensor params = vectors_around(model, layout, 6);
+  TailEvaluator cached(clone_classifier(model, spec), layout, test, false);
+  TailEvaluator full(clone_classifier(model, spec), layout, test, true);
+  EXPECT_EQ(cached.tail_start(), 7);  // bn4
+  check_same(cached.evaluate(params), full.evaluate(params), "bn4+fc");
+}
+
+TEST(TailEvaluator, ResNet18LastTwoNorms) {
+  ClassifierSpec spec;
+  spec.arch = "resnet18";
+  spec.in_channels = 3;
+  spec.image_size = 32;
+  spec.num_classes = 10;
+  Classifier model = model_with_stats(spec, 7, 8);
+  auto names = select_parameters(model, "last_norm:2");
+  EXPECT_EQ(names, (std::vector<std::string>{"layer4.1.bn1.weight", "layer4.1.bn1.bias", "layer4.1.bn2.weight",
+                                             "layer4.1.bn2.bias"}));
+  ParamLayout layout = ParamLayout::of(model, names);
+  ASSERT_EQ(layout.dim(), 2048);
+  Dataset test = random_test_set(spec, 12, 13);
+  torch::Tensor params = vectors_around(model, layout, 8).slice(0, 2, 5);  // 3 vectors
+  TailEvaluator cached(clone_classifier(model, spec), layout, test, false, /*chunk=*/5);
+  TailEvaluator full(clone_classifier(model, spec), layout, test, true);
+  EXPECT_EQ(cached.tail_start(), 8);  // block layer4.1 (stem, 8 blocks, head)
+  EvalResult a = cached.evaluate(params), b = full.evaluate(params);
+  check_same(a, b, "resnet18");
+  for (int64_t i = 0; i < params.size(0); ++i)
+    EXPECT_TRUE(torch::equal(a.predictions[i], reference_predictions(model, spec, layout, params[i], test)))
+        << "vector " << i;
+}
+
+}  // namespace
+}  // namespace pdiff
