@@ -198,7 +198,10 @@ void Config::apply_override(const std::string& assignment) {
 void Config::apply_recipe() {
   if (s("recipe") != "paper") return;
   for (const auto& [key, value] : paper_recipe())
-    if (!explicit_.count(key)) values_[key] = value;
+    if (!explicit_.count(key)) {
+      set(key, value, "recipe paper");  // validated and canonical like any other value
+      explicit_.erase(key);
+    }
 }
 
 Config Config::from_yaml_text(const std::string& text, const std::string& origin) {

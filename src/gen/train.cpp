@@ -86,7 +86,6 @@ AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& 
                  (recon - zoo.params).pow(2).mean().sqrt().item<double>(), m.train_seconds);
   }
   save_ae(path, m, cfg.to_yaml());
-  std::remove(loop.partial_path.c_str());
   return m;
 }
 
@@ -157,7 +156,6 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   m.fingerprint = fingerprint;
   m.train_seconds = timer.seconds();
   save_ldm(path, m, cfg.to_yaml());
-  std::remove(loop.partial_path.c_str());
   std::fprintf(stderr, "ldm: latent scale %.4g, %.1f s\n", m.latent_scale, m.train_seconds);
 }
 

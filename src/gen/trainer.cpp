@@ -92,6 +92,7 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
   }
   progress.finish();
   write_csv(loop.csv_path, losses, loop.steps);
+  std::remove(loop.partial_path.c_str());
   module.eval();
   return losses;
 }

@@ -36,30 +36,38 @@ torch::Tensor ConvNet4Impl::forward_stage(int64_t i, torch::Tensor x) {
   }
 }
 
+namespace {
+// Eval-mode batch norm as a per-channel affine map: (scale, shift) with y = x * scale + shift.
+std::pair<torch::Tensor, torch::Tensor> bn_affine(const torch::nn::BatchNorm2d& bn) {
+  auto scale = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
+  return {scale, bn->bias - bn->running_mean * scale};
+}
+}  // namespace
+
 torch::Tensor ConvNet4Impl::fast_tail_cache(int64_t start, const torch::Tensor& h) {
-  // Max- and min-pooled conv3 outputs; the per-channel sign of bn3's scale picks one per model.
+  // Max- and min-pooled conv3 outputs, position-major: (B, 9, 2 * 128).
   auto pooled = torch::cat({torch::max_pool2d(h, 2), -torch::max_pool2d(-h, 2)}, 1);  // (B, 256, 3, 3)
-  return pooled.contiguous(h.suggest_memory_format());
+  return pooled.permute({0, 2, 3, 1}).reshape({h.size(0), 9, -1}).contiguous();
 }
 
 torch::Tensor ConvNet4Impl::fast_tail_forward(int64_t start, const torch::Tensor& cached) {
-  const int64_t c = bn3->weight.size(0);
-  // bn3's scale is weight / sqrt(running_var + eps): its sign is the weight's sign.
-  auto positive = (bn3->weight >= 0).view({1, c, 1, 1});
-  auto pooled = torch::where(positive, cached.slice(1, 0, c), cached.slice(1, c, 2 * c))
-                    .contiguous(cached.suggest_memory_format());  // (B, 128, 3, 3)
-  // The same batch-norm kernel as the full forward, on 3x3 instead of 7x7.
-  auto x = torch::relu(bn3(pooled));
-  return fc(torch::relu(bn4(conv3x3_on_3x3(x, conv4->weight))).mean({2, 3}));
+  const int64_t b = cached.size(0), c = bn3->weight.size(0);
+  auto [scale3, shift3] = bn_affine(bn3);
+  // bn3's scale has the sign of its weight: pick the max- or the min-pooled value per channel.
+  auto x = torch::where(scale3 >= 0, cached.slice(2, 0, c), cached.slice(2, c, 2 * c));  // (B, 9, 128)
+  x = torch::relu_(x.mul_(scale3).add_(shift3));
+  auto y = conv3x3_on_3x3_rows(x, conv4->weight);                                       // (9, B, 256)
+  auto [scale4, shift4] = bn_affine(bn4);
+  y = torch::relu_(y.mul_(scale4).add_(shift4)).mean(0);                                // (B, 256)
+  return fc(y);
 }
 
-torch::Tensor conv3x3_on_3x3(const torch::Tensor& x, const torch::Tensor& w) {
+torch::Tensor conv3x3_on_3x3_rows(const torch::Tensor& rows, const torch::Tensor& w) {
   // On a 3x3 map with padding 1 only 49 of the 81 (output, tap) pairs touch the input; oneDNN
   // computes all of them, and slowly at this size. One GEMM per output position over its
   // valid taps does 40 % less work at GEMM speed.
-  const int64_t b = x.size(0), cin = x.size(1), cout = w.size(0);
-  auto rows = x.permute({0, 2, 3, 1}).reshape({b, 9, cin});  // (B, position, Cin)
-  std::vector<torch::Tensor> outs;
+  const int64_t b = rows.size(0), cout = w.size(0);
+  auto out = torch::empty({9, b, cout}, rows.options());
   for (int64_t oy = 0; oy < 3; ++oy)
     for (int64_t ox = 0; ox < 3; ++ox) {
       std::vector<int64_t> positions;
@@ -71,10 +79,17 @@ torch::Tensor conv3x3_on_3x3(const torch::Tensor& x, const torch::Tensor& w) {
           positions.push_back(iy * 3 + ix);
           taps.push_back(w.select(3, kx).select(2, ky));  // (Cout, Cin)
         }
-      auto in = rows.index_select(1, torch::tensor(positions)).reshape({b, -1});  // (B, taps*Cin)
-      outs.push_back(torch::mm(in, torch::cat(taps, 1).t()));                     // (B, Cout)
+      auto in = positions.size() == 9 ? rows.reshape({b, -1})
+                                      : rows.index_select(1, torch::tensor(positions)).reshape({b, -1});
+      auto slot = out[oy * 3 + ox];
+      torch::mm_out(slot, in, torch::cat(taps, 1).t());  // (B, Cout), written in place
     }
-  return torch::stack(outs, 2).view({b, cout, 3, 3});
+  return out;
+}
+
+torch::Tensor conv3x3_on_3x3(const torch::Tensor& x, const torch::Tensor& w) {
+  auto rows = x.permute({0, 2, 3, 1}).reshape({x.size(0), 9, x.size(1)});
+  return conv3x3_on_3x3_rows(rows, w).permute({1, 2, 0}).reshape({x.size(0), w.size(0), 3, 3});
 }
 
 std::vector<std::string> ConvNet4Impl::stage_params(int64_t i) const {

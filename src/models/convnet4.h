@@ -16,7 +16,8 @@ class ConvNet4Impl : public ClassifierImpl {
   // Tail from bn3 in eval mode: BN is a per-channel affine map there, and a monotone map
   // commutes with max-pooling (a max becomes a min for a negative scale). So the max- and
   // min-pooled conv3 outputs (3x3 instead of 7x7) are cached, and each model applies bn3
-  // after pooling. Same predictions, ~5x less work in bn3/relu/pool per model.
+  // after pooling; conv4 runs as GEMMs over its valid taps. Predictions equal the full
+  // forward pass up to float rounding (tested); ~3x less time per model.
   bool has_fast_tail(int64_t start) const override { return start == 5; }
   torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) override;
   torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) override;
@@ -30,5 +31,7 @@ class ConvNet4Impl : public ClassifierImpl {
 // A 3x3, padding-1, stride-1 convolution (no bias) of a (B, Cin, 3, 3) map with weight
 // (Cout, Cin, 3, 3), computed as GEMMs over the valid taps only.
 torch::Tensor conv3x3_on_3x3(const torch::Tensor& x, const torch::Tensor& w);
+// The same on position-major rows: (B, 9, Cin) -> (9, B, Cout).
+torch::Tensor conv3x3_on_3x3_rows(const torch::Tensor& rows, const torch::Tensor& w);
 
 }  // namespace pdiff

@@ -152,18 +152,5 @@ TEST(ProjectionTsne, SmallAndDegenerateInputs) {
   EXPECT_THROW(tsne_2d(torch::ones({4, 3}), 30, -5), Error);
 }
 
-// Timing at the size the evaluation uses (1000 parameter vectors of D = 768). Run with
-// --gtest_also_run_disabled_tests --gtest_filter='*TsneThousand*'.
-TEST(ProjectionTsne, DISABLED_TsneThousandPointsTiming) {
-  torch::manual_seed(0);
-  torch::Tensor x = torch::randn({1000, 768});
-  x.slice(0, 0, 500).add_(1.0);
-  Stopwatch sw;
-  torch::Tensor y = tsne_2d(x);
-  double t = sw.seconds();
-  std::printf("t-SNE 1000 x 768, 750 iterations, %d threads: %.2f s\n", torch::get_num_threads(), t);
-  EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
-}
-
 }  // namespace
 }  // namespace pdiff

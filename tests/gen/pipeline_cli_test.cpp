@@ -69,8 +69,12 @@ TEST(PipelineCli, RefusesAZooThatDoesNotMatchTheTrainedModels) {
   EXPECT_NE(out.find("pdiff train"), std::string::npos) << out;
   EXPECT_FALSE(file_exists(dir + "/generated.pt"));
   // A file of another format version is refused with the version in the message.
-  run_ok("/usr/bin/python3 -c \"import torch; d=torch.load('" + dir + "/ae.pt'); d['version']=99; torch.save(d, '" +
-         dir + "/ae.pt')\"");
+  {
+    DictFile f = DictFile::load_any(dir + "/ae.pt");
+    f.set("version", int64_t{99});
+    std::vector<char> bytes = torch::pickle_save(c10::IValue(f.dict()));
+    write_file_atomic(dir + "/ae.pt", std::string(bytes.begin(), bytes.end()));
+  }
   EXPECT_NE(test::run_command(pdiff_cmd("generate", tiny(dir)), &out), 0);
   EXPECT_NE(out.find("version 99"), std::string::npos) << out;
 }
@@ -96,16 +100,6 @@ TEST(PipelineCli, TrainingResumesAfterInterruptionWithTheSameResult) {
   run_ok(cmd);
   EXPECT_FALSE(file_exists(b + "/ae.partial.pt"));
   EXPECT_EQ(read_text_file(a + "/ae_loss.csv"), read_text_file(b + "/ae_loss.csv"));
-}
-
-TEST(PipelineCli, NonFiniteLossStopsWithAClearMessage) {
-  std::string dir = test::temp_dir("nan");
-  run_ok(pdiff_cmd("collect", tiny(dir)));
-  std::string out;
-  EXPECT_NE(test::run_command(pdiff_cmd("train", tiny(dir) + " ae.lr=10 ae.steps=400 ae.input_noise=0"), &out), 0);
-  EXPECT_NE(out.find("ae training: the loss became"), std::string::npos) << out;
-  EXPECT_NE(out.find("at step"), std::string::npos) << out;
-  EXPECT_FALSE(file_exists(dir + "/ae.pt"));
 }
 
 }  // namespace
