@@ -51,7 +51,7 @@ torch::Tensor ConvNet4Impl::fast_tail_cache(int64_t start, const torch::Tensor& 
 }
 
 torch::Tensor ConvNet4Impl::fast_tail_forward(int64_t start, const torch::Tensor& cached) {
-  const int64_t b = cached.size(0), c = bn3->weight.size(0);
+  const int64_t c = bn3->weight.size(0);
   auto [scale3, shift3] = bn_affine(bn3);
   // bn3's scale has the sign of its weight: pick the max- or the min-pooled value per channel.
   auto x = torch::where(scale3 >= 0, cached.slice(2, 0, c), cached.slice(2, c, 2 * c));  // (B, 9, 128)
