@@ -14,7 +14,7 @@ const std::vector<KeyDef>& config_keys() {
       // Run-wide.
       {"run_dir", T::String, "runs/fmnist-convnet4", "directory for every output of the run"},
       {"seed", T::Int, "0", "seed of base training and zoo collection", 0, 2147483647},
-      {"device", T::String, "cpu", "cpu or cuda", -kInf, kInf, {"cpu", "cuda"}},
+      {"device", T::String, "cpu", "cpu (cuda is reserved: this version refuses it)", -kInf, kInf, {"cpu", "cuda"}},
       {"threads", T::Int, "0", "CPU threads (0 = all cores)", 0, 1024},
       {"recipe", T::String, "default",
        "default (fast, sized for a 2-core CPU) or paper (official sizes and steps; presets every "

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "core/error.h"
+
 namespace pdiff {
 
 void init_runtime(int argc, char** argv) {
@@ -16,6 +18,8 @@ void init_runtime(int argc, char** argv) {
 }
 
 void apply_threads(const Config& cfg) {
+  check(cfg.s("device") == "cpu",
+        "device = " + cfg.s("device") + ": this version of pdiff runs on the CPU only; set device=cpu");
   int64_t n = cfg.i("threads");
   if (n <= 0) n = std::max(1u, std::thread::hardware_concurrency());
   torch::set_num_threads(static_cast<int>(n));

@@ -10,7 +10,7 @@ namespace pdiff {
 // OMP_WAIT_POLICY=PASSIVE unless the user chose a policy. Call first thing in main().
 void init_runtime(int argc, char** argv);
 
-// torch threads = config `threads`, or every core when 0.
+// torch threads = config `threads`, or every core when 0. Refuses device=cuda (CPU-only build).
 void apply_threads(const Config& cfg);
 
 }  // namespace pdiff
