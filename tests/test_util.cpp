@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -31,5 +32,11 @@ int run_command(const std::string& cmd, std::string* output) {
 
 std::string pdiff_binary() { return PDIFF_BINARY; }
 std::string source_dir() { return PDIFF_SOURCE_DIR; }
+
+double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  double scale = b.abs().max().item<double>();
+  double diff = (a - b).abs().max().item<double>();
+  return diff / std::max(scale, 1e-12);
+}
 
 }  // namespace pdiff::test

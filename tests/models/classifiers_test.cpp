@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/classifier.h"
+#include "test_util.h"
 
 namespace pdiff {
 namespace {
@@ -70,7 +71,8 @@ void expect_split_matches(const std::string& arch, int64_t batch, std::vector<in
     ASSERT_LT(s, n);
     auto mid = model->forward_range(x, 0, s);
     auto out = model->forward_range(mid, s, n);
-    EXPECT_TRUE(torch::allclose(out, full, 1e-5, 1e-6)) << arch << " split at stage " << s;
+    EXPECT_LT(test::max_relative_difference(out, full), test::kSummationOrderTolerance)
+        << arch << " split at stage " << s;
   }
 }
 
