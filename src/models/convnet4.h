@@ -1,6 +1,8 @@
 // ConvNet-4 of the benchmark task (SPEC section 5): four Conv3x3(no bias)-BN-ReLU blocks,
 // channels 32, 64, 128, 256, MaxPool2d(2) after blocks 1-3, global average pool, Linear.
 #pragma once
+#include <functional>
+
 #include "models/classifier.h"
 
 namespace pdiff {
@@ -17,7 +19,8 @@ class ConvNet4Impl : public ClassifierImpl {
   // commutes with max-pooling (a max becomes a min for a negative scale). So the max- and
   // min-pooled conv3 outputs (3x3 instead of 7x7) are cached, and each model applies bn3
   // after pooling; conv4 runs as GEMMs over its valid taps. Predictions equal the full
-  // forward pass up to float rounding (tested); ~3x less time per model.
+  // forward pass up to float rounding (tested). conv4 runs as Winograd GEMMs
+  // (models/conv3x3_small.h), with close calls redone exactly.
   bool has_fast_tail(int64_t start) const override { return start == 5; }
   torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) override;
   torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) override;
@@ -26,12 +29,17 @@ class ConvNet4Impl : public ClassifierImpl {
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, bn4{nullptr};
   torch::nn::Linear fc{nullptr};
+  // bn4, ReLU, average pool and fc on position-major conv4 outputs (9, B, 256).
+  torch::Tensor tail_after_conv4(torch::Tensor y);
+  // A prediction is recomputed the direct way when its two best logits are this close.
+  static constexpr double kRecheckMargin = 1e-2;
+  torch::Tensor taps_, winograd_;  // conv4's weight laid out for the direct and Winograd forms
+  int64_t conv4_version_ = -1;     // conv4->weight's version counter when they were made
 };
 
-// A 3x3, padding-1, stride-1 convolution (no bias) of a (B, Cin, 3, 3) map with weight
-// (Cout, Cin, 3, 3), computed as GEMMs over the valid taps only.
-torch::Tensor conv3x3_on_3x3(const torch::Tensor& x, const torch::Tensor& w);
-// The same on position-major rows: (B, 9, Cin) -> (9, B, Cout).
-torch::Tensor conv3x3_on_3x3_rows(const torch::Tensor& rows, const torch::Tensor& w);
+// Replaces each row of logits (B, classes) whose two largest entries are closer than
+// `margin`, in place, by the matching row of recompute(indices of those rows).
+void redo_close_calls(const torch::Tensor& logits, double margin,
+                      const std::function<torch::Tensor(const torch::Tensor&)>& recompute);
 
 }  // namespace pdiff
