@@ -7,7 +7,8 @@ namespace pdiff {
 // LibTorch's OpenMP threads spin while waiting; on a shared machine a spinning thread whose
 // partner is descheduled makes small ops 10-25x slower (measured: bench_generative). OpenMP
 // reads its settings when the library loads, so this re-executes the program once with
-// OMP_WAIT_POLICY=PASSIVE unless the user chose a policy. Call first thing in main().
+// OMP_WAIT_POLICY=PASSIVE unless the user chose a policy. It also makes malloc keep freed
+// memory for reuse (runtime.cpp). Call first thing in main().
 void init_runtime(int argc, char** argv);
 
 // torch threads = config `threads`, or every core when 0. Refuses device=cuda (CPU-only build).

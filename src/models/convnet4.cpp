@@ -35,11 +35,11 @@ torch::Tensor ConvNet4Impl::bn_pool_relu(const torch::Tensor& x, torch::nn::Batc
 torch::Tensor ConvNet4Impl::forward_stage(int64_t i, torch::Tensor x) {
   switch (i) {
     case 0: return conv1(x);                                          // (B, 32, 28, 28)
-    case 1: return bn_pool_relu(x, *bn1);                               // (B, 32, 14, 14)
+    case 1: return bn_pool_relu(x, *bn1);                             // (B, 32, 14, 14)
     case 2: return conv2(x);                                          // (B, 64, 14, 14)
-    case 3: return bn_pool_relu(x, *bn2);                               // (B, 64, 7, 7)
+    case 3: return bn_pool_relu(x, *bn2);                             // (B, 64, 7, 7)
     case 4: return conv3(x);                                          // (B, 128, 7, 7)
-    case 5: return bn_pool_relu(x, *bn3);                               // (B, 128, 3, 3)
+    case 5: return bn_pool_relu(x, *bn3);                             // (B, 128, 3, 3)
     case 6: return conv4(x);                                          // (B, 256, 3, 3)
     case 7: return torch::relu(bn4(x)).mean({2, 3});                  // (B, 256)
     default: return fc(x);                                            // (B, classes)
@@ -66,7 +66,7 @@ torch::Tensor ConvNet4Impl::fast_tail_forward(int64_t start, const torch::Tensor
   // bn3's scale has the sign of its weight: pick the max- or the min-pooled value per channel.
   auto x = torch::where(scale3 >= 0, cached.slice(2, 0, c), cached.slice(2, c, 2 * c));  // (9, B, 128)
   x = torch::relu_(x.mul_(scale3).add_(shift3));
-  if (conv4_version_ != conv4->weight._version() || !taps_.defined()) {  // conv4 changed: re-lay it
+  if (conv4_version_ != conv4->weight._version()) {  // conv4 changed: re-lay it
     taps_ = conv3x3_taps(conv4->weight);
     winograd_ = winograd_weight(conv4->weight);
     conv4_version_ = conv4->weight._version();

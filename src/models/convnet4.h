@@ -18,9 +18,9 @@ class ConvNet4Impl : public ClassifierImpl {
   // Tail from bn3 in eval mode: BN is a per-channel affine map there, and a monotone map
   // commutes with max-pooling (a max becomes a min for a negative scale). So the max- and
   // min-pooled conv3 outputs (3x3 instead of 7x7) are cached, and each model applies bn3
-  // after pooling; conv4 runs as GEMMs over its valid taps. Predictions equal the full
-  // forward pass up to float rounding (tested). conv4 runs as Winograd GEMMs
-  // (models/conv3x3_small.h), with close calls redone exactly.
+  // after pooling. conv4 runs as Winograd GEMMs (models/conv3x3_small.h), and images whose
+  // two best logits are close are redone with direct GEMMs: predictions equal the full
+  // forward pass up to float rounding (tested).
   bool has_fast_tail(int64_t start) const override { return start == 5; }
   torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) override;
   torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) override;
