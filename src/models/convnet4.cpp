@@ -1,6 +1,7 @@
 #include "models/convnet4.h"
 
 #include "models/bn_pool_relu.h"
+#include "models/conv3x3_one_channel.h"
 #include "models/conv3x3_small.h"
 
 namespace pdiff {
@@ -32,9 +33,16 @@ torch::Tensor ConvNet4Impl::bn_pool_relu(const torch::Tensor& x, torch::nn::Batc
   return torch::relu(torch::max_pool2d(bn.forward(x), 2));
 }
 
+// Training on one-channel images runs conv1 through direct loops (models/conv3x3_one_channel.h).
+torch::Tensor ConvNet4Impl::first_conv(const torch::Tensor& x) {
+  if (is_training() && x.size(1) == 1 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu())
+    return conv3x3_one_channel(x, conv1->weight);
+  return conv1(x);
+}
+
 torch::Tensor ConvNet4Impl::forward_stage(int64_t i, torch::Tensor x) {
   switch (i) {
-    case 0: return conv1(x);                                          // (B, 32, 28, 28)
+    case 0: return first_conv(x);                                     // (B, 32, 28, 28)
     case 1: return bn_pool_relu(x, *bn1);                             // (B, 32, 14, 14)
     case 2: return conv2(x);                                          // (B, 64, 14, 14)
     case 3: return bn_pool_relu(x, *bn2);                             // (B, 64, 7, 7)

@@ -29,6 +29,7 @@ class ConvNet4Impl : public ClassifierImpl {
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, bn4{nullptr};
   torch::nn::Linear fc{nullptr};
+  torch::Tensor first_conv(const torch::Tensor& x);
   torch::Tensor bn_pool_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn);
   // bn4, ReLU, average pool and fc on position-major conv4 outputs (9, B, 256).
   torch::Tensor tail_after_conv4(torch::Tensor y);
