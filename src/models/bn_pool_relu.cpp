@@ -3,6 +3,9 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <optional>
+
+#include "models/batch_sync.h"
 
 namespace pdiff {
 
@@ -96,14 +99,18 @@ struct BnPoolRelu : public torch::autograd::Function<BnPoolRelu> {
       for (int64_t p = p0; p < p1; ++p)
         accumulate_moments(xp, rows * p / kParts, rows * (p + 1) / kParts, c, pp + p * 2 * c, pp + p * 2 * c + c);
     });
-    auto moments = partial.sum(0) / double(rows);                 // (2, C): E[x], E[x^2]
+    // With a batch split, the moments and the row count are those of the whole batch.
+    const BatchSplit* split = current_batch_split();
+    auto totals = sum_over_split(split, torch::cat({partial.sum(0).view(-1), torch::full({1}, double(rows), torch::kFloat64)}));
+    const double all_rows = totals[2 * c].item<double>();
+    auto moments = totals.slice(0, 0, 2 * c).view({2, c}) / all_rows;  // (2, C): E[x], E[x^2]
     auto mean64 = moments[0], var64 = (moments[1] - mean64 * mean64).clamp_min(0);
-    {
+    if (!split || split->worker == 0) {  // one worker updates the running statistics
       torch::NoGradGuard ng;
       num_batches_tracked.add_(1);
       const double m = momentum >= 0 ? momentum : 1.0 / num_batches_tracked.item<double>();
       running_mean.mul_(1 - m).add_(mean64.to(torch::kFloat32), m);
-      running_var.mul_(1 - m).add_((var64 * (double(rows) / std::max<int64_t>(rows - 1, 1))).to(torch::kFloat32), m);
+      running_var.mul_(1 - m).add_((var64 * (all_rows / std::max(all_rows - 1, 1.0))).to(torch::kFloat32), m);
     }
     auto mean = mean64.to(torch::kFloat32), invstd = (var64 + eps).rsqrt().to(torch::kFloat32);
     auto scale = (weight.detach() * invstd).contiguous(), shift = (bias.detach() - mean * scale).contiguous();
@@ -127,6 +134,8 @@ struct BnPoolRelu : public torch::autograd::Function<BnPoolRelu> {
       }
     });
     ctx->save_for_backward({x, weight, out, winner, xhat, mean, invstd});
+    ctx->saved_data["all_rows"] = all_rows;
+    save_split(ctx, split);
     return out;
   }
 
@@ -136,7 +145,7 @@ struct BnPoolRelu : public torch::autograd::Function<BnPoolRelu> {
     auto mean = saved[5], invstd = saved[6];
     auto g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), ho = h / 2, wo = w / 2;
-    const int64_t rows = n * h * w, pooled = n * ho * wo;
+    const int64_t pooled = n * ho * wo;
     const float *gp = g.data_ptr<float>(), *op = out.data_ptr<float>(), *xh = xhat.data_ptr<float>();
 
     auto partial = torch::zeros({kParts, 2, c}, torch::kFloat64);
@@ -146,13 +155,18 @@ struct BnPoolRelu : public torch::autograd::Function<BnPoolRelu> {
         accumulate_grad_sums(gp, op, xh, pooled * p / kParts, pooled * (p + 1) / kParts, c, pp + p * 2 * c,
                              pp + p * 2 * c + c);
     });
-    auto sums = partial.sum(0).to(torch::kFloat32);  // (2, C): sum dy, sum dy * xhat
-    Tensor grad_weight = sums[1].clone(), grad_bias = sums[0].clone(), grad_x;
+    // Weight and bias get this slice's sums (the split's gradients are added up later); the
+    // input gradient needs the whole batch's.
+    auto local = partial.sum(0);  // (2, C): sum dy, sum dy * xhat
+    Tensor grad_weight = local[1].to(torch::kFloat32), grad_bias = local[0].to(torch::kFloat32), grad_x;
+    const auto split = saved_split(ctx);
+    auto sums = sum_over_split(split ? &*split : nullptr, local).to(torch::kFloat32);
+    const double all_rows = ctx->saved_data["all_rows"].toDouble();
 
     if (ctx->needs_input_grad(0)) {
       grad_x = torch::empty_like(x, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
       auto k1 = (weight.detach() * invstd).contiguous();
-      auto a = (sums[0] / double(rows)).contiguous(), b = (sums[1] / double(rows)).contiguous();
+      auto a = (sums[0] / all_rows).contiguous(), b = (sums[1] / all_rows).contiguous();
       const float *xp = x.data_ptr<float>(), *mp = mean.data_ptr<float>(), *ip = invstd.data_ptr<float>();
       const float *kp = k1.data_ptr<float>(), *ap = a.data_ptr<float>(), *bp = b.data_ptr<float>();
       const uint8_t* wp = winner.data_ptr<uint8_t>();

@@ -29,6 +29,11 @@ class ClassifierImpl : public torch::nn::Module {
   // Whether 2-D convolutions here prefer channels-last memory (faster with oneDNN on CPU).
   virtual bool channels_last() const { return false; }
 
+  // Whether a training batch may be split over workers (zoo/split_batch_step.h) with the
+  // same result as one pass: no batch statistics, or batch norms that share them across the
+  // split (models/batch_sync.h).
+  virtual bool supports_split_batches() const { return false; }
+
   // Optional faster evaluation (eval mode) of stages [start, end): a model may cache a
   // transformed activation instead of the stage-start activation. Default: none.
   virtual bool has_fast_tail(int64_t start) const { return false; }

@@ -1,8 +1,10 @@
 #include "models/convnet4.h"
 
+#include "models/batch_sync.h"
 #include "models/bn_pool_relu.h"
 #include "models/conv3x3_one_channel.h"
 #include "models/conv3x3_small.h"
+#include "models/split_batch_norm.h"
 
 namespace pdiff {
 
@@ -30,6 +32,7 @@ ConvNet4Impl::ConvNet4Impl(const ClassifierSpec& spec) {
 // training the three run fused (models/bn_pool_relu.h).
 torch::Tensor ConvNet4Impl::bn_pool_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn) {
   if (bn.is_training() && x.scalar_type() == torch::kFloat32 && x.device().is_cpu()) return bn_pool_relu_train(x, bn);
+  TORCH_CHECK(!bn.is_training() || !current_batch_split(), "ConvNet-4: a split batch needs float32 CPU tensors");
   return torch::relu(torch::max_pool2d(bn.forward(x), 2));
 }
 
@@ -38,6 +41,10 @@ torch::Tensor ConvNet4Impl::first_conv(const torch::Tensor& x) {
   if (is_training() && x.size(1) == 1 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu())
     return conv3x3_one_channel(x, conv1->weight);
   return conv1(x);
+}
+
+torch::Tensor ConvNet4Impl::split_batch_norm_train_or_eval(const torch::Tensor& x) {
+  return bn4->is_training() ? split_batch_norm_train(x, *bn4) : bn4(x);
 }
 
 torch::Tensor ConvNet4Impl::forward_stage(int64_t i, torch::Tensor x) {
@@ -49,7 +56,7 @@ torch::Tensor ConvNet4Impl::forward_stage(int64_t i, torch::Tensor x) {
     case 4: return conv3(x);                                          // (B, 128, 7, 7)
     case 5: return bn_pool_relu(x, *bn3);                             // (B, 128, 3, 3)
     case 6: return conv4(x);                                          // (B, 256, 3, 3)
-    case 7: return torch::relu(bn4(x)).mean({2, 3});                  // (B, 256)
+    case 7: return torch::relu(split_batch_norm_train_or_eval(x)).mean({2, 3});  // (B, 256)
     default: return fc(x);                                            // (B, classes)
   }
 }

@@ -15,6 +15,8 @@ class ConvNet4Impl : public ClassifierImpl {
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
   bool channels_last() const override { return true; }
+  // Every batch norm shares its statistics across a split batch (models/batch_sync.h).
+  bool supports_split_batches() const override { return true; }
   // Tail from bn3 in eval mode: BN is a per-channel affine map there, and a monotone map
   // commutes with max-pooling (a max becomes a min for a negative scale). So the max- and
   // min-pooled conv3 outputs (3x3 instead of 7x7) are cached, and each model applies bn3
@@ -30,6 +32,7 @@ class ConvNet4Impl : public ClassifierImpl {
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr}, bn4{nullptr};
   torch::nn::Linear fc{nullptr};
   torch::Tensor first_conv(const torch::Tensor& x);
+  torch::Tensor split_batch_norm_train_or_eval(const torch::Tensor& x);  // bn4
   torch::Tensor bn_pool_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn);
   // bn4, ReLU, average pool and fc on position-major conv4 outputs (9, B, 256).
   torch::Tensor tail_after_conv4(torch::Tensor y);

@@ -12,6 +12,7 @@ class MlpImpl : public ClassifierImpl {
   int64_t num_stages() const override { return static_cast<int64_t>(fcs_.size()); }
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
+  bool supports_split_batches() const override { return true; }  // no batch statistics
 
  private:
   std::vector<torch::nn::Linear> fcs_;  // fc1 .. fcN; the last one maps to the classes

@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/layout.h"
+#include "zoo/split_batch_step.h"
 #include "zoo/tail_evaluator.h"
 #include "zoo/train_base.h"
 #include "zoo/zoo_file.h"
@@ -92,16 +93,18 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
 
   model->train();  // batch statistics in the forward pass, as in the official protocol
   const double lr = cfg.f("zoo.lr");
+  SplitBatchStep split(model, spec, split_workers(*model, cfg.i("zoo.batch")));
   auto step = [&](int64_t i) {
     auto [x, y] = schedule->batch(i);
-    torch::Tensor h;
-    {
-      torch::NoGradGuard ng;  // the frozen prefix needs no graph
-      h = model->forward_range(model->prepare_input(x), 0, tail);
-    }
-    auto loss = torch::nn::functional::cross_entropy(model->forward_range(h, tail, model->num_stages()), y);
     opt->zero_grad();
-    loss.backward();
+    split.run(model->prepare_input(x), y, [tail](ClassifierImpl& m, const torch::Tensor& images) {
+      torch::Tensor h;
+      {
+        torch::NoGradGuard ng;  // the frozen prefix needs no graph
+        h = m.forward_range(images, 0, tail);
+      }
+      return m.forward_range(h, tail, m.num_stages());
+    });
     opt->step(lr);
   };
 

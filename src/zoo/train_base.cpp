@@ -6,6 +6,7 @@
 #include "core/optim.h"
 #include "core/progress.h"
 #include "zoo/batch_schedule.h"
+#include "zoo/split_batch_step.h"
 
 namespace pdiff {
 
@@ -50,6 +51,7 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const Confi
   }
 
   model->train();
+  SplitBatchStep split(model, spec, split_workers(*model, cfg.i("base.batch")));
   Progress progress("base training", total - start_epoch * schedule.iters_per_epoch(), "it");
   const double lr = cfg.f("base.lr");
   torch::Tensor loss_sum = torch::zeros({});
@@ -58,11 +60,12 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const Confi
     for (int64_t k = 0; k < schedule.iters_per_epoch(); ++k) {
       int64_t it = epoch * schedule.iters_per_epoch() + k;
       auto [x, y] = schedule.batch(it);
-      auto loss = torch::nn::functional::cross_entropy(model->forward(model->prepare_input(x)), y);
       opt->zero_grad();
-      loss.backward();
+      auto loss = split.run(model->prepare_input(x), y, [](ClassifierImpl& m, const torch::Tensor& images) {
+        return m.forward(images);
+      });
       opt->step(cosine_lr(lr, it, total));
-      loss_sum += loss.detach();
+      loss_sum += loss;
       ++loss_count;
       if (loss_count == 50 || k + 1 == schedule.iters_per_epoch()) {  // one host sync per 50 steps
         char buf[64];

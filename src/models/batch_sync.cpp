@@ -1,0 +1,75 @@
+#include "models/batch_sync.h"
+
+#include <stdexcept>
+
+namespace pdiff {
+
+BatchSync::BatchSync(int workers) : workers_(workers), partials_(workers) {}
+
+std::vector<double> BatchSync::all_reduce(int worker, const std::vector<double>& partial) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (aborted_) throw std::runtime_error("batch split aborted: another worker failed");
+  partials_[worker] = partial;
+  const long generation = generation_;
+  if (++arrived_ == workers_) {
+    result_.assign(partial.size(), 0.0);
+    for (const auto& p : partials_) {
+      if (p.size() != result_.size()) {
+        aborted_ = true;
+        changed_.notify_all();
+        throw std::logic_error("batch split: workers reduced vectors of different lengths");
+      }
+      for (size_t i = 0; i < p.size(); ++i) result_[i] += p[i];
+    }
+    arrived_ = 0;
+    ++generation_;
+    changed_.notify_all();
+    return result_;
+  }
+  changed_.wait(lock, [&] { return generation_ != generation || aborted_; });
+  if (generation_ == generation) throw std::runtime_error("batch split aborted: another worker failed");
+  // result_ stays valid until every worker, this one included, has arrived again.
+  return result_;
+}
+
+void BatchSync::abort() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  aborted_ = true;
+  changed_.notify_all();
+}
+
+namespace {
+thread_local const BatchSplit* tls_split = nullptr;
+}
+
+std::vector<double> BatchSplit::sum(const BatchSplit* split, const std::vector<double>& partial) {
+  return split ? split->sync->all_reduce(split->worker, partial) : partial;
+}
+
+const BatchSplit* current_batch_split() { return tls_split; }
+
+torch::Tensor sum_over_split(const BatchSplit* split, const torch::Tensor& partial) {
+  if (!split) return partial;
+  auto p = partial.to(torch::kFloat64).contiguous();
+  auto total = BatchSplit::sum(split, std::vector<double>(p.data_ptr<double>(), p.data_ptr<double>() + p.numel()));
+  return torch::tensor(total, torch::kFloat64).view(p.sizes());
+}
+
+void save_split(torch::autograd::AutogradContext* ctx, const BatchSplit* split) {
+  ctx->saved_data["split_sync"] = split ? reinterpret_cast<int64_t>(split->sync) : int64_t(0);
+  ctx->saved_data["split_worker"] = split ? int64_t(split->worker) : int64_t(0);
+}
+
+std::optional<BatchSplit> saved_split(torch::autograd::AutogradContext* ctx) {
+  auto* sync = reinterpret_cast<BatchSync*>(ctx->saved_data["split_sync"].toInt());
+  if (!sync) return std::nullopt;
+  return BatchSplit{sync, int(ctx->saved_data["split_worker"].toInt())};
+}
+
+SplitBatchScope::SplitBatchScope(BatchSync& sync, int worker) : split_{&sync, worker}, previous_(tls_split) {
+  tls_split = &split_;
+}
+
+SplitBatchScope::~SplitBatchScope() { tls_split = previous_; }
+
+}  // namespace pdiff

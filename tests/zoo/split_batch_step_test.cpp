@@ -1,0 +1,152 @@
+#include "zoo/split_batch_step.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace pdiff {
+namespace {
+
+ClassifierSpec convnet4_spec() {
+  ClassifierSpec spec;
+  spec.arch = "convnet4";
+  return spec;
+}
+
+struct StepResult {
+  std::vector<torch::Tensor> grads, buffers;
+  torch::Tensor loss;
+};
+
+// One training step of a fresh copy of `model` with the batch split over `workers`.
+StepResult step(const Classifier& model, const ClassifierSpec& spec, int workers, const torch::Tensor& x,
+                const torch::Tensor& y, const SplitBatchStep::Forward& forward) {
+  Classifier copy = clone_classifier(model, spec);
+  copy->train();
+  auto original = model->parameters(), params = copy->parameters();
+  for (size_t i = 0; i < params.size(); ++i) params[i].set_requires_grad(original[i].requires_grad());
+  SplitBatchStep split(copy, spec, workers);
+  EXPECT_EQ(split.workers(), workers);
+  StepResult r;
+  r.loss = split.run(copy->prepare_input(x), y, forward);
+  for (auto& p : copy->parameters()) r.grads.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+  for (auto& b : copy->buffers()) r.buffers.push_back(b.clone());
+  return r;
+}
+
+torch::Tensor whole_forward(ClassifierImpl& m, const torch::Tensor& images) { return m.forward(images); }
+
+void expect_same_step(const StepResult& a, const StepResult& b) {
+  EXPECT_LT(test::max_relative_difference(a.loss, b.loss), 1e-5);
+  ASSERT_EQ(a.grads.size(), b.grads.size());
+  for (size_t i = 0; i < a.grads.size(); ++i) {
+    ASSERT_EQ(a.grads[i].defined(), b.grads[i].defined()) << "parameter " << i;
+    if (a.grads[i].defined())
+      EXPECT_LT(test::max_relative_difference(a.grads[i], b.grads[i]), test::kSummationOrderTolerance)
+          << "parameter " << i;
+  }
+  for (size_t i = 0; i < a.buffers.size(); ++i)
+    EXPECT_LT(test::max_relative_difference(a.buffers[i].to(torch::kFloat64), b.buffers[i].to(torch::kFloat64)),
+              test::kSummationOrderTolerance)
+        << "buffer " << i;
+}
+
+TEST(SplitBatchStep, ConvNet4GradientsAndBatchNormStatisticsEqualOnePass) {
+  auto spec = convnet4_spec();
+  Classifier model = make_classifier(spec);
+  auto x = torch::randn({24, 1, 28, 28}), y = torch::randint(0, 10, {24});
+  auto one = step(model, spec, 1, x, y, whole_forward);
+  expect_same_step(step(model, spec, 2, x, y, whole_forward), one);
+  expect_same_step(step(model, spec, 3, x, y, whole_forward), one);  // uneven slices: 8 + 8 + 8 of 24
+  auto odd = torch::randn({25, 1, 28, 28}), odd_y = torch::randint(0, 10, {25});
+  expect_same_step(step(model, spec, 2, odd, odd_y, whole_forward), step(model, spec, 1, odd, odd_y, whole_forward));
+}
+
+TEST(SplitBatchStep, FrozenPrefixAsInZooCollection) {
+  // Only bn3 and bn4 train; the prefix runs without a graph but in training mode.
+  auto spec = convnet4_spec();
+  Classifier model = make_classifier(spec);
+  for (auto& p : model->named_parameters())
+    p.value().set_requires_grad(p.key().rfind("bn3.", 0) == 0 || p.key().rfind("bn4.", 0) == 0);
+  const int64_t tail = 5;
+  SplitBatchStep::Forward forward = [&](ClassifierImpl& m, const torch::Tensor& images) {
+    torch::Tensor h;
+    {
+      torch::NoGradGuard ng;
+      h = m.forward_range(images, 0, tail);
+    }
+    return m.forward_range(h, tail, m.num_stages());
+  };
+  auto x = torch::randn({16, 1, 28, 28}), y = torch::randint(0, 10, {16});
+  auto one = step(model, spec, 1, x, y, forward), two = step(model, spec, 2, x, y, forward);
+  expect_same_step(two, one);
+  int with_grad = 0;
+  for (auto& g : two.grads) with_grad += g.defined();
+  EXPECT_EQ(with_grad, 4);
+}
+
+TEST(SplitBatchStep, SameBitsEveryRun) {
+  auto spec = convnet4_spec();
+  Classifier model = make_classifier(spec);
+  auto x = torch::randn({16, 1, 28, 28}), y = torch::randint(0, 10, {16});
+  auto a = step(model, spec, 2, x, y, whole_forward), b = step(model, spec, 2, x, y, whole_forward);
+  for (size_t i = 0; i < a.grads.size(); ++i) EXPECT_TRUE(torch::equal(a.grads[i], b.grads[i])) << i;
+  for (size_t i = 0; i < a.buffers.size(); ++i) EXPECT_TRUE(torch::equal(a.buffers[i], b.buffers[i])) << i;
+}
+
+TEST(SplitBatchStep, ReplicasFollowInPlaceUpdates) {
+  // Two steps with an update in between: the second step's gradients must be those of the
+  // updated parameters on every worker.
+  auto spec = convnet4_spec();
+  auto x = torch::randn({16, 1, 28, 28}), y = torch::randint(0, 10, {16});
+  auto run_two_steps = [&](int workers) {
+    torch::manual_seed(3);
+    Classifier model = make_classifier(spec);
+    model->train();
+    SplitBatchStep split(model, spec, workers);
+    split.run(model->prepare_input(x), y, whole_forward);
+    {
+      torch::NoGradGuard ng;
+      for (auto& p : model->parameters()) {
+        p.sub_(p.grad() * 0.5);
+        p.mutable_grad().zero_();
+      }
+    }
+    return split.run(model->prepare_input(x), y, whole_forward);
+  };
+  EXPECT_LT(test::max_relative_difference(run_two_steps(2), run_two_steps(1)), 1e-5);
+}
+
+TEST(SplitBatchStep, AFailingWorkerIsReportedWithoutHanging) {
+  auto spec = convnet4_spec();
+  Classifier model = make_classifier(spec);
+  model->train();
+  SplitBatchStep split(model, spec, 2);
+  // The second half of the batch is all ones: its worker fails, the first one waits in bn1
+  // for statistics that never come, and must be released.
+  auto x = torch::cat({torch::zeros({4, 1, 28, 28}), torch::ones({4, 1, 28, 28})}), y = torch::randint(0, 10, {8});
+  SplitBatchStep::Forward failing = [](ClassifierImpl& m, const torch::Tensor& images) -> torch::Tensor {
+    if (images.max().item<float>() > 0.5f) throw std::runtime_error("worker failed on purpose");
+    return m.forward(images);
+  };
+  try {
+    split.run(model->prepare_input(x), y, failing);
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("on purpose"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SplitBatchStep, WorkerCount) {
+  ClassifierSpec resnet;
+  resnet.arch = "resnet18";
+  resnet.in_channels = 3;
+  resnet.image_size = 32;
+  EXPECT_EQ(split_workers(*make_classifier(resnet), 128), 1);  // plain BatchNorm2d: no split
+  auto convnet = make_classifier(convnet4_spec());
+  EXPECT_EQ(split_workers(*convnet, 128), std::min(torch::get_num_threads(), 8));
+  EXPECT_EQ(split_workers(*convnet, 20), 1);  // slices under 16 images are not worth it
+}
+
+}  // namespace
+}  // namespace pdiff
