@@ -85,6 +85,17 @@ void input_grad_row_unpooled(const float* x, const float* mean, const float* inv
   for (int64_t j = 0; j < c; ++j) dx[j] = k1[j] * (-a[j] - (x[j] - mean[j]) * invstd[j] * b[j]);
 }
 
+// One pooling window in eval mode: relu(max of the four rows times scale plus shift).
+__attribute__((target_clones("avx2", "default")))
+void pool_window_eval(const float* r00, const float* r01, const float* r10, const float* r11, const float* scale,
+                      const float* shift, int64_t c, float* out) {
+  for (int64_t j = 0; j < c; ++j) {
+    float v = std::max(std::max(r00[j] * scale[j] + shift[j], r01[j] * scale[j] + shift[j]),
+                       std::max(r10[j] * scale[j] + shift[j], r11[j] * scale[j] + shift[j]));
+    out[j] = v > 0 ? v : 0;
+  }
+}
+
 struct BnPoolRelu : public torch::autograd::Function<BnPoolRelu> {
   static Tensor forward(AutogradContext* ctx, Tensor x, Tensor weight, Tensor bias, Tensor running_mean,
                         Tensor running_var, Tensor num_batches_tracked, double momentum, double eps) {
@@ -199,6 +210,29 @@ torch::Tensor bn_pool_relu_train(const torch::Tensor& x, torch::nn::BatchNorm2dI
   const auto& momentum = bn.options.momentum();
   return BnPoolRelu::apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked,
                            momentum ? *momentum : -1.0, bn.options.eps());
+}
+
+torch::Tensor bn_pool_relu_eval(const torch::Tensor& x_in, const torch::nn::BatchNorm2dImpl& bn) {
+  TORCH_CHECK(x_in.dim() == 4 && x_in.scalar_type() == torch::kFloat32 && x_in.device().is_cpu(),
+              "bn_pool_relu_eval: expected a float32 CPU tensor (B, C, H, W), got ", x_in.sizes());
+  torch::NoGradGuard ng;
+  auto x = x_in.contiguous(torch::MemoryFormat::ChannelsLast);
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), ho = h / 2, wo = w / 2;
+  auto scale = (bn.weight / (bn.running_var + bn.options.eps()).sqrt()).contiguous();
+  auto shift = (bn.bias - bn.running_mean * scale).contiguous();
+  auto out = torch::empty({n, c, ho, wo}, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+  const float *xp = x.data_ptr<float>(), *sc = scale.data_ptr<float>(), *sh = shift.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  at::parallel_for(0, n * ho, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / ho, y = r % ho;
+      for (int64_t xo = 0; xo < wo; ++xo) {
+        const float* r00 = xp + ((b * h + 2 * y) * w + 2 * xo) * c;
+        pool_window_eval(r00, r00 + c, r00 + w * c, r00 + w * c + c, sc, sh, c, op + (r * wo + xo) * c);
+      }
+    }
+  });
+  return out;
 }
 
 }  // namespace pdiff

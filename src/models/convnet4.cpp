@@ -28,17 +28,20 @@ ConvNet4Impl::ConvNet4Impl(const ClassifierSpec& spec) {
   fc = register_module("fc", torch::nn::Linear(c[4], spec.num_classes));
 }
 
-// ReLU commutes with max-pooling, so it runs on the pooled map: 4x fewer elements. In
-// training the three run fused (models/bn_pool_relu.h).
+// ReLU commutes with max-pooling, so it runs on the pooled map: 4x fewer elements. On the
+// CPU the three run fused, in training and in eval mode (models/bn_pool_relu.h).
 torch::Tensor ConvNet4Impl::bn_pool_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn) {
-  if (bn.is_training() && x.scalar_type() == torch::kFloat32 && x.device().is_cpu()) return bn_pool_relu_train(x, bn);
+  if (x.scalar_type() == torch::kFloat32 && x.device().is_cpu()) {
+    if (bn.is_training()) return bn_pool_relu_train(x, bn);
+    if (!x.requires_grad()) return bn_pool_relu_eval(x, bn);
+  }
   TORCH_CHECK(!bn.is_training() || !current_batch_split(), "ConvNet-4: a split batch needs float32 CPU tensors");
   return torch::relu(torch::max_pool2d(bn.forward(x), 2));
 }
 
-// Training on one-channel images runs conv1 through direct loops (models/conv3x3_one_channel.h).
+// conv1 on one-channel images runs through direct loops (models/conv3x3_one_channel.h).
 torch::Tensor ConvNet4Impl::first_conv(const torch::Tensor& x) {
-  if (is_training() && x.size(1) == 1 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu())
+  if (x.size(1) == 1 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu())
     return conv3x3_one_channel(x, conv1->weight);
   return conv1(x);
 }

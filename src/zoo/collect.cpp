@@ -1,6 +1,8 @@
 #include "zoo/collect.h"
 
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -33,8 +35,9 @@ std::unique_ptr<Optimizer> make_subset_optimizer(const Config& cfg, std::vector<
   return std::make_unique<Sgd>(params, 0.9, cfg.f("zoo.weight_decay"));
 }
 
-// Trains or reloads the base model; returns its test accuracy.
-double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec, Classifier& model) {
+// Trains or reloads the base model; returns its test accuracy, measured by `accuracy_of`.
+double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec, Classifier& model,
+                    const std::function<double(const Classifier&)>& accuracy_of) {
   const std::string dir = cfg.s("run_dir");
   const std::string base_path = dir + "/base.pt", info_path = dir + "/base.json";
   const std::string fingerprint = cfg.fingerprint(base_config_keys());
@@ -49,7 +52,7 @@ double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierS
   }
   Stopwatch timer;
   train_base(model, spec, cfg, data, dir + "/base.partial.pt");
-  double acc = test_accuracy(model, data.test);
+  double acc = accuracy_of(model);
   save_base(base_path, model);
   nlohmann::json info = {{"fingerprint", fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
                          {"train_seconds", timer.seconds()}};
@@ -156,14 +159,22 @@ void collect(const Config& cfg) {
   torch::manual_seed(cfg.i("seed"));
   model = make_classifier(spec);  // initialisation drawn from the seed just set
 
+  // The base model is evaluated like the checkpoints, on the tail: the evaluator's cache of
+  // the frozen prefix is made once and serves both (a full forward pass costs ~3 s more).
+  std::unique_ptr<TailEvaluator> evaluator;
+  auto make_evaluator = [&] { evaluator = std::make_unique<TailEvaluator>(clone_classifier(model, spec), layout, data.test); };
+  auto accuracy_of = [&](const Classifier& base) {
+    make_evaluator();
+    return evaluator->evaluate(layout.flatten(base).unsqueeze(0)).accuracy[0].item<double>();
+  };
   Stopwatch timer;
-  double base_acc = prepare_base(cfg, data, spec, model);
+  double base_acc = prepare_base(cfg, data, spec, model, accuracy_of);
   std::fprintf(stderr, "zoo: %lld checkpoints of %zu tensors, D = %lld (%s)\n", (long long)cfg.i("zoo.k"),
                layout.entries().size(), (long long)layout.dim(), cfg.s("zoo.select").c_str());
   Zoo zoo;
   zoo.params = collect_checkpoints(cfg, data, spec, model, layout);
-  TailEvaluator evaluator(clone_classifier(model, spec), layout, data.test);
-  EvalResult r = evaluator.evaluate(zoo.params, "zoo eval");
+  if (!evaluator) make_evaluator();  // the base model was reused
+  EvalResult r = evaluator->evaluate(zoo.params, "zoo eval");
   zoo.accuracy = r.accuracy.to(torch::kFloat32);
   zoo.predictions = r.predictions;
   zoo.layout = layout;

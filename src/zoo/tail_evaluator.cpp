@@ -12,9 +12,16 @@ TailEvaluator::TailEvaluator(Classifier model, ParamLayout layout, Dataset test,
   start_ = full_forward ? 0 : model_->first_stage_using(layout_.names());
   fast_ = !full_forward && model_->has_fast_tail(start_);
   torch::NoGradGuard ng;
+  // The prefix runs on slices of 100 images: its early activations stay below malloc's mmap
+  // threshold (core/runtime.cpp), so their memory is reused rather than page-faulted anew.
+  const int64_t slice = std::min<int64_t>(chunk_, 100);
   for (int64_t b = 0; b < test_.size(); b += chunk_) {
-    auto x = model_->prepare_input(test_.images.slice(0, b, std::min(b + chunk_, test_.size())));
-    auto h = model_->forward_range(x, 0, start_);
+    std::vector<torch::Tensor> parts;
+    for (int64_t s = b; s < std::min(b + chunk_, test_.size()); s += slice) {
+      auto x = model_->prepare_input(test_.images.slice(0, s, std::min({s + slice, b + chunk_, test_.size()})));
+      parts.push_back(model_->forward_range(x, 0, start_));
+    }
+    auto h = parts.size() == 1 ? parts[0] : torch::cat(parts);
     cache_.push_back(fast_ ? model_->fast_tail_cache(start_, h) : h);
   }
 }

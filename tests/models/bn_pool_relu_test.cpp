@@ -58,5 +58,26 @@ TEST(BnPoolRelu, ReproducibleAndWithoutInputGradient) {
   EXPECT_TRUE(torch::isfinite(a->bias.grad()).all().item<bool>());
 }
 
+TEST(BnPoolRelu, EvalModeMatchesTheUnfusedOperators) {
+  for (bool channels_last : {true, false}) {
+    torch::nn::BatchNorm2d bn(12);
+    {
+      torch::NoGradGuard ng;
+      bn->weight.normal_(0, 1);  // negative scales turn the max into a min before the affine map
+      bn->bias.normal_(0, 1);
+      bn->running_mean.normal_(0, 1);
+      bn->running_var.uniform_(0.5, 2);
+    }
+    bn->eval();
+    auto x = torch::randn({6, 12, 9, 9});  // odd size: the last row and column are dropped
+    if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::NoGradGuard ng;
+    auto fused = bn_pool_relu_eval(x, *bn);
+    auto reference = torch::relu(torch::max_pool2d(bn(x), 2));
+    ASSERT_EQ(fused.sizes(), reference.sizes());
+    EXPECT_LT(test::max_relative_difference(fused, reference), 1e-6) << (channels_last ? "channels-last" : "contiguous");
+  }
+}
+
 }  // namespace
 }  // namespace pdiff
