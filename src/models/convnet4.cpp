@@ -1,5 +1,6 @@
 #include "models/convnet4.h"
 
+#include "models/affine_relu.h"
 #include "models/batch_sync.h"
 #include "models/bn_pool_relu.h"
 #include "models/conv3x3_one_channel.h"
@@ -79,11 +80,9 @@ torch::Tensor ConvNet4Impl::fast_tail_cache(int64_t start, const torch::Tensor& 
 }
 
 torch::Tensor ConvNet4Impl::fast_tail_forward(int64_t start, const torch::Tensor& cached) {
-  const int64_t c = bn3->weight.size(0);
   auto [scale3, shift3] = bn_affine(bn3);
   // bn3's scale has the sign of its weight: pick the max- or the min-pooled value per channel.
-  auto x = torch::where(scale3 >= 0, cached.slice(2, 0, c), cached.slice(2, c, 2 * c));  // (9, B, 128)
-  x = torch::relu_(x.mul_(scale3).add_(shift3));
+  auto x = pooled_affine_relu(cached, scale3, shift3);  // (9, B, 128)
   if (conv4_version_ != conv4->weight._version()) {  // conv4 changed: re-lay it
     taps_ = conv3x3_taps(conv4->weight);
     winograd_ = winograd_weight(conv4->weight);
@@ -107,7 +106,7 @@ void redo_close_calls(const torch::Tensor& logits, double margin,
 
 torch::Tensor ConvNet4Impl::tail_after_conv4(torch::Tensor y) {
   auto [scale4, shift4] = bn_affine(bn4);
-  return fc(torch::relu_(y.mul_(scale4).add_(shift4)).mean(0));  // (9, B, 256) -> (B, classes)
+  return fc(affine_relu_mean(y, scale4, shift4));  // (9, B, 256) -> (B, classes)
 }
 
 std::vector<std::string> ConvNet4Impl::stage_params(int64_t i) const {
