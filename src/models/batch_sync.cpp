@@ -55,6 +55,24 @@ torch::Tensor sum_over_split(const BatchSplit* split, const torch::Tensor& parti
   return torch::tensor(total, torch::kFloat64).view(p.sizes());
 }
 
+BatchMoments whole_batch_moments(const BatchSplit* split, const torch::Tensor& sum, const torch::Tensor& sumsq,
+                                 double rows, torch::Tensor running_mean, torch::Tensor running_var,
+                                 torch::Tensor num_batches_tracked, double momentum) {
+  const int64_t c = sum.numel();
+  auto totals = sum_over_split(split, torch::cat({sum.view(-1), sumsq.view(-1), torch::full({1}, rows, torch::kFloat64)}));
+  BatchMoments m{totals.slice(0, 0, c), {}, totals[2 * c].item<double>()};
+  m.mean /= m.rows;
+  m.var = (totals.slice(0, c, 2 * c) / m.rows - m.mean * m.mean).clamp_min(0);
+  if (!split || split->worker == 0) {
+    torch::NoGradGuard ng;
+    num_batches_tracked.add_(1);
+    const double f = momentum >= 0 ? momentum : 1.0 / num_batches_tracked.item<double>();
+    running_mean.mul_(1 - f).add_(m.mean.to(torch::kFloat32), f);
+    running_var.mul_(1 - f).add_((m.var * (m.rows / std::max(m.rows - 1, 1.0))).to(torch::kFloat32), f);
+  }
+  return m;
+}
+
 void save_split(torch::autograd::AutogradContext* ctx, const BatchSplit* split) {
   ctx->saved_data["split_sync"] = split ? reinterpret_cast<int64_t>(split->sync) : int64_t(0);
   ctx->saved_data["split_worker"] = split ? int64_t(split->worker) : int64_t(0);

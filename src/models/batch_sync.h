@@ -46,6 +46,17 @@ const BatchSplit* current_batch_split();
 
 // A float64 tensor summed over the split's workers (returned as is without a split).
 torch::Tensor sum_over_split(const BatchSplit* split, const torch::Tensor& partial);
+// A batch norm's statistics over the whole batch: a slice's per-channel sums and sums of
+// squares (float64, C each) and its row count, added over the split. The running statistics
+// (momentum < 0: cumulative average) are updated by worker 0 only, as BatchNorm2d does.
+struct BatchMoments {
+  torch::Tensor mean, var;  // float64 (C); var is the biased variance used to normalise
+  double rows;
+};
+BatchMoments whole_batch_moments(const BatchSplit* split, const torch::Tensor& sum, const torch::Tensor& sumsq,
+                                 double rows, torch::Tensor running_mean, torch::Tensor running_var,
+                                 torch::Tensor num_batches_tracked, double momentum);
+
 // An autograd op's forward saves the current split for its backward, which may run after
 // the scope that set it has ended (the BatchSync outlives both).
 void save_split(torch::autograd::AutogradContext* ctx, const BatchSplit* split);

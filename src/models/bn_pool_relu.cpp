@@ -112,17 +112,11 @@ struct BnPoolRelu : public torch::autograd::Function<BnPoolRelu> {
     });
     // With a batch split, the moments and the row count are those of the whole batch.
     const BatchSplit* split = current_batch_split();
-    auto totals = sum_over_split(split, torch::cat({partial.sum(0).view(-1), torch::full({1}, double(rows), torch::kFloat64)}));
-    const double all_rows = totals[2 * c].item<double>();
-    auto moments = totals.slice(0, 0, 2 * c).view({2, c}) / all_rows;  // (2, C): E[x], E[x^2]
-    auto mean64 = moments[0], var64 = (moments[1] - mean64 * mean64).clamp_min(0);
-    if (!split || split->worker == 0) {  // one worker updates the running statistics
-      torch::NoGradGuard ng;
-      num_batches_tracked.add_(1);
-      const double m = momentum >= 0 ? momentum : 1.0 / num_batches_tracked.item<double>();
-      running_mean.mul_(1 - m).add_(mean64.to(torch::kFloat32), m);
-      running_var.mul_(1 - m).add_((var64 * (all_rows / std::max(all_rows - 1, 1.0))).to(torch::kFloat32), m);
-    }
+    auto sums = partial.sum(0);  // (2, C)
+    const auto moments = whole_batch_moments(split, sums[0], sums[1], double(rows), running_mean, running_var,
+                                             num_batches_tracked, momentum);
+    const double all_rows = moments.rows;
+    const auto &mean64 = moments.mean, &var64 = moments.var;
     auto mean = mean64.to(torch::kFloat32), invstd = (var64 + eps).rsqrt().to(torch::kFloat32);
     auto scale = (weight.detach() * invstd).contiguous(), shift = (bias.detach() - mean * scale).contiguous();
 

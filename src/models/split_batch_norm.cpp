@@ -19,20 +19,11 @@ struct SplitBatchNorm : public torch::autograd::Function<SplitBatchNorm> {
                         Tensor running_var, Tensor num_batches_tracked, double momentum, double eps) {
     const BatchSplit* split = current_batch_split();
     auto x64 = x.to(torch::kFloat64);
-    const double rows = double(x.numel() / x.size(1));
-    auto totals = sum_over_split(split, torch::cat({x64.sum(kReduceDims), (x64 * x64).sum(kReduceDims),
-                                                    torch::full({1}, rows, torch::kFloat64)}));
-    const int64_t c = x.size(1);
-    const double all_rows = totals[2 * c].item<double>();
-    auto mean64 = totals.slice(0, 0, c) / all_rows;
-    auto var64 = (totals.slice(0, c, 2 * c) / all_rows - mean64 * mean64).clamp_min(0);
-    if (!split || split->worker == 0) {
-      torch::NoGradGuard ng;
-      num_batches_tracked.add_(1);
-      const double m = momentum >= 0 ? momentum : 1.0 / num_batches_tracked.item<double>();
-      running_mean.mul_(1 - m).add_(mean64.to(torch::kFloat32), m);
-      running_var.mul_(1 - m).add_((var64 * (all_rows / std::max(all_rows - 1, 1.0))).to(torch::kFloat32), m);
-    }
+    const auto moments = whole_batch_moments(split, x64.sum(kReduceDims), (x64 * x64).sum(kReduceDims),
+                                             double(x.numel() / x.size(1)), running_mean, running_var,
+                                             num_batches_tracked, momentum);
+    const double all_rows = moments.rows;
+    const auto &mean64 = moments.mean, &var64 = moments.var;
     auto mean = mean64.to(torch::kFloat32), invstd = (var64 + eps).rsqrt().to(torch::kFloat32);
     auto xhat = (x - per_channel(mean)) * per_channel(invstd);
     ctx->save_for_backward({xhat, weight, invstd});
