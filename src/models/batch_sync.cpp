@@ -1,14 +1,12 @@
 #include "models/batch_sync.h"
 
-#include <stdexcept>
-
 namespace pdiff {
 
 BatchSync::BatchSync(int workers) : workers_(workers), partials_(workers) {}
 
 std::vector<double> BatchSync::all_reduce(int worker, const std::vector<double>& partial) {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (aborted_) throw std::runtime_error("batch split aborted: another worker failed");
+  if (aborted_) throw BatchSplitAborted();
   partials_[worker] = partial;
   const long generation = generation_;
   if (++arrived_ == workers_) {
@@ -27,7 +25,7 @@ std::vector<double> BatchSync::all_reduce(int worker, const std::vector<double>&
     return result_;
   }
   changed_.wait(lock, [&] { return generation_ != generation || aborted_; });
-  if (generation_ == generation) throw std::runtime_error("batch split aborted: another worker failed");
+  if (generation_ == generation) throw BatchSplitAborted();
   // result_ stays valid until every worker, this one included, has arrived again.
   return result_;
 }

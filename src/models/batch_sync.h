@@ -13,13 +13,18 @@
 
 namespace pdiff {
 
+// Thrown to a worker waiting for statistics that will not come: another worker failed.
+struct BatchSplitAborted : std::runtime_error {
+  BatchSplitAborted() : std::runtime_error("batch split aborted: another worker failed") {}
+};
+
 class BatchSync {
  public:
   explicit BatchSync(int workers);
   int workers() const { return workers_; }
   // Every worker calls this with a vector of the same length; each gets the element-wise sum
   // over workers, added in worker order (the same bits whichever worker arrives first).
-  // Throws once abort() was called, so that no worker waits forever for a failed one.
+  // Throws BatchSplitAborted once abort() was called: no worker waits forever for a failed one.
   std::vector<double> all_reduce(int worker, const std::vector<double>& partial);
   void abort();
 

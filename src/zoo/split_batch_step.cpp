@@ -155,19 +155,18 @@ torch::Tensor SplitBatchStep::run(const torch::Tensor& images, const torch::Tens
     s.changed.wait(lock, [&] { return s.pending == 0; });
   }
   // Report the failure that caused the others (they only say "aborted").
-  for (const auto& e : s.errors)
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::runtime_error& err) {
-        if (std::string(err.what()).find("batch split aborted") != std::string::npos) continue;
-        throw;
-      } catch (...) {
-        throw;
-      }
+  std::exception_ptr first;
+  for (const auto& e : s.errors) {
+    if (!e) continue;
+    try {
+      std::rethrow_exception(e);
+    } catch (const BatchSplitAborted&) {
+      if (!first) first = e;
+    } catch (...) {
+      std::rethrow_exception(e);
     }
-  for (const auto& e : s.errors)
-    if (e) std::rethrow_exception(e);
+  }
+  if (first) std::rethrow_exception(first);
 
   s.gather_gradients();
   auto loss = s.losses[0];

@@ -38,7 +38,7 @@ TEST(BatchSync, AbortWakesAWaitingWorker) {
   sync.abort();
   waiting.join();
   EXPECT_NE(error.find("aborted"), std::string::npos) << error;
-  EXPECT_THROW(sync.all_reduce(1, {1.0}), std::runtime_error);
+  EXPECT_THROW(sync.all_reduce(1, {1.0}), BatchSplitAborted);
 }
 
 TEST(BatchSync, ScopeSetsTheThreadsSplitAndRestoresIt) {
