@@ -60,20 +60,30 @@ void weight_grad_image(const float* __restrict__ pad, int64_t h, int64_t w, cons
   }
 }
 
+// Calls f(b, padded image b) for every image of x (B, 1, H, W) contiguous, images in parallel.
+template <class F>
+void for_each_padded_image(const Tensor& x, const F& f) {
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  const float* xp = x.data_ptr<float>();
+  at::parallel_for(0, n, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<float> pad((h + 2) * (w + 2));
+    for (int64_t b = b0; b < b1; ++b) {
+      pad_image(xp + b * h * w, h, w, pad.data());
+      f(b, pad.data());
+    }
+  });
+}
+
 struct Conv3x3OneChannel : public torch::autograd::Function<Conv3x3OneChannel> {
   static Tensor forward(AutogradContext* ctx, Tensor x, Tensor weight) {
     x = x.contiguous();
     const int64_t n = x.size(0), h = x.size(2), w = x.size(3), cout = weight.size(0);
     auto taps = weight.detach().reshape({cout, 9}).t().contiguous();  // (9, cout)
     auto out = torch::empty({n, cout, h, w}, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-    const float *xp = x.data_ptr<float>(), *tp = taps.data_ptr<float>();
+    const float* tp = taps.data_ptr<float>();
     float* op = out.data_ptr<float>();
-    at::parallel_for(0, n, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<float> pad((h + 2) * (w + 2));
-      for (int64_t b = b0; b < b1; ++b) {
-        pad_image(xp + b * h * w, h, w, pad.data());
-        forward_image(pad.data(), h, w, tp, cout, op + b * h * w * cout);
-      }
+    for_each_padded_image(x, [&](int64_t b, const float* pad) {
+      forward_image(pad, h, w, tp, cout, op + b * h * w * cout);
     });
     ctx->save_for_backward({x});
     ctx->saved_data["cout"] = cout;
@@ -86,14 +96,10 @@ struct Conv3x3OneChannel : public torch::autograd::Function<Conv3x3OneChannel> {
     auto g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);  // (B, H, W, cout) in memory
     // One partial sum per image, then added in image order in float64: reproducible.
     auto per_image = torch::empty({n, 9 * cout}, torch::kFloat32);
-    const float *xp = x.data_ptr<float>(), *gp = g.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
     float* pp = per_image.data_ptr<float>();
-    at::parallel_for(0, n, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<float> pad((h + 2) * (w + 2));
-      for (int64_t b = b0; b < b1; ++b) {
-        pad_image(xp + b * h * w, h, w, pad.data());
-        weight_grad_image(pad.data(), h, w, gp + b * h * w * cout, cout, pp + b * 9 * cout);
-      }
+    for_each_padded_image(x, [&](int64_t b, const float* pad) {
+      weight_grad_image(pad, h, w, gp + b * h * w * cout, cout, pp + b * 9 * cout);
     });
     std::vector<double> total(9 * cout, 0.0);
     for (int64_t b = 0; b < n; ++b)

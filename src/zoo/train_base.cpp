@@ -10,19 +10,6 @@
 
 namespace pdiff {
 
-double test_accuracy(const Classifier& model, const Dataset& test, int64_t chunk) {
-  torch::NoGradGuard ng;
-  bool was_training = model->is_training();
-  model->eval();
-  int64_t correct = 0;
-  for (int64_t b = 0; b < test.size(); b += chunk) {
-    auto d = test.slice(b, std::min(b + chunk, test.size()));
-    correct += model->forward(model->prepare_input(d.images)).argmax(1).eq(d.labels).sum().item<int64_t>();
-  }
-  model->train(was_training);
-  return 100.0 * correct / static_cast<double>(test.size());
-}
-
 void train_base(const Classifier& model, const ClassifierSpec& spec, const Config& cfg,
                 const DataSplits& data, const std::string& partial_path) {
   const int64_t epochs = cfg.i("base.epochs");

@@ -8,9 +8,6 @@
 
 namespace pdiff {
 
-// Top-1 test accuracy in percent, full forward pass in eval mode.
-double test_accuracy(const Classifier& model, const Dataset& test, int64_t chunk = 1000);
-
 // Trains `model` in place; `partial_path` is the resume file (removed when done).
 void train_base(const Classifier& model, const ClassifierSpec& spec, const Config& cfg,
                 const DataSplits& data, const std::string& partial_path);
