@@ -21,16 +21,20 @@ const std::vector<KeyDef>& config_keys() {
        "ae.* and ldm.* key not set explicitly)", -kInf, kInf, {"default", "paper"}},
       // Data.
       {"data.name", T::String, "fashion-mnist", "dataset", -kInf, kInf,
-       {"fashion-mnist", "mnist", "cifar10", "cifar100"}},
+       {"fashion-mnist", "mnist", "cifar10", "cifar100", "stl10"}},
       {"data.root", T::String, "",
        "dataset folder (empty: /usr/share/datasets/fashion-mnist for fashion-mnist)"},
-      {"data.augment", T::Bool, "true", "random flip (and random crop for CIFAR) when training"},
+      {"data.augment", T::String, "auto",
+       "training augmentation: auto (per dataset: flip for fashion-mnist, none for mnist, flip+crop "
+       "for cifar10/cifar100/stl10), none, flip, crop or flip+crop; true = auto, false = none",
+       -kInf, kInf, {"auto", "none", "flip", "crop", "flip+crop", "true", "false"}},
       {"data.train_limit", T::Int, "0", "use only the first N training images (0 = all)", 0, kInf},
       {"data.test_limit", T::Int, "0", "use only the first N test images (0 = all)", 0, kInf},
       // Classifier.
       {"model.arch", T::String, "convnet4", "classifier architecture", -kInf, kInf,
        {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny"}},
       {"model.mlp_hidden", T::IntList, "128", "hidden widths of the MLP", 1, 65536},
+      {"model.vit_patch", T::Int, "4", "ViT patch size (the image size must be a multiple)", 1, 1024},
       // Base model training.
       {"base.epochs", T::Int, "3", "epochs of base training", 1, 100000},
       {"base.optimizer", T::String, "sgd", "sgd (momentum) or adamw", -kInf, kInf, {"sgd", "adamw"}},
@@ -39,8 +43,9 @@ const std::vector<KeyDef>& config_keys() {
       {"base.weight_decay", T::Float, "5e-4", "weight decay", 0, 1},
       {"base.batch", T::Int, "128", "batch size", 1, 65536},
       // Zoo collection.
-      {"zoo.select", T::String, "last_norm:2",
-       "trained subset: last_norm:N, all, or comma-separated name patterns with * wildcards"},
+      {"zoo.select", T::String, "auto",
+       "trained subset: auto (last_norm:2, or the last layer of a model without two norm layers), "
+       "last_norm:N, all, or comma-separated name patterns with * wildcards"},
       {"zoo.k", T::Int, "200", "number of checkpoints", 1, 1000000},
       {"zoo.mode", T::String, "iteration",
        "iteration (one checkpoint per step), epoch (one per epoch) or seeds (one independent run "
@@ -50,6 +55,9 @@ const std::vector<KeyDef>& config_keys() {
       {"zoo.weight_decay", T::Float, "5e-4", "weight decay", 0, 1},
       {"zoo.batch", T::Int, "128", "batch size", 1, 65536},
       {"zoo.run_iters", T::Int, "50", "iterations per run in seeds mode", 1, 10000000},
+      {"zoo.init_noise", T::Float, "0.2",
+       "seeds mode: each run starts from the base values plus Gaussian noise of this size relative "
+       "to each selected tensor's RMS, drawn from the run's own seed", 0, 100},
       // Parameter autoencoder.
       {"ae.channels", T::IntList, "16,32,64,64,16", "encoder block widths (decoder mirrors)", 1, 8192},
       {"ae.kernel", T::Int, "7", "conv kernel size (odd)", 1, 63},
