@@ -14,13 +14,14 @@ namespace pdiff {
 
 namespace {
 
-// Values the `paper` recipe gives to keys the user did not set (SPEC sections 1.3-1.4).
+// Values the `paper` recipe gives to keys the user did not set (SPEC sections 1.3-1.5):
+// the official model sizes, steps and learning rates, and ancestral DDPM sampling over all T steps.
 const std::map<std::string, std::string>& paper_recipe() {
   static const std::map<std::string, std::string> preset = {
       {"ae.channels", "64,128,256,256,32"}, {"ae.kernel", "7"}, {"ae.latent", "128"},
       {"ae.lr", "2e-5"}, {"ae.weight_decay", "0"}, {"ae.steps", "500"}, {"ae.batch", "50"},
       {"ldm.channels", "64,128,256,512"}, {"ldm.kernel", "7"}, {"ldm.lr", "1e-4"},
-      {"ldm.steps", "1000"}, {"ldm.batch", "50"}};
+      {"ldm.steps", "1000"}, {"ldm.batch", "50"}, {"generate.sampler", "ddpm"}};
   return preset;
 }
 

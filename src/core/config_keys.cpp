@@ -18,7 +18,7 @@ const std::vector<KeyDef>& config_keys() {
       {"threads", T::Int, "0", "CPU threads (0 = all cores)", 0, 1024},
       {"recipe", T::String, "default",
        "default (fast, sized for a 2-core CPU) or paper (official sizes and steps; presets every "
-       "ae.* and ldm.* key not set explicitly)", -kInf, kInf, {"default", "paper"}},
+       "ae.* and ldm.* key and generate.sampler=ddpm where not set explicitly)", -kInf, kInf, {"default", "paper"}},
       // Data.
       {"data.name", T::String, "fashion-mnist", "dataset", -kInf, kInf,
        {"fashion-mnist", "mnist", "cifar10", "cifar100", "stl10"}},

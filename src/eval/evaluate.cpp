@@ -93,7 +93,7 @@ EvalReport evaluate(const Config& cfg) {
   const std::string dir = cfg.s("run_dir");
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   Generated gen = load_generated(need(dir + "/generated.pt", "generate"));
-  check_same_layout(zoo.layout, dir + "/zoo.pt", gen.layout, dir + "/generated.pt");
+  check_made_from(gen, dir + "/generated.pt", zoo, dir + "/zoo.pt");
   DataSplits data = load_dataset(cfg);
   check(zoo.predictions.size(1) == data.test.size(),
         dir + "/zoo.pt was evaluated on " + std::to_string(zoo.predictions.size(1)) + " test images but the config's "

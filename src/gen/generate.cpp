@@ -81,6 +81,7 @@ void generate(const Config& cfg) {
   f.set("seed", static_cast<int64_t>(opts.seed));
   f.set("config", cfg.to_yaml());
   f.set("fingerprint", cfg.fingerprint(generate_config_keys()));
+  f.set("zoo_fingerprint", zoo.fingerprint);
   f.set("sample_seconds", g.sample_seconds);
   f.set("eval_seconds", g.eval_seconds);
   f.save(dir + "/generated.pt", "pdiff.generated", kGeneratedFormatVersion);
@@ -101,6 +102,7 @@ Generated load_generated(const std::string& path) {
   g.predictions = f.tensor("predictions");
   g.layout = ParamLayout::load(f);
   g.fingerprint = f.str("fingerprint");
+  g.zoo_fingerprint = f.str("zoo_fingerprint");
   g.sample_seconds = f.number("sample_seconds");
   g.eval_seconds = f.number("eval_seconds");
   check(g.params.dim() == 2 && g.params.size(1) == g.layout.dim() && g.accuracy.size(0) == g.params.size(0),
@@ -108,9 +110,18 @@ Generated load_generated(const std::string& path) {
   return g;
 }
 
+void check_made_from(const Generated& g, const std::string& generated_path, const Zoo& zoo,
+                     const std::string& zoo_path) {
+  check_same_layout(zoo.layout, zoo_path, g.layout, generated_path);
+  check(g.zoo_fingerprint == zoo.fingerprint,
+        generated_path + " was generated from another " + zoo_path +
+            " (collected with other settings); run `pdiff train` and `pdiff generate` again, or `pdiff run`");
+}
+
 void export_model(const Config& cfg, int64_t index, const std::string& out_path) {
   const std::string dir = cfg.s("run_dir");
   Generated g = load_generated(need(dir + "/generated.pt", "generate"));
+  check_made_from(g, dir + "/generated.pt", load_zoo(need(dir + "/zoo.pt", "collect")), dir + "/zoo.pt");
   check(index >= 0 && index < g.params.size(0), "--index " + std::to_string(index) + " is out of range: " +
                                                      dir + "/generated.pt holds " +
                                                      std::to_string(g.params.size(0)) + " models");

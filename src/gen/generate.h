@@ -6,10 +6,11 @@
 
 #include "core/config.h"
 #include "zoo/layout.h"
+#include "zoo/zoo_file.h"
 
 namespace pdiff {
 
-inline constexpr int64_t kGeneratedFormatVersion = 1;
+inline constexpr int64_t kGeneratedFormatVersion = 2;  // 2: zoo_fingerprint
 
 const std::vector<std::string>& generate_config_keys();
 
@@ -19,11 +20,16 @@ struct Generated {
   torch::Tensor predictions;  // (N, test images) uint8
   ParamLayout layout;
   std::string fingerprint;
+  std::string zoo_fingerprint;  // of the zoo.pt the generator was trained on
   double sample_seconds = 0, eval_seconds = 0;
 };
 
 void generate(const Config& cfg);
 Generated load_generated(const std::string& path);
+// Throws unless generated.pt was made from this zoo.pt: a zoo re-collected with other
+// settings but the same layout would otherwise be compared with models it did not produce.
+void check_made_from(const Generated& g, const std::string& generated_path, const Zoo& zoo,
+                     const std::string& zoo_path);
 
 // Writes base.pt with model `index` of generated.pt in place of the selected parameters.
 void export_model(const Config& cfg, int64_t index, const std::string& out_path);

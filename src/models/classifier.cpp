@@ -36,6 +36,13 @@ std::vector<std::string> ClassifierImpl::norm_layers() const {
   return out;
 }
 
+std::string ClassifierImpl::default_selection() const {
+  if (norm_layers().size() >= 2) return "last_norm:2";
+  std::string last;
+  for (const auto& p : named_parameters()) last = p.key();
+  return last.substr(0, last.rfind('.'));  // the module of the last parameter, e.g. "fc2"
+}
+
 torch::Tensor ClassifierImpl::prepare_input(torch::Tensor x) const {
   return channels_last() && x.dim() == 4 ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
 }

@@ -16,6 +16,7 @@ struct ClassifierSpec {
   int64_t image_size = 28;
   int64_t num_classes = 10;
   std::vector<int64_t> mlp_hidden = {128};
+  int64_t vit_patch = 4;
 };
 
 class ClassifierImpl : public torch::nn::Module {
@@ -34,9 +35,11 @@ class ClassifierImpl : public torch::nn::Module {
   // split (models/batch_sync.h).
   virtual bool supports_split_batches() const { return false; }
 
-  // Optional faster evaluation (eval mode) of stages [start, end): a model may cache a
-  // transformed activation instead of the stage-start activation. Default: none.
-  virtual bool has_fast_tail(int64_t start) const { return false; }
+  // Optional faster evaluation (eval mode) of stages [start, end) when only the `selected`
+  // parameters change between models: a model may cache a transformed activation instead of
+  // the stage-start activation. prepare_fast_tail says whether it can for this selection (and
+  // remembers what it needs); the two calls below are valid after it returned true.
+  virtual bool prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) { return false; }
   virtual torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) { return h; }
   virtual torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) { return cached; }
 
@@ -47,6 +50,9 @@ class ClassifierImpl : public torch::nn::Module {
   int64_t first_stage_using(const std::vector<std::string>& param_names) const;
   // Names of the normalization layers (BatchNorm, LayerNorm, GroupNorm) in forward order.
   std::vector<std::string> norm_layers() const;
+  // The selection `zoo.select=auto` means: the last two normalization layers, or the last
+  // layer with parameters for a model that has fewer norm layers (an MLP).
+  std::string default_selection() const;
   // Converts inputs to the preferred memory format.
   torch::Tensor prepare_input(torch::Tensor x) const;
 };

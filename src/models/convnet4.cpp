@@ -1,5 +1,6 @@
 #include "models/convnet4.h"
 
+#include "core/error.h"
 #include "models/affine_relu.h"
 #include "models/batch_sync.h"
 #include "models/bn_pool_relu.h"
@@ -16,6 +17,9 @@ torch::nn::Conv2dOptions conv3x3(int64_t in, int64_t out) {
 }  // namespace
 
 ConvNet4Impl::ConvNet4Impl(const ClassifierSpec& spec) {
+  check(spec.image_size >= 8, "model: convnet4 needs images of at least 8 px (three 2x2 max-pools), got " +
+                                  std::to_string(spec.image_size) + " px");
+  conv4_map_ = spec.image_size / 2 / 2 / 2;
   const int64_t c[] = {spec.in_channels, 32, 64, 128, 256};
   // Registered in forward order so norm_layers() lists bn1..bn4 in order.
   conv1 = register_module("conv1", torch::nn::Conv2d(conv3x3(c[0], c[1])));
@@ -53,7 +57,7 @@ torch::Tensor ConvNet4Impl::split_batch_norm_train_or_eval(const torch::Tensor& 
 
 torch::Tensor ConvNet4Impl::forward_stage(int64_t i, torch::Tensor x) {
   switch (i) {
-    case 0: return first_conv(x);                                     // (B, 32, 28, 28)
+    case 0: return first_conv(x);                                     // (B, 32, 28, 28) at 28 px
     case 1: return bn_pool_relu(x, *bn1);                             // (B, 32, 14, 14)
     case 2: return conv2(x);                                          // (B, 64, 14, 14)
     case 3: return bn_pool_relu(x, *bn2);                             // (B, 64, 7, 7)

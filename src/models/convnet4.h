@@ -23,7 +23,10 @@ class ConvNet4Impl : public ClassifierImpl {
   // after pooling. conv4 runs as Winograd GEMMs (models/conv3x3_small.h), and images whose
   // two best logits are close are redone with direct GEMMs: predictions equal the full
   // forward pass up to float rounding (tested).
-  bool has_fast_tail(int64_t start) const override { return start == 5; }
+  // Only for 24-31 px inputs, whose conv4 map is 3x3 (28 px: 28 -> 14 -> 7 -> 3).
+  bool prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) override {
+    return start == 5 && conv4_map_ == 3;
+  }
   torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) override;
   torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) override;
 
@@ -38,6 +41,7 @@ class ConvNet4Impl : public ClassifierImpl {
   torch::Tensor tail_after_conv4(torch::Tensor y);
   // A prediction is recomputed the direct way when its two best logits are this close.
   static constexpr double kRecheckMargin = 1e-2;
+  int64_t conv4_map_ = 0;          // side of conv4's input map
   torch::Tensor taps_, winograd_;  // conv4's weight laid out for the direct and Winograd forms
   int64_t conv4_version_ = -1;     // conv4->weight's version counter when they were made
 };

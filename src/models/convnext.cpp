@@ -1,5 +1,7 @@
 #include "models/convnext.h"
 
+#include "core/error.h"
+
 namespace pdiff {
 
 LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
@@ -13,7 +15,9 @@ torch::Tensor LayerNorm2dImpl::forward(torch::Tensor x) {
   return x.permute({0, 3, 1, 2});                                           // (B, C, H, W)
 }
 
-class ConvNextBlockImpl : public torch::nn::Module {
+// Chain: depthwise 7x7 conv (then channels last: B, H, W, C), LayerNorm, fc1+GELU, fc2,
+// layer scale (back to B, C, H, W); then chain + input.
+class ConvNextBlockImpl : public ResidualBlockImpl {
  public:
   ConvNextBlockImpl(int64_t dim, const ConvNextConfig& c) {
     conv_dw = register_module(
@@ -25,11 +29,21 @@ class ConvNextBlockImpl : public torch::nn::Module {
     fc2 = mlp->register_module("fc2", torch::nn::Linear(c.mlp_ratio * dim, dim));
     gamma = register_parameter("gamma", torch::full({dim}, c.layer_scale_init));
   }
-  torch::Tensor forward(torch::Tensor x) {                     // (B, C, H, W)
-    auto y = conv_dw(x).permute({0, 2, 3, 1});                  // (B, H, W, C)
-    y = fc2(torch::gelu(fc1(norm(y)))) * gamma;                 // (B, H, W, C)
-    return x + y.permute({0, 3, 1, 2});                         // (B, C, H, W)
+  int64_t num_ops() const override { return 5; }
+  torch::Tensor op(int64_t i, torch::Tensor h) override {
+    switch (i) {
+      case 0: return conv_dw(h).permute({0, 2, 3, 1});   // (B, H, W, C)
+      case 1: return norm(h);
+      case 2: return torch::gelu(fc1(h));                // (B, H, W, 4C)
+      case 3: return fc2(h);                             // (B, H, W, C)
+      default: return (h * gamma).permute({0, 3, 1, 2});  // (B, C, H, W)
+    }
   }
+  std::string op_params(int64_t i) const override {
+    static const char* names[] = {"conv_dw.", "norm.", "mlp.fc1.", "mlp.fc2.", "gamma"};
+    return names[i];
+  }
+  torch::Tensor merge(const torch::Tensor& chain, const torch::Tensor& x) override { return x + chain; }
 
  private:
   torch::nn::Conv2d conv_dw{nullptr};
@@ -41,6 +55,9 @@ class ConvNextBlockImpl : public torch::nn::Module {
 ConvNextImpl::ConvNextImpl(const ClassifierSpec& spec, const ConvNextConfig& c) {
   using torch::nn::Conv2d;
   using torch::nn::Conv2dOptions;
+  // The stem and three downsamplings halve the image four times.
+  check(spec.image_size >= 16, "model: convnext_tiny needs images of at least 16 px, got " +
+                                   std::to_string(spec.image_size) + " px");
   stem = register_module(
       "stem", torch::nn::Sequential(Conv2d(Conv2dOptions(spec.in_channels, c.dims[0], c.stem_patch)
                                                .stride(c.stem_patch)),
@@ -100,6 +117,24 @@ std::vector<std::string> ConvNextImpl::stage_params(int64_t i) const {
     return {ref.block_prefix};
   }
   return {"head."};
+}
+
+// A stage whose downsample is selected starts before the block: no cache inside it.
+bool ConvNextImpl::prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) {
+  const int64_t b = start - 1;
+  if (b < 0 || b >= static_cast<int64_t>(blocks_.size())) return false;
+  const auto& ref = blocks_[b];
+  if (ref.downsample && selects_under(selected, ref.stage_prefix + "downsample.")) return false;
+  return tail_.prepare(*ref.block, ref.block_prefix, selected);
+}
+
+torch::Tensor ConvNextImpl::fast_tail_cache(int64_t start, const torch::Tensor& h) {
+  auto& ref = blocks_[start - 1];
+  return tail_.cache(*ref.block, ref.downsample ? ref.downsample->forward(h) : h);
+}
+
+torch::Tensor ConvNextImpl::fast_tail_forward(int64_t start, const torch::Tensor& cached) {
+  return forward_range(tail_.finish(*blocks_[start - 1].block, cached), start + 1, num_stages());
 }
 
 }  // namespace pdiff

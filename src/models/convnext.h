@@ -4,6 +4,7 @@
 // timm (stem.0/1, stages.i.downsample.0/1, stages.i.blocks.j.*, head.norm, head.fc).
 #pragma once
 #include "models/classifier.h"
+#include "models/residual_block.h"
 
 #include <array>
 
@@ -41,6 +42,11 @@ class ConvNextImpl : public ClassifierImpl {
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
   bool channels_last() const override { return true; }
+  // Tail from inside a block (e.g. its norm): the block's depthwise-conv output and its input
+  // are cached (models/residual_block.h).
+  bool prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) override;
+  torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) override;
+  torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) override;
 
  private:
   struct BlockRef {
@@ -52,6 +58,7 @@ class ConvNextImpl : public ClassifierImpl {
   std::vector<BlockRef> blocks_;
   torch::nn::LayerNorm head_norm{nullptr};  // head.norm
   torch::nn::Linear head_fc{nullptr};       // head.fc
+  ResidualTail tail_;
 };
 
 }  // namespace pdiff

@@ -19,8 +19,8 @@ torch::nn::Sequential downsample(int64_t in, int64_t out, int64_t stride) {
   return torch::nn::Sequential(conv(in, out, 1, stride), BatchNorm2d(out));
 }
 
-// Two 3x3 convs; expansion 1.
-class BasicBlockImpl : public ResNetBlockImpl {
+// Two 3x3 convs; expansion 1. Chain: conv1, bn1+relu, conv2, bn2; then relu(chain + shortcut).
+class BasicBlockImpl : public ResidualBlockImpl {
  public:
   static constexpr int64_t kExpansion = 1;
   BasicBlockImpl(int64_t in, int64_t planes, int64_t stride) {
@@ -31,11 +31,22 @@ class BasicBlockImpl : public ResNetBlockImpl {
     if (stride != 1 || in != planes)
       down = register_module("downsample", downsample(in, planes, stride));
   }
-  torch::Tensor forward(torch::Tensor x) override {
-    auto y = torch::relu(bn1(conv1(x)));     // (B, planes, H/s, W/s)
-    y = bn2(conv2(y));                        // (B, planes, H/s, W/s)
-    return torch::relu(y + (down ? down->forward(x) : x));
+  int64_t num_ops() const override { return 4; }
+  torch::Tensor op(int64_t i, torch::Tensor h) override {
+    switch (i) {
+      case 0: return conv1(h);               // (B, planes, H/s, W/s)
+      case 1: return torch::relu(bn1(h));
+      case 2: return conv2(h);
+      default: return bn2(h);
+    }
   }
+  std::string op_params(int64_t i) const override {
+    static const char* names[] = {"conv1.", "bn1.", "conv2.", "bn2."};
+    return names[i];
+  }
+  torch::Tensor shortcut(const torch::Tensor& x) override { return down ? down->forward(x) : x; }
+  std::string shortcut_params() const override { return "downsample."; }
+  torch::Tensor merge(const torch::Tensor& chain, const torch::Tensor& s) override { return torch::relu(chain + s); }
 
  private:
   Conv2d conv1{nullptr}, conv2{nullptr};
@@ -44,7 +55,8 @@ class BasicBlockImpl : public ResNetBlockImpl {
 };
 
 // 1x1 reduce, 3x3 (carries the stride, ResNet v1.5), 1x1 expand; expansion 4.
-class BottleneckImpl : public ResNetBlockImpl {
+// Chain: conv1, bn1+relu, conv2, bn2+relu, conv3, bn3; then relu(chain + shortcut).
+class BottleneckImpl : public ResidualBlockImpl {
  public:
   static constexpr int64_t kExpansion = 4;
   BottleneckImpl(int64_t in, int64_t planes, int64_t stride) {
@@ -57,12 +69,24 @@ class BottleneckImpl : public ResNetBlockImpl {
     bn3 = register_module("bn3", BatchNorm2d(out));
     if (stride != 1 || in != out) down = register_module("downsample", downsample(in, out, stride));
   }
-  torch::Tensor forward(torch::Tensor x) override {
-    auto y = torch::relu(bn1(conv1(x)));     // (B, planes, H, W)
-    y = torch::relu(bn2(conv2(y)));           // (B, planes, H/s, W/s)
-    y = bn3(conv3(y));                        // (B, 4*planes, H/s, W/s)
-    return torch::relu(y + (down ? down->forward(x) : x));
+  int64_t num_ops() const override { return 6; }
+  torch::Tensor op(int64_t i, torch::Tensor h) override {
+    switch (i) {
+      case 0: return conv1(h);                // (B, planes, H, W)
+      case 1: return torch::relu(bn1(h));
+      case 2: return conv2(h);                // (B, planes, H/s, W/s)
+      case 3: return torch::relu(bn2(h));
+      case 4: return conv3(h);                // (B, 4*planes, H/s, W/s)
+      default: return bn3(h);
+    }
   }
+  std::string op_params(int64_t i) const override {
+    static const char* names[] = {"conv1.", "bn1.", "conv2.", "bn2.", "conv3.", "bn3."};
+    return names[i];
+  }
+  torch::Tensor shortcut(const torch::Tensor& x) override { return down ? down->forward(x) : x; }
+  std::string shortcut_params() const override { return "downsample."; }
+  torch::Tensor merge(const torch::Tensor& chain, const torch::Tensor& s) override { return torch::relu(chain + s); }
 
  private:
   Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
@@ -73,7 +97,7 @@ class BottleneckImpl : public ResNetBlockImpl {
 // Adds layer1..layer4 to `net`, each a ModuleList of blocks named "0", "1", ...
 template <typename Block>
 void build_layers(torch::nn::Module& net, const int64_t (&blocks_per_layer)[4],
-                  std::vector<std::shared_ptr<ResNetBlockImpl>>& blocks,
+                  std::vector<std::shared_ptr<ResidualBlockImpl>>& blocks,
                   std::vector<std::string>& names) {
   const int64_t planes[4] = {64, 128, 256, 512};
   int64_t in = 64;
@@ -96,6 +120,8 @@ void build_layers(torch::nn::Module& net, const int64_t (&blocks_per_layer)[4],
 ResNetImpl::ResNetImpl(const ClassifierSpec& spec, int depth) {
   check(depth == 18 || depth == 50,
         "internal: ResNet depth must be 18 or 50, got " + std::to_string(depth));
+  check(spec.image_size >= 8, "model: " + spec.arch + " needs images of at least 8 px (three stride-2 stages), got " +
+                                 std::to_string(spec.image_size) + " px");
   conv1 = register_module("conv1", conv(spec.in_channels, 64, 3, 1));
   bn1 = register_module("bn1", BatchNorm2d(64));
   int64_t features;
@@ -125,6 +151,19 @@ std::vector<std::string> ResNetImpl::stage_params(int64_t i) const {
   if (i == 0) return {"conv1.", "bn1."};
   if (i <= static_cast<int64_t>(blocks_.size())) return {block_names_[i - 1]};
   return {"fc."};
+}
+
+bool ResNetImpl::prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) {
+  const int64_t b = start - 1;
+  return b >= 0 && b < static_cast<int64_t>(blocks_.size()) && tail_.prepare(*blocks_[b], block_names_[b], selected);
+}
+
+torch::Tensor ResNetImpl::fast_tail_cache(int64_t start, const torch::Tensor& h) {
+  return tail_.cache(*blocks_[start - 1], h);
+}
+
+torch::Tensor ResNetImpl::fast_tail_forward(int64_t start, const torch::Tensor& cached) {
+  return forward_range(tail_.finish(*blocks_[start - 1], cached), start + 1, num_stages());
 }
 
 }  // namespace pdiff

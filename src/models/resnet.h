@@ -2,14 +2,9 @@
 // no max-pool). Module names and registration order match torchvision's state dicts.
 #pragma once
 #include "models/classifier.h"
+#include "models/residual_block.h"
 
 namespace pdiff {
-
-// A residual block (BasicBlock or Bottleneck, defined in resnet.cpp).
-class ResNetBlockImpl : public torch::nn::Module {
- public:
-  virtual torch::Tensor forward(torch::Tensor x) = 0;
-};
 
 class ResNetImpl : public ClassifierImpl {
  public:
@@ -21,13 +16,19 @@ class ResNetImpl : public ClassifierImpl {
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
   bool channels_last() const override { return true; }
+  // Tail from inside a block (e.g. layer4.1.bn1): the block's conv1 output and its shortcut
+  // are cached (models/residual_block.h).
+  bool prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) override;
+  torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) override;
+  torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) override;
 
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
-  std::vector<std::shared_ptr<ResNetBlockImpl>> blocks_;  // layer1.0, layer1.1, ..., layer4.N
+  std::vector<std::shared_ptr<ResidualBlockImpl>> blocks_;  // layer1.0, layer1.1, ..., layer4.N
   std::vector<std::string> block_names_;                  // "layer1.0.", ...
   torch::nn::Linear fc{nullptr};
+  ResidualTail tail_;
 };
 
 }  // namespace pdiff

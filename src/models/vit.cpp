@@ -59,10 +59,9 @@ class VitBlockImpl : public torch::nn::Module {
     norm2 = register_module("norm2", layer_norm(c.embed_dim, c.norm_eps));
     mlp = register_module("mlp", FeedForward(c.embed_dim, c.mlp_ratio * c.embed_dim));
   }
-  torch::Tensor forward(torch::Tensor x) {  // (B, 1 + N, D) -> (B, 1 + N, D)
-    x = x + attn(norm1(x));
-    return x + mlp(norm2(x));
-  }
+  // (B, 1 + N, D) -> (B, 1 + N, D); the two residual halves are separate stages.
+  torch::Tensor attention_half(const torch::Tensor& x) { return x + attn(norm1(x)); }
+  torch::Tensor mlp_half(const torch::Tensor& x) { return x + mlp(norm2(x)); }
 
  private:
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
@@ -71,16 +70,17 @@ class VitBlockImpl : public torch::nn::Module {
 };
 
 VitImpl::VitImpl(const ClassifierSpec& spec, const VitConfig& c) {
-  check(spec.image_size > 0 && spec.image_size % c.patch_size == 0,
-        "model: vit_tiny needs an image size divisible by its patch size " +
-            std::to_string(c.patch_size) + ", got " + std::to_string(spec.image_size) +
-            "; use 28 or 32 px images");
+  const int64_t patch = spec.vit_patch;
+  check(patch > 0 && spec.image_size % patch == 0,
+        "model.vit_patch = " + std::to_string(patch) + " does not divide the image size " +
+            std::to_string(spec.image_size) + " px; choose a patch size that divides it (4 for 28 or 32 px, "
+            "8 or 12 for 96 px)");
   check(c.embed_dim % c.num_heads == 0, "internal: ViT width must be divisible by the heads");
-  const int64_t grid = spec.image_size / c.patch_size, D = c.embed_dim;
+  const int64_t grid = spec.image_size / patch, D = c.embed_dim;
   auto patch_embed = register_module("patch_embed", std::make_shared<torch::nn::Module>());
   patch_embed_proj = patch_embed->register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(spec.in_channels, D, c.patch_size)
-                                    .stride(c.patch_size)));
+      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(spec.in_channels, D, patch)
+                                    .stride(patch)));
   // timm initialisation: cls_token N(0, 1e-6), pos_embed and Linear weights N(0, 0.02),
   // zero Linear biases; LayerNorms start at weight 1, bias 0.
   cls_token = register_parameter("cls_token", torch::randn({1, 1, D}) * 1e-6);
@@ -107,13 +107,20 @@ torch::Tensor VitImpl::forward_stage(int64_t i, torch::Tensor x) {
     x = torch::cat({cls_token.expand({x.size(0), -1, -1}), x}, 1);      // (B, 1 + N, D)
     return x + pos_embed;                                               // (B, 1 + N, D)
   }
-  if (i <= static_cast<int64_t>(blocks_.size())) return blocks_[i - 1]->forward(x);
+  if (i <= 2 * static_cast<int64_t>(blocks_.size())) {
+    auto& block = *blocks_[(i - 1) / 2];
+    return i % 2 == 1 ? block.attention_half(x) : block.mlp_half(x);   // (B, 1 + N, D)
+  }
   return head(norm(x).select(1, 0));                                    // (B, D) -> (B, classes)
 }
 
 std::vector<std::string> VitImpl::stage_params(int64_t i) const {
   if (i == 0) return {"patch_embed.", "cls_token", "pos_embed"};
-  if (i <= static_cast<int64_t>(blocks_.size())) return {"blocks." + std::to_string(i - 1) + "."};
+  if (i <= 2 * static_cast<int64_t>(blocks_.size())) {
+    const std::string block = "blocks." + std::to_string((i - 1) / 2) + ".";
+    if (i % 2 == 1) return {block + "norm1.", block + "attn."};
+    return {block + "norm2.", block + "mlp."};
+  }
   return {"norm.", "head."};
 }
 

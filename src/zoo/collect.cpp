@@ -62,6 +62,26 @@ double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierS
   return acc;
 }
 
+// Seed of a data stream: base training uses the run's seed itself; the zoo's streams are
+// others, so that the zoo does not replay base training's batches. Config seeds are < 2^31.
+uint64_t stream_seed(uint64_t seed, uint64_t stream) { return seed + (stream << 32); }
+constexpr uint64_t kZooStream = 1;           // iteration and epoch modes
+constexpr uint64_t kFirstRunStream = 2;      // seeds mode: run k uses stream 2 + k
+
+// Seeds mode: run k's own starting point, the base values plus Gaussian noise of
+// zoo.init_noise times each selected tensor's RMS (drawn from the run's own generator).
+torch::Tensor run_start(const torch::Tensor& base_vec, const ParamLayout& layout, double noise, uint64_t seed,
+                        int64_t run) {
+  auto gen = make_generator(seed, 3, static_cast<uint64_t>(run));
+  auto start = base_vec.clone();
+  for (const auto& e : layout.entries()) {
+    auto t = start.slice(0, e.offset, e.offset + e.numel);
+    const double rms = t.square().mean().sqrt().item<double>();
+    t.add_(torch::randn({e.numel}, gen, t.options()) * (noise * rms));
+  }
+  return start;
+}
+
 // Trains the selected subset from the base values and returns the K checkpoints (K, D).
 torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec,
                                   const Classifier& base, const ParamLayout& layout) {
@@ -78,7 +98,8 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
   const int64_t tail = model->first_stage_using(layout.names());
   const torch::Tensor base_vec = layout.flatten(base);
   auto opt = make_subset_optimizer(cfg, tensors);
-  auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), seed, cfg.b("data.augment"));
+  auto schedule =
+      std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), stream_seed(seed, kZooStream), cfg.b("data.augment"));
 
   torch::Tensor out = torch::zeros({K, layout.dim()});
   int64_t k0 = 0, it = 0;
@@ -116,10 +137,11 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
   for (int64_t k = k0; k < K; ++k) {
     int64_t iters = mode == "iteration" ? 1 : schedule->iters_per_epoch();
     if (mode == "seeds") {
-      // An independent run: fresh optimizer, own data order, from the base values.
-      layout.assign(model, base_vec);
+      // An independent run: own starting point, fresh optimizer, own data order.
+      layout.assign(model, run_start(base_vec, layout, cfg.f("zoo.init_noise"), seed, k));
       opt = make_subset_optimizer(cfg, tensors);
-      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), seed + 1 + k, cfg.b("data.augment"));
+      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), stream_seed(seed, kFirstRunStream + k),
+                                                 cfg.b("data.augment"));
       iters = cfg.i("zoo.run_iters");
       it = 0;
     }
@@ -138,6 +160,21 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
     }
   }
   progress.finish();
+  return out;
+}
+
+// The selected tensors by name, or the first and last few of a long list.
+std::string describe_selection(const ParamLayout& layout) {
+  const auto names = layout.names();
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names.size() > 8 && i == 3) {
+      out += ", ... (" + std::to_string(names.size() - 6) + " more)";
+      i = names.size() - 4;
+      continue;
+    }
+    out += (i ? ", " : "") + names[i];
+  }
   return out;
 }
 
@@ -169,8 +206,9 @@ void collect(const Config& cfg) {
   };
   Stopwatch timer;
   double base_acc = prepare_base(cfg, data, spec, model, accuracy_of);
-  std::fprintf(stderr, "zoo: %lld checkpoints of %zu tensors, D = %lld (%s)\n", (long long)cfg.i("zoo.k"),
-               layout.entries().size(), (long long)layout.dim(), cfg.s("zoo.select").c_str());
+  std::fprintf(stderr, "zoo: %lld checkpoints (%s mode) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
+               (long long)cfg.i("zoo.k"), cfg.s("zoo.mode").c_str(), layout.entries().size(),
+               (long long)layout.dim(), cfg.s("zoo.select").c_str(), describe_selection(layout).c_str());
   Zoo zoo;
   zoo.params = collect_checkpoints(cfg, data, spec, model, layout);
   if (!evaluator) make_evaluator();  // the base model was reused

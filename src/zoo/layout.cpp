@@ -117,6 +117,7 @@ std::vector<std::string> select_parameters(const Classifier& model, const std::s
   for (const auto& p : model->named_parameters()) all.push_back(p.key());
   std::vector<std::string> patterns;
   if (selection == "all") return all;
+  if (selection == "auto") return select_parameters(model, model->default_selection());
   if (selection.rfind("last_norm:", 0) == 0) {
     int64_t n = 0;
     try {

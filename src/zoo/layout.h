@@ -46,8 +46,8 @@ class ParamLayout {
   int64_t dim_ = 0;
 };
 
-// Resolves `zoo.select` against a model: "last_norm:N" (weight and bias of the last N
-// normalization layers), "all", or comma-separated glob patterns over parameter names
+// Resolves `zoo.select` against a model: "auto" (ClassifierImpl::default_selection),
+// "last_norm:N" (weight and bias of the last N normalization layers), "all", or comma-separated glob patterns over parameter names
 // ("bn3.*,bn4.weight"; a bare module name "bn3" means all its parameters). Throws naming the
 // selection if nothing matches.
 std::vector<std::string> select_parameters(const Classifier& model, const std::string& selection);

@@ -10,7 +10,7 @@ TailEvaluator::TailEvaluator(Classifier model, ParamLayout layout, Dataset test,
     : model_(std::move(model)), layout_(std::move(layout)), test_(std::move(test)), chunk_(chunk) {
   model_->eval();
   start_ = full_forward ? 0 : model_->first_stage_using(layout_.names());
-  fast_ = !full_forward && model_->has_fast_tail(start_);
+  fast_ = !full_forward && model_->prepare_fast_tail(start_, layout_.names());
   torch::NoGradGuard ng;
   // The prefix runs on slices of 100 images: its early activations stay below malloc's mmap
   // threshold (core/runtime.cpp), so their memory is reused rather than page-faulted anew.

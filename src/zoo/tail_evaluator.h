@@ -24,13 +24,14 @@ class TailEvaluator {
   // Evaluates each row of params (M, D); shows progress when M > 1 and `label` is non-empty.
   EvalResult evaluate(const torch::Tensor& params, const std::string& label = "");
   int64_t tail_start() const { return start_; }
+  bool uses_fast_tail() const { return fast_; }
 
  private:
   Classifier model_;
   ParamLayout layout_;
   Dataset test_;
   int64_t start_ = 0, chunk_;
-  bool fast_ = false;                 // the model's own faster tail (ClassifierImpl::has_fast_tail)
+  bool fast_ = false;                 // the model's own faster tail (ClassifierImpl::prepare_fast_tail)
   std::vector<torch::Tensor> cache_;  // stage-start activations, one tensor per chunk
 };
 

@@ -71,6 +71,7 @@ ClassifierSpec classifier_spec(const Config& cfg, const DataSplits& data) {
   spec.image_size = data.image_size;
   spec.num_classes = data.num_classes;
   spec.mlp_hidden = cfg.ilist("model.mlp_hidden");
+  spec.vit_patch = cfg.i("model.vit_patch");
   return spec;
 }
 

@@ -178,11 +178,11 @@ TEST(ResNet50, TorchvisionNamesAndCounts) {
   expect_stages_cover_params("resnet50");
 }
 
-TEST(Vit, ShapesAndSplits) { expect_split_matches("vit_tiny", 2, {4, 7, 12}); }
+TEST(Vit, ShapesAndSplits) { expect_split_matches("vit_tiny", 2, {4, 7, 12, 24, 25}); }
 
 TEST(Vit, TimmNamesAndCounts) {
   auto model = build("vit_tiny");
-  EXPECT_EQ(model->num_stages(), 1 + 12 + 1);
+  EXPECT_EQ(model->num_stages(), 1 + 2 * 12 + 1);
   for (const char* name :
        {"patch_embed.proj.weight", "patch_embed.proj.bias", "cls_token", "pos_embed",
         "blocks.0.norm1.weight", "blocks.0.attn.qkv.weight", "blocks.0.attn.proj.bias",
@@ -197,9 +197,11 @@ TEST(Vit, TimmNamesAndCounts) {
   EXPECT_EQ(model->norm_layers().size(), 2u * 12 + 1);
   EXPECT_EQ(model->first_stage_using({"cls_token"}), 0);
   EXPECT_EQ(model->first_stage_using({"pos_embed"}), 0);
-  EXPECT_EQ(model->first_stage_using({"blocks.1.attn.qkv.weight"}), 2);
-  EXPECT_EQ(model->first_stage_using({"blocks.11.norm2.weight"}), 12);
-  EXPECT_EQ(model->first_stage_using({"head.bias"}), 13);
+  // Two stages per block: the attention half and the MLP half.
+  EXPECT_EQ(model->first_stage_using({"blocks.1.attn.qkv.weight"}), 3);
+  EXPECT_EQ(model->first_stage_using({"blocks.1.norm2.weight"}), 4);
+  EXPECT_EQ(model->first_stage_using({"blocks.11.norm2.weight"}), 24);
+  EXPECT_EQ(model->first_stage_using({"head.bias"}), 25);
   // timm VisionTransformer(img_size=32, patch_size=4, embed_dim=192, depth=12, num_heads=3,
   // num_classes=10): 9,408 patch + 192 cls + 12,480 pos + 12 x 444,864 + 384 + 1,930.
   EXPECT_EQ(count_params(model), 5362762);

@@ -66,7 +66,7 @@ TEST(ConvNet4FastTail, SameLogitsAsTheStagesWithNegativeBnWeights) {
   auto x = model->prepare_input(torch::randn({7, 1, 28, 28}));
   auto h = model->forward_range(x, 0, 5);
   auto expected = model->forward_range(h, 5, model->num_stages());
-  ASSERT_TRUE(model->has_fast_tail(5));
+  ASSERT_TRUE(model->prepare_fast_tail(5, {"bn3.weight", "bn3.bias", "bn4.weight", "bn4.bias"}));
   auto fast = model->fast_tail_forward(5, model->fast_tail_cache(5, h));
   EXPECT_TRUE(torch::allclose(fast, expected, 1e-4, 1e-4));
   EXPECT_TRUE(torch::equal(fast.argmax(1), expected.argmax(1)));

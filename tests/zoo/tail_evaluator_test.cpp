@@ -142,5 +142,59 @@ TEST(TailEvaluator, ResNet18LastTwoNorms) {
         << "vector " << i;
 }
 
+// Every architecture, with selections that take the model's fast tail and ones that must not.
+struct TailCase {
+  std::string arch;
+  int64_t channels, size;
+  std::string selection;
+  int64_t start;  // expected first tail stage
+  bool fast;      // expected use of the model's own faster tail
+  int64_t first_vector = 2;  // of vectors_around: 2 = large changes and a negation; 0 = small ones
+};
+
+class TailEveryArch : public ::testing::TestWithParam<TailCase> {};
+
+TEST_P(TailEveryArch, CachedEqualsFullForwardAndReference) {
+  const TailCase& c = GetParam();
+  ClassifierSpec spec;
+  spec.arch = c.arch;
+  spec.in_channels = c.channels;
+  spec.image_size = c.size;
+  Classifier model = model_with_stats(spec, 21, 8);
+  ParamLayout layout = ParamLayout::of(model, select_parameters(model, c.selection));
+  Dataset test = random_test_set(spec, 24, 22);
+  torch::Tensor params = vectors_around(model, layout, 23).slice(0, c.first_vector, c.first_vector + 3);
+  TailEvaluator cached(clone_classifier(model, spec), layout, test, false, /*chunk=*/5);
+  TailEvaluator full(clone_classifier(model, spec), layout, test, true);
+  EXPECT_EQ(cached.tail_start(), c.start);
+  EXPECT_EQ(cached.uses_fast_tail(), c.fast);
+  EvalResult a = cached.evaluate(params), b = full.evaluate(params);
+  check_same(a, b, c.arch + " " + c.selection);
+  for (int64_t i = 0; i < params.size(0); ++i)
+    EXPECT_TRUE(torch::equal(a.predictions[i], reference_predictions(model, spec, layout, params[i], test)))
+        << "vector " << i;
+  // The vectors matter: they do not all give the same predictions.
+  EXPECT_FALSE(torch::equal(a.predictions, a.predictions[0].expand_as(a.predictions)));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Archs, TailEveryArch,
+    ::testing::Values(
+        TailCase{"mlp", 1, 28, "auto", 1, false},                                 // fc2
+        TailCase{"convnet4", 1, 28, "auto", 5, true},                             // bn3: Winograd conv4
+        TailCase{"convnet4", 3, 32, "auto", 5, false},                            // 4x4 conv4 map
+        TailCase{"resnet18", 3, 32, "auto", 8, true},                             // layer4.1.bn1, bn2
+        TailCase{"resnet18", 3, 32, "layer4.1.bn2", 8, true},                     // only the last op
+        TailCase{"resnet18", 3, 32, "layer4.1.conv1.weight,layer4.1.bn2", 8, false, 0},  // conv weights: small changes
+        TailCase{"resnet18", 3, 32, "layer4.0.downsample.1,layer4.0.bn2", 7, false},
+        TailCase{"resnet50", 3, 32, "auto", 16, true},                            // layer4.2.bn2, bn3
+        TailCase{"vit_tiny", 3, 32, "auto", 24, true},                            // blocks.11.norm2, norm
+        TailCase{"vit_tiny", 1, 28, "blocks.10.norm2", 22, false},
+        TailCase{"convnext_tiny", 3, 32, "auto", 18, true},                       // last block's norm, head.norm
+        TailCase{"convnext_tiny", 3, 32, "stages.3.downsample.1.weight,stages.3.blocks.0.norm", 16, false}),
+    [](const ::testing::TestParamInfo<TailCase>& info) {
+      return info.param.arch + "_" + std::to_string(info.index);
+    });
+
 }  // namespace
 }  // namespace pdiff
