@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "bench_util.h"
 #include "core/config.h"
 #include "core/file_io.h"
 #include "core/progress.h"
@@ -22,27 +23,8 @@
 #include "zoo/zoo_file.h"
 
 using namespace pdiff;
-
-namespace {
-
-// Seconds per call of fn, after one warm-up call, over at least `min_s` seconds.
-template <class F>
-double time_per_call(F fn, double min_s = 2.0) {
-  fn();
-  Stopwatch w;
-  int64_t n = 0;
-  do fn(), ++n;
-  while (w.seconds() < min_s);
-  return w.seconds() / n;
-}
-
-double gemm_ceiling() {
-  auto a = torch::randn({2048, 2048}), b = torch::randn({2048, 2048});
-  double t = time_per_call([&] { torch::mm(a, b); });
-  return 2.0 * 2048 * 2048 * 2048 / t / 1e9;
-}
-
-}  // namespace
+using bench::gemm_ceiling;
+using bench::time_per_call;
 
 int main(int argc, char** argv) {
   init_runtime(argc, argv);

@@ -80,6 +80,23 @@ TEST(PipelineCli, RefusesAZooThatDoesNotMatchTheTrainedModels) {
   EXPECT_NE(out.find("version 99"), std::string::npos) << out;
 }
 
+TEST(PipelineCli, EvalAndExportRefuseModelsGeneratedFromAnotherZoo) {
+  // A zoo re-collected with other settings keeps the layout, so only the zoo's fingerprint
+  // tells that generated.pt no longer belongs to it.
+  std::string dir = test::temp_dir("stale_generated");
+  run_ok(pdiff_cmd("collect", tiny(dir)));
+  run_ok(pdiff_cmd("train", tiny(dir)));
+  run_ok(pdiff_cmd("generate", tiny(dir)));
+  run_ok(pdiff_cmd("collect", tiny(dir) + " zoo.k=15"));
+  std::string out;
+  EXPECT_NE(test::run_command(pdiff_cmd("eval", tiny(dir) + " zoo.k=15"), &out), 0);
+  EXPECT_NE(out.find("generated.pt was generated from another"), std::string::npos) << out;
+  EXPECT_FALSE(file_exists(dir + "/report.json"));
+  EXPECT_NE(test::run_command(pdiff_cmd("export", tiny(dir) + " zoo.k=15 --index 0"), &out), 0);
+  EXPECT_NE(out.find("pdiff generate"), std::string::npos) << out;
+  EXPECT_FALSE(file_exists(dir + "/generated_0.pt"));
+}
+
 TEST(PipelineCli, TrainingResumesAfterInterruptionWithTheSameResult) {
   std::string a = test::temp_dir("resume_a"), b = test::temp_dir("resume_b");
   const std::string args = " ae.steps=600 ldm.steps=20";

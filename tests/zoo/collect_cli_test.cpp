@@ -153,12 +153,56 @@ TEST(CollectCli, BadInputsRefusedBeforeWriting) {
   expect_refused({"data.name=cifar10", "data.root=" + cf, "run_dir=" + tmp + "/r5"}, tmp + "/r5",
                  cf + "/test_batch.bin");
 
+  // A config whose image size does not fit the architecture (28 px, ViT patches of 8).
+  expect_refused({"model.arch=vit_tiny", "model.vit_patch=8", "data.train_limit=500", "data.test_limit=100",
+                  "run_dir=" + tmp + "/r6"},
+                 tmp + "/r6", "model.vit_patch = 8");
+  // A selection that is empty for the architecture: the MLP has no norm layers.
+  expect_refused({"model.arch=mlp", "zoo.select=last_norm:2", "data.train_limit=500", "data.test_limit=100",
+                  "run_dir=" + tmp + "/r7"},
+                 tmp + "/r7", "normalization layers");
+
   // A fresh but existing run_dir stays empty too.
   std::string fresh = test::temp_dir("collect_fresh");
   expect_refused({"zoo.select=nomatch*", "data.train_limit=500", "data.test_limit=100", "run_dir=" + fresh}, fresh,
                  "nomatch*");
   remove_if_passed(tmp);
   remove_if_passed(fresh);
+}
+
+TEST(CollectCli, SeedsModeRunsStartFromTheirOwnPoints) {
+  REQUIRE_FASHION_MNIST();
+  // With zoo.lr=0 every checkpoint is its run's starting point: the base values plus noise of
+  // zoo.init_noise times each tensor's RMS, different for every run.
+  const std::string tmp = test::temp_dir("seeds"), run = tmp + "/run";
+  std::string out;
+  ASSERT_EQ(collect({"data.train_limit=500", "data.test_limit=200", "base.epochs=1", "zoo.mode=seeds", "zoo.k=4",
+                     "zoo.run_iters=2", "zoo.lr=0", "zoo.init_noise=0.2", "threads=1", "run_dir=" + run},
+                    &out),
+            0)
+      << out;
+  Zoo zoo = load_zoo(run + "/zoo.pt");
+  ClassifierSpec spec;
+  spec.arch = "convnet4";
+  auto base = zoo.layout.flatten(load_base(run + "/base.pt", spec));
+  for (int64_t k = 0; k < 4; ++k) {
+    for (const auto& e : zoo.layout.entries()) {
+      auto b = base.slice(0, e.offset, e.offset + e.numel), z = zoo.params[k].slice(0, e.offset, e.offset + e.numel);
+      const double rel = ((z - b).square().mean().sqrt() / b.square().mean().sqrt()).item<double>();
+      EXPECT_NEAR(rel, 0.2, 0.05) << "run " << k << " " << e.name;
+    }
+    for (int64_t j = 0; j < k; ++j) EXPECT_FALSE(torch::equal(zoo.params[k], zoo.params[j])) << k << " vs " << j;
+  }
+  // With a learning rate the runs train away from their starting points.
+  ASSERT_EQ(collect({"data.train_limit=500", "data.test_limit=200", "base.epochs=1", "zoo.mode=seeds", "zoo.k=4",
+                     "zoo.run_iters=2", "zoo.init_noise=0", "threads=1", "run_dir=" + run},
+                    &out),
+            0)
+      << out;
+  Zoo trained = load_zoo(run + "/zoo.pt");
+  for (int64_t k = 1; k < 4; ++k)  // same start (no noise), own data order: other end points
+    EXPECT_FALSE(torch::equal(trained.params[k], trained.params[0])) << k;
+  remove_if_passed(tmp);
 }
 
 // Starts `pdiff collect ARGS` as a child process with output to `log`; returns its pid.

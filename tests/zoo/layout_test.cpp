@@ -56,6 +56,27 @@ TEST(Select, LastTwoNorms) {
   EXPECT_EQ(select_parameters(model, "last_norm:4").size(), 8u);
 }
 
+TEST(Select, AutoIsLastTwoNormsOrTheLastLayer) {
+  auto model = convnet4();
+  EXPECT_EQ(select_parameters(model, "auto"), select_parameters(model, "last_norm:2"));
+  // The MLP has no norm layers: last_norm:2 is refused, auto means its last Linear layer.
+  ClassifierSpec spec;
+  spec.arch = "mlp";
+  spec.mlp_hidden = {64, 32};
+  auto mlp = make_classifier(spec);
+  EXPECT_THROW(select_parameters(mlp, "last_norm:2"), Error);
+  EXPECT_EQ(select_parameters(mlp, "auto"), (Names{"fc3.weight", "fc3.bias"}));
+  EXPECT_EQ(ParamLayout::of(mlp, select_parameters(mlp, "auto")).dim(), 32 * 10 + 10);
+  // Every other architecture has at least two norm layers.
+  for (const char* arch : {"resnet18", "resnet50", "vit_tiny", "convnext_tiny"}) {
+    spec.arch = arch;
+    spec.in_channels = 3;
+    spec.image_size = 32;
+    auto m = make_classifier(spec);
+    EXPECT_EQ(select_parameters(m, "auto"), select_parameters(m, "last_norm:2")) << arch;
+  }
+}
+
 TEST(Select, Patterns) {
   auto model = convnet4();
   EXPECT_EQ(select_parameters(model, "bn3.*,fc.weight"), (Names{"bn3.weight", "bn3.bias", "fc.weight"}));
