@@ -1,0 +1,141 @@
+// Every architecture on every dataset format, end to end through `pdiff run` with tiny budgets:
+// small generated files in the real CIFAR-10, CIFAR-100, STL-10 and MNIST formats, the real
+// Fashion-MNIST through the shipped configs, and every zoo mode, optimizer and sampler.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/file_io.h"
+#include "gen/generate.h"
+#include "test_util.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+namespace {
+
+// Tiny budgets: 64 training and 32 test images, K = 4, tiny generator, 3 generated models.
+std::string tiny(const std::string& dir) {
+  return " run_dir=" + dir +
+         " threads=2 data.train_limit=64 data.test_limit=32 base.epochs=1 base.batch=32 zoo.batch=32 zoo.k=4"
+         " ae.channels=4,8 ae.latent=8 ae.steps=5 ae.batch=4 ldm.channels=4,8 ldm.steps=5 ldm.batch=4"
+         " generate.n=3 generate.steps=3 eval.baseline_n=2 eval.tsne=false";
+}
+
+std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.size() - 4000 : 0); }
+
+// Runs `pdiff run ARGS`, expects success and a complete run directory; returns the zoo.
+Zoo run_ok(const std::string& args, const std::string& dir, int64_t expected_d, int64_t n_generated = 3) {
+  std::string out;
+  int rc = test::run_command("timeout 600 " + test::pdiff_binary() + " run" + args, &out);
+  EXPECT_EQ(rc, 0) << tail(out);
+  if (rc != 0) return {};
+  for (const char* f : {"base.pt", "zoo.pt", "ae.pt", "ldm.pt", "generated.pt", "report.json", "report.md"})
+    EXPECT_TRUE(file_exists(dir + "/" + f)) << f;
+  Zoo zoo = load_zoo(dir + "/zoo.pt");
+  EXPECT_EQ(zoo.layout.dim(), expected_d);
+  EXPECT_TRUE(torch::isfinite(zoo.params).all().item<bool>());
+  Generated g = load_generated(dir + "/generated.pt");
+  EXPECT_EQ(g.params.sizes(), (std::vector<int64_t>{n_generated, expected_d}));
+  auto report = nlohmann::json::parse(read_text_file(dir + "/report.json"));
+  EXPECT_TRUE(report["groups"]["generated"]["acc"]["mean"].is_number());
+  return zoo;
+}
+
+// D of the default selection (zoo.select=auto) for 10 classes; the MLP's last layer grows
+// with the classes.
+int64_t default_d(const std::string& arch, int64_t classes) {
+  if (arch == "mlp") return 128 * classes + classes;  // fc2 of the default 128-wide MLP
+  if (arch == "convnet4") return 2 * 128 + 2 * 256;
+  if (arch == "resnet18") return 4 * 512;
+  if (arch == "resnet50") return 2 * 512 + 2 * 2048;
+  if (arch == "vit_tiny") return 4 * 192;
+  return 4 * 768;  // convnext_tiny
+}
+
+struct Case {
+  std::string arch, dataset;
+};
+
+class EveryArchEveryFormat : public ::testing::TestWithParam<Case> {};
+
+TEST_P(EveryArchEveryFormat, RunsEndToEnd) {
+  const Case& c = GetParam();
+  const std::string tmp = test::temp_dir("breadth"), data = tmp + "/data", dir = tmp + "/run";
+  std::string root;
+  int64_t classes = 10;
+  if (c.dataset == "cifar10") root = test::write_tiny_cifar10(data, 64, 32);
+  if (c.dataset == "cifar100") root = test::write_tiny_cifar100(data, 64, 32), classes = 100;
+  if (c.dataset == "stl10") root = test::write_tiny_stl10(data, 64, 32);
+  if (c.dataset == "mnist") root = test::write_tiny_mnist(data, 64, 32);
+  std::string args = tiny(dir) + " model.arch=" + c.arch + " data.name=" + c.dataset + " data.root=" + root;
+  if (c.dataset == "stl10" && c.arch == "vit_tiny") args += " model.vit_patch=12";  // 8x8 tokens at 96 px
+  Zoo zoo = run_ok(args, dir, default_d(c.arch, classes));
+  if (zoo.params.defined()) EXPECT_EQ(zoo.predictions.size(1), 32);
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
+std::vector<Case> every_case() {
+  std::vector<Case> cases;
+  for (const char* d : {"cifar10", "cifar100", "stl10"})
+    for (const char* a : {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny"}) cases.push_back({a, d});
+  // MNIST: model.arch=mlp and model.arch=convnet4 (the digits are never flipped: data tests).
+  cases.push_back({"mlp", "mnist"});
+  cases.push_back({"convnet4", "mnist"});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, EveryArchEveryFormat, ::testing::ValuesIn(every_case()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return info.param.dataset + "_" + info.param.arch;
+                         });
+
+// The shipped Fashion-MNIST configs of the paper's settings, with tiny budgets.
+class ShippedConfig : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ShippedConfig, RunsEndToEnd) {
+  const std::string name = GetParam(), dir = test::temp_dir("config_" + name);
+  const std::string cfg = test::source_dir() + "/configs/" + name + ".yaml";
+  Config c = Config::load(cfg);
+  const std::string arch = c.s("model.arch");
+  const int64_t d = arch == "mlp" ? 128 * 10 + 10 : default_d(arch, 10);  // fmnist-mlp: 256-128-10
+  run_ok(" --config " + cfg + tiny(dir), dir, d);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfig,
+                         ::testing::Values("fmnist-mlp", "fmnist-resnet18", "fmnist-vit_tiny", "fmnist-convnext_tiny"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string n = info.param;
+                           for (auto& ch : n)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+// Every zoo mode, both optimizers of base and zoo, both samplers, and whole-network selection.
+TEST(EveryMode, EpochModeSgdZooAdamwBaseDdpm) {
+  const std::string dir = test::temp_dir("epoch_mode");
+  Zoo zoo = run_ok(tiny(dir) + " data.name=fashion-mnist zoo.mode=epoch zoo.optimizer=sgd zoo.lr=0.01"
+                   " base.optimizer=adamw base.lr=1e-3 generate.sampler=ddpm ldm.timesteps=100",
+                   dir, 768);
+  // One checkpoint per epoch of 2 steps: consecutive checkpoints differ.
+  if (zoo.params.defined()) EXPECT_FALSE(torch::equal(zoo.params[0], zoo.params[1]));
+  Generated g = load_generated(dir + "/generated.pt");
+  EXPECT_TRUE(torch::isfinite(g.params).all().item<bool>());
+}
+
+TEST(EveryMode, SeedsModeWholeMlp) {
+  const std::string dir = test::temp_dir("seeds_all");
+  // zoo.select=all on the MLP: every weight (784*128 + 128 + 128*10 + 10).
+  Zoo zoo = run_ok(tiny(dir) + " data.name=fashion-mnist model.arch=mlp zoo.select=all zoo.mode=seeds"
+                   " zoo.run_iters=2 zoo.lr=1e-3",
+                   dir, 784 * 128 + 128 + 128 * 10 + 10);
+  if (zoo.params.defined()) EXPECT_FALSE(torch::equal(zoo.params[0], zoo.params[1]));
+}
+
+TEST(EveryMode, IterationModeWholeConvNet4) {
+  const std::string dir = test::temp_dir("iteration_all");
+  run_ok(tiny(dir) + " data.name=fashion-mnist zoo.select=all zoo.lr=1e-4", dir,
+         288 + 18432 + 73728 + 294912 + 960 + 2570);
+}
+
+}  // namespace
+}  // namespace pdiff
