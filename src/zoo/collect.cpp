@@ -78,7 +78,7 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
   const int64_t tail = model->first_stage_using(layout.names());
   const torch::Tensor base_vec = layout.flatten(base);
   auto opt = make_subset_optimizer(cfg, tensors);
-  auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), seed, cfg.b("data.augment"));
+  auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), seed);
 
   torch::Tensor out = torch::zeros({K, layout.dim()});
   int64_t k0 = 0, it = 0;
@@ -119,7 +119,7 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
       // An independent run: fresh optimizer, own data order, from the base values.
       layout.assign(model, base_vec);
       opt = make_subset_optimizer(cfg, tensors);
-      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), seed + 1 + k, cfg.b("data.augment"));
+      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), seed + 1 + k);
       iters = cfg.i("zoo.run_iters");
       it = 0;
     }
