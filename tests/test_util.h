@@ -1,5 +1,6 @@
 // Helpers shared by the tests.
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include <torch/torch.h>
@@ -20,5 +21,15 @@ std::string source_dir();
 double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b);
 // Tolerance for max_relative_difference in "same math, other summation order" checks.
 constexpr double kSummationOrderTolerance = 1e-4;
+
+// Writes a small dataset in its real on-disk format into `dir` (created if missing) and returns
+// the folder to use as data.root. Images are class-dependent patterns plus noise, so a
+// classifier can learn them (deterministic from `seed`): each class has its own level in
+// every channel and its own random texture; every image also brightens from top to bottom
+// (a marker of orientation, unchanged by horizontal flips). Labels cycle through the classes.
+std::string write_tiny_cifar10(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);   // data_batch_1..5.bin + test_batch.bin (split n_train over the 5 files)
+std::string write_tiny_cifar100(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);  // train.bin + test.bin, 2 label bytes (coarse, fine), fine labels 0..99
+std::string write_tiny_stl10(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);     // train_X.bin, train_y.bin, test_X.bin, test_y.bin (column-major channels, labels 1..10)
+std::string write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);     // raw IDX files train-images-idx3-ubyte etc.
 
 }  // namespace pdiff::test

@@ -1,5 +1,7 @@
 #include "data/dataset.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/error.h"
@@ -52,13 +54,39 @@ Dataset load_cifar_split(const std::vector<std::string>& paths, int label_bytes,
   return {normalise(torch::cat(imgs), n), torch::cat(labs)};
 }
 
-// CIFAR archives unpack into a subfolder; accept the root or that subfolder.
-std::string cifar_dir(const std::string& root, const std::string& sub, const std::string& probe) {
+// Archives unpack into a subfolder; accept the root or that subfolder.
+std::string archive_dir(const std::string& root, const std::string& sub, const std::string& probe,
+                        const std::string& what) {
   if (file_exists(root + "/" + probe)) return root;
   if (file_exists(root + "/" + sub + "/" + probe)) return root + "/" + sub;
-  throw Error(root + ": " + probe + " not found (nor under " + sub +
-              "/); set data.root to the folder of the CIFAR binary version");
+  throw Error(root + ": " + probe + " not found (nor under " + sub + "/); set data.root to the folder of the " +
+              what + " binary version");
 }
+
+// Per-channel mean and (population) std of uint8 (N, C, H, W) images scaled to [0, 1], from
+// byte histograms: exact, and no float copy of the split.
+Normalisation channel_stats(const torch::Tensor& u8) {
+  const int64_t n = u8.size(0), c = u8.size(1), plane = u8.size(2) * u8.size(3);
+  const uint8_t* p = u8.contiguous().data_ptr<uint8_t>();
+  std::vector<std::vector<int64_t>> hist(c, std::vector<int64_t>(256, 0));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch, p += plane)
+      for (int64_t k = 0; k < plane; ++k) ++hist[ch][p[k]];
+  Normalisation out;
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double count = 0, sum = 0, sq = 0;
+    for (int v = 0; v < 256; ++v) {
+      const double h = static_cast<double>(hist[ch][v]), x = v / 255.0;
+      count += h, sum += h * x, sq += h * x * x;
+    }
+    const double mean = sum / count, var = std::max(sq / count - mean * mean, 0.0);
+    out.mean.push_back(mean);
+    out.std.push_back(std::max(std::sqrt(var), 1e-6));  // a constant channel stays finite
+  }
+  return out;
+}
+
+torch::Tensor first(const torch::Tensor& t, int64_t n) { return n > 0 && n < t.size(0) ? t.slice(0, 0, n) : t; }
 
 Dataset limit(const Dataset& d, int64_t n) { return n > 0 && n < d.size() ? d.slice(0, n) : d; }
 
@@ -69,9 +97,14 @@ Dataset Dataset::slice(int64_t begin, int64_t end) const {
 }
 
 DataSplits load_dataset(const std::string& name, const std::string& root_in, int64_t train_limit,
-                        int64_t test_limit) {
+                        int64_t test_limit, const std::string& augment) {
+  // Resolved first: a bad data.augment (or data.name) is refused before any file is read.
+  AugmentPolicy policy = resolve_augment(name, augment);
   DataSplits s;
   s.name = name;
+  s.flip = policy.flip;
+  s.crop_padding = policy.crop_padding;
+  s.augment_description = policy.description();
   std::string root = root_in;
   if (name == "fashion-mnist" || name == "mnist") {
     if (root.empty()) {
@@ -91,8 +124,8 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
     const bool c10 = name == "cifar10";
     Normalisation n = c10 ? Normalisation{{0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616}}
                           : Normalisation{{0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762}};
-    std::string dir = cifar_dir(root, c10 ? "cifar-10-batches-bin" : "cifar-100-binary",
-                                c10 ? "test_batch.bin" : "test.bin");
+    std::string dir = archive_dir(root, c10 ? "cifar-10-batches-bin" : "cifar-100-binary",
+                                  c10 ? "test_batch.bin" : "test.bin", "CIFAR");
     std::vector<std::string> train_files;
     if (c10)
       for (int i = 1; i <= 5; ++i) train_files.push_back(dir + "/data_batch_" + std::to_string(i) + ".bin");
@@ -103,29 +136,24 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
     s.num_classes = c10 ? 10 : 100;
     s.channels = 3;
     s.image_size = 32;
-    s.crop_padding = 4;
+  } else if (name == "stl10") {
+    check(!root.empty(), "data.root: set it to the folder of the STL-10 binary version (stl10_binary)");
+    std::string dir = archive_dir(root, "stl10_binary", "test_X.bin", "STL-10");
+    auto [train_x, train_y] = read_stl10_bin(dir + "/train_X.bin", dir + "/train_y.bin");
+    Normalisation n = channel_stats(train_x);  // the whole train split, whatever the limit
+    // Limit before converting to float: the full splits take ~1.4 GB as float32.
+    s.train = {normalise(first(train_x, train_limit), n), first(train_y, train_limit)};
+    train_x = torch::Tensor();
+    auto [test_x, test_y] = read_stl10_bin(dir + "/test_X.bin", dir + "/test_y.bin");
+    s.test = {normalise(first(test_x, test_limit), n), first(test_y, test_limit)};
+    s.channels = 3;
+    s.image_size = 96;
   } else {
-    throw Error("data.name: unknown dataset '" + name + "'; use fashion-mnist, mnist, cifar10 or cifar100");
+    throw Error("data.name: unknown dataset '" + name + "'; use fashion-mnist, mnist, cifar10, cifar100 or stl10");
   }
   s.train = limit(s.train, train_limit);
   s.test = limit(s.test, test_limit);
   return s;
-}
-
-torch::Tensor augment(const torch::Tensor& images, int64_t pad, torch::Generator& gen) {
-  const int64_t b = images.size(0);
-  auto flip = torch::rand({b}, gen, torch::TensorOptions().dtype(torch::kFloat32)).lt(0.5);
-  auto out = torch::where(flip.view({b, 1, 1, 1}), images.flip({3}), images);
-  if (pad <= 0) return out;
-  const int64_t h = images.size(2), w = images.size(3);
-  auto padded = torch::constant_pad_nd(out, {pad, pad, pad, pad}, 0.0);
-  auto offsets = torch::randint(0, 2 * pad + 1, {b, 2}, gen, torch::kInt64);
-  auto acc = offsets.accessor<int64_t, 2>();
-  std::vector<torch::Tensor> crops;
-  crops.reserve(b);
-  for (int64_t i = 0; i < b; ++i)
-    crops.push_back(padded[i].slice(1, acc[i][0], acc[i][0] + h).slice(2, acc[i][1], acc[i][1] + w));
-  return torch::stack(crops);
 }
 
 }  // namespace pdiff

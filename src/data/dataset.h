@@ -1,5 +1,6 @@
 // Image classification datasets held in memory as normalised float tensors.
-// Fashion-MNIST and MNIST from IDX files (gzip or raw), CIFAR-10/100 from the binary versions.
+// Fashion-MNIST and MNIST from IDX files (gzip or raw), CIFAR-10/100 and STL-10 from the
+// binary versions.
 #pragma once
 #include <torch/torch.h>
 
@@ -14,29 +15,51 @@ struct Dataset {
   Dataset slice(int64_t begin, int64_t end) const;
 };
 
+// Training augmentation resolved from data.augment for one dataset.
+struct AugmentPolicy {
+  bool flip = false;         // random horizontal flip
+  int64_t crop_padding = 0;  // random crop after zero padding by this many pixels (0 = none)
+  std::string description() const;  // "none", "flip", "crop(pad 4)", "flip+crop(pad 4)"
+};
+
+// Resolves a data.augment value for dataset `name`: auto (flip for fashion-mnist, none for
+// mnist: a flipped digit is another image, flip+crop for cifar10/cifar100 (pad 4) and stl10
+// (pad 12)), none, flip, crop, flip+crop; "true" = auto, "false" = none. The crop padding is
+// an eighth of the image size (3, 4, 12). Throws pdiff::Error naming data.augment.
+AugmentPolicy resolve_augment(const std::string& name, const std::string& setting);
+
 struct DataSplits {
-  std::string name;      // "fashion-mnist", "mnist", "cifar10", "cifar100"
+  std::string name;      // "fashion-mnist", "mnist", "cifar10", "cifar100", "stl10"
   Dataset train, test;
   int64_t num_classes = 10;
   int64_t channels = 1;
   int64_t image_size = 28;
-  int64_t crop_padding = 0;  // random-crop padding used by augment() (4 for CIFAR)
+  // The resolved augmentation (applied by BatchSchedule).
+  bool flip = false;
+  int64_t crop_padding = 0;
+  std::string augment_description = "none";
 };
 
 // Loads a dataset by name from `root` ("" = the Debian package folder for fashion-mnist).
-// `train_limit` / `test_limit` > 0 keep only the first images. Throws pdiff::Error naming the
-// file and what is wrong for a missing, truncated or corrupt file.
-DataSplits load_dataset(const std::string& name, const std::string& root,
-                        int64_t train_limit = 0, int64_t test_limit = 0);
+// `train_limit` / `test_limit` > 0 keep only the first images; `augment` is a data.augment
+// value. Throws pdiff::Error naming the file and what is wrong for a missing, truncated or
+// corrupt file.
+DataSplits load_dataset(const std::string& name, const std::string& root, int64_t train_limit = 0,
+                        int64_t test_limit = 0, const std::string& augment = "auto");
 
 // Readers of the raw formats (exposed for tests). Pixel values are returned as uint8.
 torch::Tensor read_idx(const std::string& path);  // any IDX file of unsigned bytes
 // CIFAR binary: returns (images uint8 (N,3,32,32), labels int64 (N)); label_bytes is 1 for
 // CIFAR-10 and 2 for CIFAR-100 (coarse, fine: the fine label is used).
 std::pair<torch::Tensor, torch::Tensor> read_cifar_bin(const std::string& path, int label_bytes);
+// STL-10 binary: one split's X and y files; returns (images uint8 (N,3,96,96) row-major,
+// labels int64 (N) in 0..9).
+std::pair<torch::Tensor, torch::Tensor> read_stl10_bin(const std::string& images_path,
+                                                       const std::string& labels_path);
 
-// Training augmentation of a batch: random horizontal flip, and random crop after zero
-// padding by `crop_padding` pixels when > 0. Uses only `gen` for randomness.
-torch::Tensor augment(const torch::Tensor& images, int64_t crop_padding, torch::Generator& gen);
+// Training augmentation of a batch: random horizontal flip when `flip`, then random crop
+// after zero padding by `crop_padding` pixels when > 0. Uses only `gen` for randomness (the
+// flip draws come first, so flip-only batches do not depend on the crop).
+torch::Tensor augment(const torch::Tensor& images, bool flip, int64_t crop_padding, torch::Generator& gen);
 
 }  // namespace pdiff

@@ -14,8 +14,8 @@ torch::Generator make_generator(uint64_t a, uint64_t b, uint64_t c) {
   return at::make_generator<at::CPUGeneratorImpl>(x);
 }
 
-BatchSchedule::BatchSchedule(const DataSplits& data, int64_t batch, uint64_t seed, bool augment)
-    : data_(data), batch_(batch), seed_(seed), augment_(augment) {
+BatchSchedule::BatchSchedule(const DataSplits& data, int64_t batch, uint64_t seed)
+    : data_(data), batch_(batch), seed_(seed) {
   iters_per_epoch_ = data.train.size() / batch;
   check(iters_per_epoch_ > 0, "batch size " + std::to_string(batch) + " is larger than the " +
                                   std::to_string(data.train.size()) + " training images");
@@ -31,9 +31,9 @@ std::pair<torch::Tensor, torch::Tensor> BatchSchedule::batch(int64_t it) {
   auto idx = perm_.slice(0, k * batch_, (k + 1) * batch_);
   auto x = data_.train.images.index_select(0, idx);
   auto y = data_.train.labels.index_select(0, idx);
-  if (augment_) {
+  if (data_.flip || data_.crop_padding > 0) {
     auto gen = make_generator(seed_, 2, static_cast<uint64_t>(it));
-    x = augment(x, data_.crop_padding, gen);
+    x = augment(x, data_.flip, data_.crop_padding, gen);
   }
   return {x, y};
 }

@@ -1,6 +1,7 @@
 // Deterministic mini-batches: the order of epoch e depends only on (seed, e) and the
 // augmentation of iteration i only on (seed, i), so any iteration can be regenerated and an
-// interrupted run resumes exactly where it stopped.
+// interrupted run resumes exactly where it stopped. The augmentation is the dataset's resolved
+// policy (DataSplits::flip / crop_padding, from data.augment).
 #pragma once
 #include <torch/torch.h>
 
@@ -10,7 +11,8 @@ namespace pdiff {
 
 class BatchSchedule {
  public:
-  BatchSchedule(const DataSplits& data, int64_t batch, uint64_t seed, bool augment);
+  // No augment flag: the policy lives in `data`, so a caller cannot disagree with data.augment.
+  BatchSchedule(const DataSplits& data, int64_t batch, uint64_t seed);
   // Full batches per epoch (the last partial batch is dropped).
   int64_t iters_per_epoch() const { return iters_per_epoch_; }
   // Images (augmented, in the model's input format is the caller's job) and labels of the
@@ -21,7 +23,6 @@ class BatchSchedule {
   const DataSplits& data_;
   int64_t batch_, iters_per_epoch_;
   uint64_t seed_;
-  bool augment_;
   int64_t perm_epoch_ = -1;
   torch::Tensor perm_;
 };

@@ -98,8 +98,7 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
   const int64_t tail = model->first_stage_using(layout.names());
   const torch::Tensor base_vec = layout.flatten(base);
   auto opt = make_subset_optimizer(cfg, tensors);
-  auto schedule =
-      std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), stream_seed(seed, kZooStream), cfg.b("data.augment"));
+  auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), stream_seed(seed, kZooStream));
 
   torch::Tensor out = torch::zeros({K, layout.dim()});
   int64_t k0 = 0, it = 0;
@@ -140,8 +139,7 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
       // An independent run: own starting point, fresh optimizer, own data order.
       layout.assign(model, run_start(base_vec, layout, cfg.f("zoo.init_noise"), seed, k));
       opt = make_subset_optimizer(cfg, tensors);
-      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), stream_seed(seed, kFirstRunStream + k),
-                                                 cfg.b("data.augment"));
+      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), stream_seed(seed, kFirstRunStream + k));
       iters = cfg.i("zoo.run_iters");
       it = 0;
     }

@@ -13,7 +13,7 @@ namespace pdiff {
 void train_base(const Classifier& model, const ClassifierSpec& spec, const Config& cfg,
                 const DataSplits& data, const std::string& partial_path) {
   const int64_t epochs = cfg.i("base.epochs");
-  BatchSchedule schedule(data, cfg.i("base.batch"), cfg.i("seed"), cfg.b("data.augment"));
+  BatchSchedule schedule(data, cfg.i("base.batch"), cfg.i("seed"));
   const int64_t total = epochs * schedule.iters_per_epoch();
   std::vector<torch::Tensor> params;
   for (auto& p : model->parameters()) params.push_back(p);

@@ -1,5 +1,7 @@
 #include "zoo/zoo_file.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "core/file_io.h"
 
@@ -76,7 +78,13 @@ ClassifierSpec classifier_spec(const Config& cfg, const DataSplits& data) {
 }
 
 DataSplits load_dataset(const Config& cfg) {
-  return load_dataset(cfg.s("data.name"), cfg.s("data.root"), cfg.i("data.train_limit"), cfg.i("data.test_limit"));
+  DataSplits d = load_dataset(cfg.s("data.name"), cfg.s("data.root"), cfg.i("data.train_limit"),
+                              cfg.i("data.test_limit"), cfg.s("data.augment"));
+  // One line, so a log says which augmentation data.augment resolved to.
+  std::fprintf(stderr, "data: %s, %lld train / %lld test images, %lldx%lldx%lld, augmentation %s\n", d.name.c_str(),
+               (long long)d.train.size(), (long long)d.test.size(), (long long)d.channels, (long long)d.image_size,
+               (long long)d.image_size, d.augment_description.c_str());
+  return d;
 }
 
 }  // namespace pdiff

@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "data/dataset.h"
 #include "test_util.h"
 
 namespace pdiff {
@@ -22,9 +23,13 @@ std::string write_yaml(const std::string& text) {
 // Runs fn, expects a pdiff::Error whose message contains every one of `parts`.
 // Values compare as numbers for Float keys ("5.0e-4" and "5e-4" are the same value), as text
 // otherwise.
+// data.augment compares as the resolved policy ("true" and "auto" are the same).
 bool same_value(const Config& a, const Config& b, const std::string& key) {
   const KeyDef* d = find_key(key);
   if (d && d->type == KeyType::Float) return a.f(key) == b.f(key);
+  if (key == "data.augment")
+    return resolve_augment(a.s("data.name"), a.s(key)).description() ==
+           resolve_augment(b.s("data.name"), b.s(key)).description();
   return a.s(key) == b.s(key);
 }
 
@@ -52,7 +57,7 @@ TEST(Config, DefaultsResolve) {
   EXPECT_EQ(cfg.i("zoo.k"), 200);
   EXPECT_EQ(cfg.s("model.arch"), "convnet4");
   EXPECT_DOUBLE_EQ(cfg.f("base.lr"), 0.05);
-  EXPECT_TRUE(cfg.b("data.augment"));
+  EXPECT_EQ(cfg.s("data.augment"), "auto");
   // A list default parses into its elements.
   const std::string& ch = find_key("ae.channels")->default_value;
   auto list = cfg.ilist("ae.channels");
@@ -82,7 +87,7 @@ TEST(Config, NestedYamlFileLoads) {
   Config cfg = Config::load(path);
   EXPECT_EQ(cfg.i("seed"), 7);
   EXPECT_EQ(cfg.s("data.name"), "mnist");
-  EXPECT_FALSE(cfg.b("data.augment"));
+  EXPECT_EQ(cfg.s("data.augment"), "false");
   EXPECT_EQ(cfg.i("data.train_limit"), 1000);
   EXPECT_EQ(cfg.s("model.arch"), "mlp");
   EXPECT_EQ(cfg.ilist("model.mlp_hidden"), (std::vector<int64_t>{256, 64}));
@@ -97,7 +102,7 @@ TEST(Config, NestedYamlFileLoads) {
 TEST(Config, OverrideApplies) {
   Config cfg = Config::load("", {"zoo.k=50", "data.augment=false", "model.mlp_hidden=32,16"});
   EXPECT_EQ(cfg.i("zoo.k"), 50);
-  EXPECT_FALSE(cfg.b("data.augment"));
+  EXPECT_EQ(cfg.s("data.augment"), "false");
   EXPECT_EQ(cfg.ilist("model.mlp_hidden"), (std::vector<int64_t>{32, 16}));
   // Overrides win over the file.
   std::string path = write_yaml("zoo:\n  k: 33\n");
@@ -146,6 +151,27 @@ TEST(Config, BadChoiceNamesKeyAndChoices) {
 TEST(Config, OverrideWithoutEquals) {
   expect_error([] { Config::load("", {"zoo.k"}); }, {"zoo.k", "section.key=value"});
   expect_error([] { Config::load("", {"=5"}); }, {"=5"});
+}
+
+TEST(Config, AugmentResolvesPerDataset) {
+  // auto: flip for fashion-mnist, none for mnist, flip+crop for CIFAR (pad 4) and STL-10 (pad 12).
+  const std::vector<std::pair<std::string, std::string>> auto_policy = {
+      {"fashion-mnist", "flip"}, {"mnist", "none"}, {"cifar10", "flip+crop(pad 4)"},
+      {"cifar100", "flip+crop(pad 4)"}, {"stl10", "flip+crop(pad 12)"}};
+  for (const auto& [name, want] : auto_policy) {
+    Config def = Config::load("", {"data.name=" + name});
+    EXPECT_EQ(resolve_augment(name, def.s("data.augment")).description(), want) << name;
+    // true = auto, false = none, from a file as well as the command line.
+    Config t = Config::load(write_yaml("data:\n  name: " + name + "\n  augment: true\n"));
+    EXPECT_EQ(resolve_augment(name, t.s("data.augment")).description(), want) << name;
+    Config f = Config::load("", {"data.name=" + name, "data.augment=false"});
+    EXPECT_EQ(resolve_augment(name, f.s("data.augment")).description(), "none") << name;
+  }
+  Config crop = Config::load("", {"data.name=cifar10", "data.augment=crop"});
+  EXPECT_EQ(resolve_augment("cifar10", crop.s("data.augment")).description(), "crop(pad 4)");
+  // An invalid value is refused naming the key, when the config is read and when resolved.
+  expect_error([] { Config::load("", {"data.augment=rotate"}); }, {"data.augment", "rotate"});
+  expect_error([] { resolve_augment("stl10", "rotate"); }, {"data.augment", "rotate"});
 }
 
 TEST(Config, InvalidYaml) {
@@ -234,7 +260,7 @@ TEST(Config, BenchmarkConfigMatchesSpecDefaults) {
   // And the values themselves are SPEC section 5's.
   EXPECT_EQ(file.i("seed"), 0);
   EXPECT_EQ(file.s("data.name"), "fashion-mnist");
-  EXPECT_TRUE(file.b("data.augment"));
+  EXPECT_EQ(resolve_augment(file.s("data.name"), file.s("data.augment")).description(), "flip");
   EXPECT_EQ(file.s("model.arch"), "convnet4");
   // Spelled out in the file; the default `auto` resolves to the same for convnet4 (layout tests).
   EXPECT_EQ(file.s("zoo.select"), "last_norm:2");

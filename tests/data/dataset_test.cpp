@@ -384,7 +384,7 @@ TEST(Augment, DeterministicFlipAndCrop) {
   torch::manual_seed(0);
   auto images = torch::randn({64, 1, 28, 28});
   auto g1 = make_generator(5, 2, 7), g2 = make_generator(5, 2, 7), g3 = make_generator(5, 2, 8);
-  auto a = augment(images, 0, g1), b = augment(images, 0, g2), c = augment(images, 0, g3);
+  auto a = augment(images, true, 0, g1), b = augment(images, true, 0, g2), c = augment(images, true, 0, g3);
   EXPECT_TRUE(torch::equal(a, b));
   EXPECT_FALSE(torch::equal(a, c));
   ASSERT_EQ(a.sizes(), images.sizes());
@@ -406,7 +406,7 @@ TEST(Augment, DeterministicFlipAndCrop) {
   // (maybe flipped) zero-padded image.
   auto rgb = torch::rand({16, 3, 32, 32}) + 1.0;  // strictly positive, so padding shows as 0
   auto h1 = make_generator(1), h2 = make_generator(1);
-  auto x = augment(rgb, 4, h1), y = augment(rgb, 4, h2);
+  auto x = augment(rgb, true, 4, h1), y = augment(rgb, true, 4, h2);
   ASSERT_EQ(x.sizes(), rgb.sizes());
   EXPECT_TRUE(torch::equal(x, y));
   int shifted = 0;
