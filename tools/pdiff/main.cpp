@@ -13,6 +13,7 @@
 #include "eval/report.h"
 #include "gen/generate.h"
 #include "run/run.h"
+#include "run/table.h"
 #include "gen/train.h"
 #include "zoo/collect.h"
 
@@ -47,6 +48,15 @@ void print_keys() {
   }
 }
 
+// `pdiff table` words: a word with '=' is an override for every config, any other a config file.
+pdiff::TableArgs table_args(const std::vector<std::string>& words, const std::string& out, int argc, char** argv) {
+  pdiff::TableArgs t;
+  for (const auto& w : words) (w.find('=') == std::string::npos ? t.configs : t.overrides).push_back(w);
+  t.out_dir = out;
+  t.command = "pdiff " + pdiff::shell_command(std::vector<std::string>(argv + 1, argv + argc));
+  return t;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,6 +81,12 @@ int main(int argc, char** argv) {
   exporter->add_option("--out,-o", export_out, "output file (default: RUN_DIR/generated_INDEX.pt)");
   auto* eval = app.add_subcommand("eval", "evaluate originals, generated models and baselines; write the report");
   add_config_args(eval, &eval_args);
+  std::vector<std::string> table_words;
+  std::string table_out = "runs/table";
+  auto* table = app.add_subcommand("table", "run several configs as `pdiff run` does; write one table of them");
+  table->add_option("configs", table_words, "CONFIG files, then section.key=value overrides for every config")
+      ->required();
+  table->add_option("--out,-o", table_out, "directory for table.md and table.json (default: runs/table)");
   auto* keys = app.add_subcommand("keys", "list every config key with its default and meaning");
   CLI11_PARSE(app, argc, argv);
 
@@ -84,6 +100,15 @@ int main(int argc, char** argv) {
       pdiff::Config cfg = resolve(export_args);
       std::string out = export_out.empty() ? cfg.s("run_dir") + "/generated_" + std::to_string(export_index) + ".pt" : export_out;
       pdiff::export_model(cfg, export_index, out);
+    }
+    if (*table) {
+      pdiff::TableArgs t = table_args(table_words, table_out, argc, argv);
+      const int failed = pdiff::run_table(t);
+      if (failed > 0) {
+        std::fprintf(stderr, "pdiff: error: %d of %zu configs failed (errors above); %s/table.md holds the others\n",
+                     failed, t.configs.size(), t.out_dir.c_str());
+        return 1;
+      }
     }
     if (*eval) {
       pdiff::EvalReport r = pdiff::evaluate(resolve(eval_args));
