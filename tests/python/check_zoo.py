@@ -10,10 +10,8 @@ every checkpoint into bn3/bn4 by the layout, evaluates it on the first TEST_LIMI
 accuracies to agree with zoo.pt's within 0.05 points. Exits non-zero on any mismatch.
 Uses Debian's python3-torch (run it with /usr/bin/python3).
 """
-import gzip
 import json
 import os
-import struct
 import sys
 
 import torch
@@ -64,28 +62,9 @@ class ConvNet4(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08:
-        raise SystemExit(f"{path}: not an unsigned-byte IDX file")
-    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
-    payload = data[4 + 4 * ndim :]
-    count = 1
-    for d in dims:
-        count *= d
-    if len(payload) != count:
-        raise SystemExit(f"{path}: {len(payload)} payload bytes, expected {count}")
-    return torch.frombuffer(bytearray(payload), dtype=torch.uint8).reshape(dims)
-
-
-def find(root, stem):
-    for name in (stem + ".gz", stem):
-        if os.path.exists(os.path.join(root, name)):
-            return os.path.join(root, name)
-    raise SystemExit(f"{root}: {stem} not found")
+# The readers live in pdiff_data.py; these names stay for the scripts that import them from here.
+from pdiff_data import read_idx  # noqa: E402
+from pdiff_data import _idx_file as find  # noqa: E402
 
 
 def main():

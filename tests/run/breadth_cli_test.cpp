@@ -1,6 +1,10 @@
 // Every architecture on every dataset format, end to end through `pdiff run` with tiny budgets:
 // small generated files in the real CIFAR-10, CIFAR-100, STL-10 and MNIST formats, the real
 // Fashion-MNIST through the shipped configs, and every zoo mode, optimizer and sampler.
+// The cases: model.arch=mlp, model.arch=convnet4, model.arch=resnet18, model.arch=resnet50,
+// model.arch=vit_tiny and model.arch=convnext_tiny, each with data.name=cifar10,
+// data.name=cifar100 and data.name=stl10; data.name=mnist with mlp and convnet4;
+// data.name=fashion-mnist through configs/fmnist-*.yaml and the mode tests.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
