@@ -62,10 +62,7 @@ double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierS
   return acc;
 }
 
-// Seed of a data stream: base training uses the run's seed itself; the zoo's streams are
-// others, so that the zoo does not replay base training's batches. Config seeds are < 2^31.
-uint64_t stream_seed(uint64_t seed, uint64_t stream) { return seed + (stream << 32); }
-constexpr uint64_t kZooStream = 1;           // iteration and epoch modes
+constexpr uint64_t kZooStream = 1;           // iteration and epoch modes (base training: 0)
 constexpr uint64_t kFirstRunStream = 2;      // seeds mode: run k uses stream 2 + k
 
 // Seeds mode: run k's own starting point, the base values plus Gaussian noise of
@@ -98,7 +95,7 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
   const int64_t tail = model->first_stage_using(layout.names());
   const torch::Tensor base_vec = layout.flatten(base);
   auto opt = make_subset_optimizer(cfg, tensors);
-  auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), stream_seed(seed, kZooStream));
+  auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), data_stream_seed(seed, kZooStream));
 
   torch::Tensor out = torch::zeros({K, layout.dim()});
   int64_t k0 = 0, it = 0;
@@ -139,7 +136,7 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
       // An independent run: own starting point, fresh optimizer, own data order.
       layout.assign(model, run_start(base_vec, layout, cfg.f("zoo.init_noise"), seed, k));
       opt = make_subset_optimizer(cfg, tensors);
-      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), stream_seed(seed, kFirstRunStream + k));
+      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), data_stream_seed(seed, kFirstRunStream + k));
       iters = cfg.i("zoo.run_iters");
       it = 0;
     }

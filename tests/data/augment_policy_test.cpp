@@ -117,5 +117,20 @@ TEST(BatchSchedule, FollowsThePolicy) {
   EXPECT_GT(xa.eq(0).sum().item<int64_t>(), 0);     // zero padding shifted in somewhere
 }
 
+TEST(BatchSchedule, ZooStreamsDoNotReplayBaseTraining) {
+  // Base training reads stream 0 (the seed itself); the zoo reads streams 1, 2, ...: other
+  // orders and other flips, so a zoo does not retrace base training's first batches.
+  DataSplits d = fake_splits("fashion-mnist", "auto");
+  EXPECT_EQ(data_stream_seed(7, 0), 7u);
+  BatchSchedule base(d, 16, data_stream_seed(7, 0)), zoo(d, 16, data_stream_seed(7, 1)),
+      run0(d, 16, data_stream_seed(7, 2)), other_seed(d, 16, data_stream_seed(8, 0));
+  auto b = base.batch(0);
+  EXPECT_TRUE(torch::equal(b.first, BatchSchedule(d, 16, 7).batch(0).first));
+  EXPECT_FALSE(torch::equal(b.second, zoo.batch(0).second));
+  EXPECT_FALSE(torch::equal(zoo.batch(0).second, run0.batch(0).second));
+  EXPECT_FALSE(torch::equal(b.second, other_seed.batch(0).second));
+  EXPECT_NE(data_stream_seed(7, 1), data_stream_seed(8, 0));
+}
+
 }  // namespace
 }  // namespace pdiff

@@ -153,6 +153,14 @@ TEST(CollectCli, BadInputsRefusedBeforeWriting) {
   expect_refused({"data.name=cifar10", "data.root=" + cf, "run_dir=" + tmp + "/r5"}, tmp + "/r5",
                  cf + "/test_batch.bin");
 
+  // STL-10 whose test_X.bin is not a whole number of 3x96x96 images.
+  std::string stl = test::write_tiny_stl10(tmp + "/stl", 20, 10);
+  {
+    std::string bytes = read_text_file(stl + "/test_X.bin");
+    write_file_atomic(stl + "/test_X.bin", bytes.substr(0, bytes.size() - 100));
+  }
+  expect_refused({"data.name=stl10", "data.root=" + stl, "run_dir=" + tmp + "/r8"}, tmp + "/r8",
+                 stl + "/test_X.bin");
   // A config whose image size does not fit the architecture (28 px, ViT patches of 8).
   expect_refused({"model.arch=vit_tiny", "model.vit_patch=8", "data.train_limit=500", "data.test_limit=100",
                   "run_dir=" + tmp + "/r6"},
