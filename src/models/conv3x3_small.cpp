@@ -36,44 +36,57 @@ torch::Tensor conv3x3_on_3x3(const torch::Tensor& x, const torch::Tensor& w) {
 }
 
 namespace {
-// Along one axis the three outputs y0..y2 are coefficients 1..3 of the product of the
-// polynomials x0 + x1 z + x2 z^2 and w2 + w1 z + w0 z^2. The product (degree 4) is fixed
-// by its values at 5 points; {0, 1, -1, -1/2, infinity} gave the smallest error of the sets
-// tried. The 2-D transforms are Kronecker products of the 1-D ones.
+// Along one axis the s outputs y0..y(s-1) of a padding-1 3-tap correlation over an s-long map
+// are coefficients 1..s of the product of the polynomials x0 + x1 z + ... + x(s-1) z^(s-1) and
+// w2 + w1 z + w0 z^2. The product (degree s + 1) is fixed by its values at s + 2 points; the
+// finite points below gave the smallest error of the sets tried, plus the point at infinity.
+// The 2-D transforms are Kronecker products of the 1-D ones.
 struct WinogradMatrices {
-  torch::Tensor input, weight, output;  // (25, 9), (25, 9), (9, 25)
+  torch::Tensor input, weight, output;  // (P^2, s^2), (P^2, 9), (s^2, P^2), P = s + 2
 };
 
-const WinogradMatrices& winograd_matrices() {
-  static const WinogradMatrices m = [] {
-    const double points[] = {0, 1, -1, -0.5};
-    auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-    auto vandermonde = torch::zeros({5, 5}, f64), ex = torch::zeros({5, 3}, f64), ew = torch::zeros({5, 3}, f64);
-    for (int i = 0; i < 4; ++i) {
-      for (int j = 0; j < 5; ++j) vandermonde[i][j] = std::pow(points[i], j);
-      for (int j = 0; j < 3; ++j) ex[i][j] = std::pow(points[i], j), ew[i][j] = std::pow(points[i], 2 - j);
-    }
-    vandermonde[4][4] = 1, ex[4][2] = 1, ew[4][0] = 1;  // the point at infinity: leading coefficients
-    auto coeffs = torch::inverse(vandermonde).slice(0, 1, 4);
-    return WinogradMatrices{torch::kron(ex, ex).to(torch::kFloat32), torch::kron(ew, ew).to(torch::kFloat32),
-                            torch::kron(coeffs, coeffs).to(torch::kFloat32)};
-  }();
-  return m;
+WinogradMatrices make_winograd_matrices(int64_t s) {
+  static const double points3[] = {0, 1, -1, -0.5};
+  static const double points4[] = {0, 1, -1, -0.5, 0.5};
+  const double* points = s == 3 ? points3 : points4;
+  const int64_t p = s + 2;
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  auto vandermonde = torch::zeros({p, p}, f64), ex = torch::zeros({p, s}, f64), ew = torch::zeros({p, 3}, f64);
+  for (int64_t i = 0; i + 1 < p; ++i) {
+    for (int64_t j = 0; j < p; ++j) vandermonde[i][j] = std::pow(points[i], j);
+    for (int64_t j = 0; j < s; ++j) ex[i][j] = std::pow(points[i], j);
+    for (int64_t j = 0; j < 3; ++j) ew[i][j] = std::pow(points[i], 2 - j);
+  }
+  vandermonde[p - 1][p - 1] = 1, ex[p - 1][s - 1] = 1, ew[p - 1][0] = 1;  // infinity: leading coefficients
+  auto coeffs = torch::inverse(vandermonde).slice(0, 1, s + 1);
+  return WinogradMatrices{torch::kron(ex, ex).to(torch::kFloat32), torch::kron(ew, ew).to(torch::kFloat32),
+                          torch::kron(coeffs, coeffs).to(torch::kFloat32)};
+}
+
+const WinogradMatrices& winograd_matrices(int64_t s) {
+  TORCH_CHECK(s == 3 || s == 4, "Winograd 3x3 convolution: maps of 3x3 or 4x4 only, got ", s);
+  static const WinogradMatrices m3 = make_winograd_matrices(3), m4 = make_winograd_matrices(4);
+  return s == 3 ? m3 : m4;
 }
 }  // namespace
 
-torch::Tensor winograd_weight(const torch::Tensor& w) {
+torch::Tensor winograd_weight(const torch::Tensor& w, int64_t s) {
   const int64_t cout = w.size(0), cin = w.size(1);
   auto taps = w.permute({2, 3, 1, 0}).reshape({9, cin * cout});
-  return torch::mm(winograd_matrices().weight, taps).view({25, cin, cout});
+  const auto& m = winograd_matrices(s);
+  return torch::mm(m.weight, taps).view({m.weight.size(0), cin, cout});
+}
+
+torch::Tensor conv3x3_winograd(const torch::Tensor& x, const torch::Tensor& weight, int64_t s) {
+  const auto& m = winograd_matrices(s);
+  const int64_t p2 = m.input.size(0), b = x.size(1), cin = x.size(2), cout = weight.size(2);
+  auto xt = torch::mm(m.input, x.reshape({s * s, b * cin})).view({p2, b, cin});
+  auto products = torch::bmm(xt, weight);                                   // (P^2, B, Cout)
+  return torch::mm(m.output, products.view({p2, b * cout})).view({s * s, b, cout});
 }
 
 torch::Tensor conv3x3_on_3x3_winograd(const torch::Tensor& x, const torch::Tensor& weight25) {
-  const auto& m = winograd_matrices();
-  const int64_t b = x.size(1), cin = x.size(2), cout = weight25.size(2);
-  auto xt = torch::mm(m.input, x.reshape({9, b * cin})).view({25, b, cin});
-  auto products = torch::bmm(xt, weight25);                                 // (25, B, Cout)
-  return torch::mm(m.output, products.view({25, b * cout})).view({9, b, cout});
+  return conv3x3_winograd(x, weight25, 3);
 }
 
 }  // namespace pdiff

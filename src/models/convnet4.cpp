@@ -101,13 +101,6 @@ torch::Tensor ConvNet4Impl::fast_tail_forward(int64_t start, const torch::Tensor
   return logits;
 }
 
-void redo_close_calls(const torch::Tensor& logits, double margin,
-                      const std::function<torch::Tensor(const torch::Tensor&)>& recompute) {
-  auto best2 = std::get<0>(logits.topk(2, 1));
-  auto close = (best2.select(1, 0) - best2.select(1, 1)).lt(margin).nonzero().squeeze(1);
-  if (close.numel() > 0) logits.index_copy_(0, close, recompute(close));
-}
-
 torch::Tensor ConvNet4Impl::tail_after_conv4(torch::Tensor y) {
   auto [scale4, shift4] = bn_affine(bn4);
   return fc(affine_relu_mean(y, scale4, shift4));  // (9, B, 256) -> (B, classes)

@@ -1,9 +1,8 @@
 // ConvNet-4 of the benchmark task (SPEC section 5): four Conv3x3(no bias)-BN-ReLU blocks,
 // channels 32, 64, 128, 256, MaxPool2d(2) after blocks 1-3, global average pool, Linear.
 #pragma once
-#include <functional>
-
 #include "models/classifier.h"
+#include "models/close_calls.h"
 
 namespace pdiff {
 
@@ -39,16 +38,9 @@ class ConvNet4Impl : public ClassifierImpl {
   torch::Tensor bn_pool_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn);
   // bn4, ReLU, average pool and fc on position-major conv4 outputs (9, B, 256).
   torch::Tensor tail_after_conv4(torch::Tensor y);
-  // A prediction is recomputed the direct way when its two best logits are this close.
-  static constexpr double kRecheckMargin = 1e-2;
   int64_t conv4_map_ = 0;          // side of conv4's input map
   torch::Tensor taps_, winograd_;  // conv4's weight laid out for the direct and Winograd forms
   int64_t conv4_version_ = -1;     // conv4->weight's version counter when they were made
 };
-
-// Replaces each row of logits (B, classes) whose two largest entries are closer than
-// `margin`, in place, by the matching row of recompute(indices of those rows).
-void redo_close_calls(const torch::Tensor& logits, double margin,
-                      const std::function<torch::Tensor(const torch::Tensor&)>& recompute);
 
 }  // namespace pdiff

@@ -2,8 +2,8 @@
 
 namespace pdiff {
 
-torch::Tensor ResidualBlockImpl::run_ops(torch::Tensor h, int64_t from, int64_t to) {
-  for (int64_t i = from; i < to; ++i) h = op(i, h);
+torch::Tensor ResidualBlockImpl::run_ops(torch::Tensor h, int64_t from, int64_t to, bool fast) {
+  for (int64_t i = from; i < to; ++i) h = fast ? fast_op(i, h) : op(i, h);
   return h;
 }
 
@@ -51,10 +51,10 @@ torch::Tensor ResidualTail::cache(ResidualBlockImpl& block, const torch::Tensor&
   return torch::cat({s.reshape({x.size(0), -1}), h.reshape({x.size(0), -1})}, 1);
 }
 
-torch::Tensor ResidualTail::finish(ResidualBlockImpl& block, const torch::Tensor& packed) {
+torch::Tensor ResidualTail::finish(ResidualBlockImpl& block, const torch::Tensor& packed, bool fast) {
   auto s = shortcut_.unpack(packed.slice(1, 0, shortcut_.numel()));
   auto h = chain_.unpack(packed.slice(1, shortcut_.numel()));
-  return block.merge(block.run_ops(h, op_, block.num_ops()), s);
+  return block.merge(block.run_ops(h, op_, block.num_ops(), fast), s);
 }
 
 }  // namespace pdiff

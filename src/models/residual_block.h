@@ -14,6 +14,9 @@ class ResidualBlockImpl : public torch::nn::Module {
  public:
   virtual int64_t num_ops() const = 0;
   virtual torch::Tensor op(int64_t i, torch::Tensor h) = 0;
+  // Op i in eval mode for tail-only evaluation: may round differently (Winograd), so callers
+  // redo close calls with op(); default: op itself.
+  virtual torch::Tensor fast_op(int64_t i, torch::Tensor h) { return op(i, h); }
   // Name (within the block) of the parameter, or module prefix ending in '.', that op i uses;
   // "" for none.
   virtual std::string op_params(int64_t i) const = 0;
@@ -21,7 +24,7 @@ class ResidualBlockImpl : public torch::nn::Module {
   virtual std::string shortcut_params() const { return ""; }  // e.g. "downsample."
   virtual torch::Tensor merge(const torch::Tensor& chain, const torch::Tensor& shortcut) = 0;
 
-  torch::Tensor run_ops(torch::Tensor h, int64_t from, int64_t to);
+  torch::Tensor run_ops(torch::Tensor h, int64_t from, int64_t to, bool fast = false);
   torch::Tensor forward(const torch::Tensor& x) { return merge(run_ops(x, 0, num_ops()), shortcut(x)); }
 };
 
@@ -37,8 +40,8 @@ class ResidualTail {
   bool prepare(ResidualBlockImpl& block, const std::string& block_prefix, const std::vector<std::string>& selected);
   // x: the block's input -> packed (B, shortcut + chain values).
   torch::Tensor cache(ResidualBlockImpl& block, const torch::Tensor& x);
-  // packed -> the block's output.
-  torch::Tensor finish(ResidualBlockImpl& block, const torch::Tensor& packed);
+  // packed -> the block's output; `fast` uses the block's fast_op.
+  torch::Tensor finish(ResidualBlockImpl& block, const torch::Tensor& packed, bool fast = false);
 
  private:
   struct Part {

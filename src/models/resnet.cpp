@@ -1,6 +1,8 @@
 #include "models/resnet.h"
 
 #include "core/error.h"
+#include "models/close_calls.h"
+#include "models/conv3x3_small.h"
 
 namespace pdiff {
 
@@ -44,6 +46,22 @@ class BasicBlockImpl : public ResidualBlockImpl {
     static const char* names[] = {"conv1.", "bn1.", "conv2.", "bn2."};
     return names[i];
   }
+  // conv2 on a 3x3 or 4x4 map (layer4 at 24-32 px) as Winograd GEMMs: 36 instead of 144
+  // multiplies per channel pair at 4x4 (models/conv3x3_small.h).
+  torch::Tensor fast_op(int64_t i, torch::Tensor h) override {
+    const int64_t s = h.dim() == 4 ? h.size(2) : 0;
+    if (i != 2 || (s != 3 && s != 4) || h.size(3) != s || h.requires_grad() || !h.device().is_cpu() ||
+        h.scalar_type() != torch::kFloat32)
+      return op(i, h);
+    if (winograd_version_ != conv2->weight._version() || winograd_.size(0) != (s + 2) * (s + 2)) {
+      winograd_ = winograd_weight(conv2->weight.detach(), s);
+      winograd_version_ = conv2->weight._version();
+    }
+    const int64_t b = h.size(0), c = h.size(1);
+    auto positions = h.permute({2, 3, 0, 1}).reshape({s * s, b, c});            // (s^2, B, C)
+    auto y = conv3x3_winograd(positions, winograd_, s);                          // (s^2, B, C')
+    return y.view({s, s, b, -1}).permute({2, 3, 0, 1}).contiguous(torch::MemoryFormat::ChannelsLast);
+  }
   torch::Tensor shortcut(const torch::Tensor& x) override { return down ? down->forward(x) : x; }
   std::string shortcut_params() const override { return "downsample."; }
   torch::Tensor merge(const torch::Tensor& chain, const torch::Tensor& s) override { return torch::relu(chain + s); }
@@ -52,6 +70,8 @@ class BasicBlockImpl : public ResidualBlockImpl {
   Conv2d conv1{nullptr}, conv2{nullptr};
   BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential down{nullptr};
+  torch::Tensor winograd_;         // conv2's weight in the Winograd domain
+  int64_t winograd_version_ = -1;  // conv2->weight's version counter when it was made
 };
 
 // 1x1 reduce, 3x3 (carries the stride, ResNet v1.5), 1x1 expand; expansion 4.
@@ -163,7 +183,12 @@ torch::Tensor ResNetImpl::fast_tail_cache(int64_t start, const torch::Tensor& h)
 }
 
 torch::Tensor ResNetImpl::fast_tail_forward(int64_t start, const torch::Tensor& cached) {
-  return forward_range(tail_.finish(*blocks_[start - 1], cached), start + 1, num_stages());
+  auto& block = *blocks_[start - 1];
+  auto logits = forward_range(tail_.finish(block, cached, /*fast=*/true), start + 1, num_stages());
+  redo_close_calls(logits, kRecheckMargin, [&](const torch::Tensor& rows) {
+    return forward_range(tail_.finish(block, cached.index_select(0, rows)), start + 1, num_stages());
+  });
+  return logits;
 }
 
 }  // namespace pdiff
