@@ -62,6 +62,13 @@ std::string novelty_verdict(const EvalReport& r) {
   os << "Generated models: mean accuracy " << fmt("%.2f", gen.acc.mean) << " % (originals "
      << fmt("%.2f", orig.acc.mean) << " %), mean max-IoU to the originals " << fmt("%.3f", gen.max_sim_mean)
      << " (originals to each other " << fmt("%.3f", orig.max_sim_mean) << "). ";
+  // Models that do not work are not new models: say so before any comparison of novelty.
+  if (gen.acc.mean < orig.acc.min - 1.0) {
+    os << "NO: the generated models do not work as well as the originals (mean " << fmt("%.2f", gen.acc.mean)
+       << " % is more than 1 point below the weakest original, " << fmt("%.2f", orig.acc.min)
+       << " %), so their novelty says nothing; see the generator's losses (ae_loss.csv, ldm_loss.csv).";
+    return os.str();
+  }
   // A baseline is "at equal accuracy" when its mean is no more than 0.1 points below the generated mean.
   std::vector<std::string> rivals, beaten;
   for (const auto& g : r.groups) {

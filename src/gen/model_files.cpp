@@ -84,6 +84,7 @@ void save_ldm(const std::string& path, const LdmModel& m, const std::string& con
   f.set("beta_start", m.beta_start);
   f.set("beta_end", m.beta_end);
   f.set("latent_scale", m.latent_scale);
+  f.set_tensor("latent_mean", m.latent_mean);
   m.layout.save(f);
   save_module(*m.ema, f, "ema.");
   f.set("config", config_yaml);
@@ -108,6 +109,10 @@ LdmModel load_ldm(const std::string& path) {
   m.beta_end = f.number("beta_end");
   m.schedule = NoiseSchedule::linear(f.integer("timesteps"), m.beta_start, m.beta_end);
   m.latent_scale = f.number("latent_scale");
+  m.latent_mean = f.tensor("latent_mean");
+  check(m.latent_mean.dim() == 1 && m.latent_mean.size(0) == c.length,
+        path + ": latent_mean has shape " + c10::str(m.latent_mean.sizes()) + ", expected (" +
+            std::to_string(c.length) + "); " + kTrainHint);
   m.layout = ParamLayout::load(f);
   m.ae_fingerprint = f.str("ae_fingerprint");
   m.fingerprint = f.str("fingerprint");
@@ -131,7 +136,7 @@ torch::Tensor sample_parameters(AeModel& ae, LdmModel& ldm, const SamplingOption
   const int64_t length = ldm.ema->config().length;
   torch::Tensor z = opts.sampler == "ddpm" ? sample_ddpm(ldm.schedule, denoise, gens, length)
                                            : sample_ddim(ldm.schedule, denoise, gens, length, opts.steps, opts.eta);
-  return ae.standardizer.invert(ae.net->decode(z / ldm.latent_scale));
+  return ae.standardizer.invert(ae.net->decode(z / ldm.latent_scale + ldm.latent_mean));
 }
 
 }  // namespace pdiff

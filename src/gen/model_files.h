@@ -14,7 +14,7 @@
 namespace pdiff {
 
 inline constexpr int64_t kAeFormatVersion = 1;
-inline constexpr int64_t kLdmFormatVersion = 1;
+inline constexpr int64_t kLdmFormatVersion = 2;  // 2: latent_mean
 
 struct AeModel {
   Autoencoder net{nullptr};
@@ -29,7 +29,12 @@ struct LdmModel {
   Denoiser ema{nullptr};        // EMA weights, used for sampling
   NoiseSchedule schedule;
   double beta_start = 0, beta_end = 0;
-  double latent_scale = 1;      // latents are multiplied by this to reach unit variance
+  // Diffusion runs on (latent - latent_mean) * latent_scale: centred on the zoo's mean latent
+  // and at unit variance. Without the centring a zoo whose latents sit in a tight cluster
+  // away from 0 (an MLP's last layer: spread 0.01 at distance 2.5) is out of reach of the
+  // convolutional denoiser, which cannot place a constant per-position offset precisely.
+  torch::Tensor latent_mean;    // (latent)
+  double latent_scale = 1;
   ParamLayout layout;
   std::string ae_fingerprint;
   std::string fingerprint;

@@ -107,8 +107,10 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   }
   LdmModel m;
   m.layout = zoo.layout;
-  m.latent_scale = 1.0 / std::max(latents.std().item<double>(), 1e-12);  // unit variance (SPEC 2)
-  const torch::Tensor z = latents * m.latent_scale;
+  m.latent_mean = latents.mean(0);                  // centred on the zoo (model_files.h)
+  const torch::Tensor centred = latents - m.latent_mean;
+  m.latent_scale = 1.0 / std::max(centred.std().item<double>(), 1e-12);  // unit variance (SPEC 2)
+  const torch::Tensor z = centred * m.latent_scale;
   m.beta_start = cfg.f("ldm.beta_start");
   m.beta_end = cfg.f("ldm.beta_end");
   m.schedule = NoiseSchedule::linear(cfg.i("ldm.timesteps"), m.beta_start, m.beta_end);

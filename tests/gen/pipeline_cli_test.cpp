@@ -8,6 +8,8 @@
 
 #include "core/file_io.h"
 #include "gen/generate.h"
+#include "gen/model_files.h"
+#include "zoo/zoo_file.h"
 #include "test_util.h"
 
 namespace pdiff {
@@ -36,6 +38,19 @@ TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
   run_ok(pdiff_cmd("collect", tiny(dir)));
   run_ok(pdiff_cmd("train", tiny(dir)));
   for (const char* f : {"ae.pt", "ldm.pt", "ae_loss.csv", "ldm_loss.csv"}) EXPECT_TRUE(file_exists(dir + "/" + f)) << f;
+  {
+    // The diffusion ran on the zoo's latents centred on their mean and scaled to unit variance.
+    AeModel ae = load_ae(dir + "/ae.pt");
+    LdmModel ldm = load_ldm(dir + "/ldm.pt");
+    torch::NoGradGuard ng;
+    ae.net->eval();
+    auto latents = ae.net->encode(ae.standardizer.apply(load_zoo(dir + "/zoo.pt").params));
+    ASSERT_EQ(ldm.latent_mean.sizes(), (std::vector<int64_t>{32}));
+    EXPECT_LT((ldm.latent_mean - latents.mean(0)).abs().max().item<double>(), 1e-4);
+    auto z = (latents - ldm.latent_mean) * ldm.latent_scale;
+    EXPECT_NEAR(z.std().item<double>(), 1.0, 1e-3);
+    EXPECT_LT(z.mean(0).abs().max().item<double>(), 1e-3);
+  }
   run_ok(pdiff_cmd("generate", tiny(dir)));
   Generated g = load_generated(dir + "/generated.pt");
   EXPECT_EQ(g.params.sizes(), (std::vector<int64_t>{10, 768}));

@@ -63,6 +63,7 @@ int64_t default_d(const std::string& arch, int64_t classes) {
 struct Case {
   std::string arch, dataset;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.dataset << " x " << c.arch; }
 
 class EveryArchEveryFormat : public ::testing::TestWithParam<Case> {};
 

@@ -152,6 +152,8 @@ struct TailCase {
   int64_t first_vector = 2;  // of vectors_around: 2 = large changes and a negation; 0 = small ones
 };
 
+void PrintTo(const TailCase& c, std::ostream* os) { *os << c.arch << " " << c.channels << "x" << c.size << " " << c.selection; }
+
 class TailEveryArch : public ::testing::TestWithParam<TailCase> {};
 
 TEST_P(TailEveryArch, CachedEqualsFullForwardAndReference) {
