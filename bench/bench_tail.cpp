@@ -2,7 +2,7 @@
 // per model on N test-sized images (1x28x28, as Fashion-MNIST) with the default selection
 // (zoo.select=auto), the speed-up, and whether the predictions are identical. For ResNet-18
 // (layer4.1.bn1/bn2) it also prints the tail's compute floor: its one convolution
-// (layer4.1.conv2, 512x512x3x3 on a 4x4 map) at the GEMM ceiling.
+// (layer4.1.conv2, 512x512x3x3 on a 4x4 map) at the GEMM ceiling, direct and Winograd.
 // Usage: bench_tail [N=2000] [archs=mlp,convnet4,resnet18,resnet50,vit_tiny,convnext_tiny]
 #include <torch/torch.h>
 
@@ -75,16 +75,19 @@ int main(int argc, char** argv) {
                   (long long)layout.dim(), (long long)tail.tail_start(), tail.uses_fast_tail() ? "yes" : "no",
                   t_tail, t_full, t_full / t_tail, same ? "yes" : "NO");
       if (arch == "resnet18") {
-        // The floor: layer4.1.conv2 on (N, 512, 4, 4), 3x3 padding 1: 2 * 512 * 512 * 9 * 16 FLOP an image.
-        const double flop = 2.0 * 512 * 512 * 9 * 16 * n;
+        // The floors: layer4.1.conv2 on (N, 512, 4, 4), 3x3 padding 1, at the GEMM ceiling:
+        // direct 2 * 512 * 512 * 9 * 16 FLOP an image; Winograd F(4x4, 3x3) 36 products of 512 x 512.
+        const double direct = 2.0 * 512 * 512 * 9 * 16 * n / 1e9, winograd = 2.0 * 512 * 512 * 36 * n / 1e9;
         auto x = torch::randn({n, 512, 4, 4}).contiguous(torch::MemoryFormat::ChannelsLast);
         auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(512, 512, 3).padding(1).bias(false));
         conv->weight.set_data(conv->weight.contiguous(torch::MemoryFormat::ChannelsLast));
         torch::NoGradGuard ng;
         const double t_conv = bench::time_per_call([&] { conv(x); }, 3.0);
-        std::printf("|  | resnet18 floor: conv2 %.1f GFLOP/model = %.3f s at the ceiling; oneDNN conv alone %.3f s "
-                    "(%.0f GFLOP/s); tail at %.0f %% of the floor's speed | | | | | | | |\n",
-                    flop / 1e9, flop / 1e9 / ceiling, t_conv, flop / 1e9 / t_conv, 100.0 * flop / 1e9 / ceiling / t_tail);
+        std::printf("\nresnet18 tail floor (layer4.1.conv2 at the GEMM ceiling): direct %.1f GFLOP = %.3f s/model, "
+                    "Winograd %.1f GFLOP = %.3f s/model; oneDNN's direct conv alone %.3f s (%.0f GFLOP/s); the tail "
+                    "(Winograd, everything included) %.3f s = %.0f %% of the Winograd floor's speed\n\n",
+                    direct, direct / ceiling, winograd, winograd / ceiling, t_conv, direct / t_conv, t_tail,
+                    100.0 * winograd / ceiling / t_tail);
       }
       std::fflush(stdout);
     }

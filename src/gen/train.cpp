@@ -1,5 +1,7 @@
 #include "gen/train.h"
 
+#include <optional>
+
 #include <cstdio>
 
 #include "core/error.h"
@@ -41,15 +43,26 @@ torch::Tensor batch_rows(const torch::Tensor& x, int64_t batch, torch::Generator
   return x.index_select(0, idx);
 }
 
+// An earlier output this pdiff cannot read (another format version, a damaged file) is not
+// reused: the stage trains anew and replaces it.
+template <class Load>
+auto previous_output(const std::string& path, Load load) -> std::optional<decltype(load(path))> {
+  if (!file_exists(path)) return std::nullopt;
+  try {
+    return load(path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "not reusing %s: %s\n", path.c_str(), e.what());
+    return std::nullopt;
+  }
+}
+
 AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& dir) {
   const std::string path = dir + "/ae.pt";
   const std::string fingerprint = cfg.fingerprint(ae_config_keys());
-  if (file_exists(path)) {
-    AeModel m = load_ae(path);
-    if (m.fingerprint == fingerprint && m.zoo_fingerprint == zoo.fingerprint) {
-      std::fprintf(stderr, "ae: reusing %s\n", path.c_str());
-      return m;
-    }
+  if (auto m = previous_output(path, load_ae);
+      m && m->fingerprint == fingerprint && m->zoo_fingerprint == zoo.fingerprint) {
+    std::fprintf(stderr, "ae: reusing %s\n", path.c_str());
+    return *m;
   }
   Stopwatch timer;
   AeModel m;
@@ -92,12 +105,10 @@ AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& 
 void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::string& dir) {
   const std::string path = dir + "/ldm.pt";
   const std::string fingerprint = cfg.fingerprint(ldm_config_keys());
-  if (file_exists(path)) {
-    LdmModel m = load_ldm(path);
-    if (m.fingerprint == fingerprint && m.ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint) {
-      std::fprintf(stderr, "ldm: reusing %s\n", path.c_str());
-      return;
-    }
+  if (auto m = previous_output(path, load_ldm);
+      m && m->fingerprint == fingerprint && m->ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint) {
+    std::fprintf(stderr, "ldm: reusing %s\n", path.c_str());
+    return;
   }
   Stopwatch timer;
   torch::Tensor latents;

@@ -83,6 +83,17 @@ TEST(RunCli, EvalBeforeGenerationAndCorruptFilesAreClearErrors) {
   // `pdiff run` redoes the broken stage and carries on.
   ASSERT_EQ(pdiff("run", tiny(dir) + " eval.tsne=false", &out), 0) << out;
   EXPECT_TRUE(file_exists(dir + "/report.json"));
+
+  // An ldm.pt of an older format version (an earlier pdiff): `pdiff run` trains it anew.
+  {
+    DictFile f = DictFile::load_any(dir + "/ldm.pt");
+    f.set("version", int64_t{1});
+    std::vector<char> bytes = torch::pickle_save(c10::IValue(f.dict()));
+    write_file_atomic(dir + "/ldm.pt", std::string(bytes.begin(), bytes.end()));
+  }
+  ASSERT_EQ(pdiff("run", tiny(dir) + " eval.tsne=false", &out), 0) << out;
+  EXPECT_NE(out.find("not reusing " + dir + "/ldm.pt"), std::string::npos) << out;
+  EXPECT_NE(out.find("ae: reusing"), std::string::npos) << out;
 }
 
 }  // namespace
