@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include "core/error.h"
+
 namespace pdiff::test {
 
 // A fresh empty directory under /tmp, unique per call.
@@ -32,4 +34,18 @@ std::string write_tiny_cifar100(const std::string& dir, int64_t n_train, int64_t
 std::string write_tiny_stl10(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);     // train_X.bin, train_y.bin, test_X.bin, test_y.bin (column-major channels, labels 1..10)
 std::string write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);     // raw IDX files train-images-idx3-ubyte etc.
 
+// The message of the pdiff::Error that fn throws, or a note that it threw none.
+template <typename Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no pdiff::Error thrown>";
+}
+
 }  // namespace pdiff::test
+
+#define EXPECT_CONTAINS(hay, needle) \
+  EXPECT_NE(std::string(hay).find(needle), std::string::npos) << "message: " << (hay) << "\nmissing: " << (needle)

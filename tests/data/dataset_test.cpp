@@ -97,18 +97,7 @@ torch::Tensor labels_of(const Bytes& b, int64_t stride = 1, int64_t offset = 0) 
   return torch::tensor(v, torch::kInt64);
 }
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no pdiff::Error thrown>";
-}
-
-#define EXPECT_CONTAINS(hay, needle) \
-  EXPECT_NE(std::string(hay).find(needle), std::string::npos) << "message: " << (hay) << "\nmissing: " << (needle)
+using test::error_of;
 
 // --- IDX ---------------------------------------------------------------------------------
 

@@ -60,18 +60,7 @@ std::string write_pattern_stl(const std::string& dir) {
   return dir;
 }
 
-template <typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no pdiff::Error thrown>";
-}
-
-#define EXPECT_CONTAINS(hay, needle) \
-  EXPECT_NE(std::string(hay).find(needle), std::string::npos) << "message: " << (hay) << "\nmissing: " << (needle)
+using test::error_of;
 
 TEST(DatasetStl10, ReaderTransposesToRowMajor) {
   std::string dir = write_pattern_stl(test::temp_dir("stl10_raw"));

@@ -30,14 +30,7 @@ Classifier convnet4(uint64_t seed = 0) {
 
 using Names = std::vector<std::string>;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no pdiff::Error thrown>";
-}
+using test::error_of;
 
 TEST(Select, LastTwoNorms) {
   auto model = convnet4();
