@@ -137,15 +137,54 @@ TEST(SplitBatchStep, AFailingWorkerIsReportedWithoutHanging) {
   }
 }
 
-TEST(SplitBatchStep, WorkerCount) {
+// Sets torch's thread count for one scope.
+struct ThreadsFor {
+  int saved = torch::get_num_threads();
+  explicit ThreadsFor(int n) { torch::set_num_threads(n); }
+  ~ThreadsFor() { torch::set_num_threads(saved); }
+};
+
+TEST(SplitBatchStep, WorkerCountKnownCases) {
   ClassifierSpec resnet;
   resnet.arch = "resnet18";
   resnet.in_channels = 3;
   resnet.image_size = 32;
-  EXPECT_EQ(split_workers(*make_classifier(resnet), 128), 1);  // plain BatchNorm2d: no split
-  auto convnet = make_classifier(convnet4_spec());
-  EXPECT_EQ(split_workers(*convnet, 128), std::min(torch::get_num_threads(), 8));
-  EXPECT_EQ(split_workers(*convnet, 20), 1);  // slices under 16 images are not worth it
+  Classifier plain = make_classifier(resnet);  // plain BatchNorm2d: cannot split
+  Classifier convnet = make_classifier(convnet4_spec());
+  struct Case {
+    int threads;
+    int64_t batch;
+    int want;
+  };
+  for (const Case& c : {Case{2, 128, 2}, Case{2, 32, 2}, Case{2, 31, 1}, Case{2, 20, 1}, Case{2, 1, 1},
+                        Case{1, 128, 1}, Case{3, 48, 3}, Case{4, 47, 2}, Case{12, 64, 4}, Case{12, 1000, 8},
+                        Case{8, 128, 8}, Case{16, 4096, 8}}) {
+    ThreadsFor t(c.threads);
+    EXPECT_EQ(split_workers(*convnet, c.batch), c.want) << c.threads << " threads, batch " << c.batch;
+    EXPECT_EQ(split_workers(*plain, c.batch), 1) << c.threads << " threads, batch " << c.batch;
+  }
+}
+
+TEST(SplitBatchStep, WorkerCountProperties) {
+  // As many workers as allowed: one per thread, at most 8, every slice of >= 16 images.
+  Classifier convnet = make_classifier(convnet4_spec());
+  for (int threads = 1; threads <= 10; ++threads) {
+    ThreadsFor t(threads);
+    int previous = 1;
+    for (int64_t batch = 1; batch <= 200; ++batch) {
+      const int w = split_workers(*convnet, batch);
+      SCOPED_TRACE(std::to_string(threads) + " threads, batch " + std::to_string(batch));
+      ASSERT_GE(w, 1);
+      EXPECT_LE(w, threads);
+      EXPECT_LE(w, 8);
+      if (w > 1) EXPECT_GE(batch / w, 16) << "a slice under 16 images";
+      // No more workers possible: at the thread or 8-worker cap, or one more would make a
+      // slice under 16 images.
+      EXPECT_TRUE(w == threads || w == 8 || batch / (w + 1) < 16);
+      EXPECT_GE(w, previous) << "fewer workers for a larger batch";
+      previous = w;
+    }
+  }
 }
 
 }  // namespace
