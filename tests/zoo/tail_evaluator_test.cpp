@@ -73,6 +73,8 @@ TEST(TailEvaluator, ConvNet4CachedEqualsFullForward) {
   torch::Tensor params = vectors_around(model, layout, 4);
   const int64_t m = params.size(0);
 
+  // The default chunk (500) holds all 300 images, cached in slices of 100; chunk 128 splits
+  // them into 128 + 128 + 44.
   TailEvaluator cached(clone_classifier(model, spec), layout, test, /*full_forward=*/false);
   TailEvaluator full(clone_classifier(model, spec), layout, test, /*full_forward=*/true);
   TailEvaluator chunked(clone_classifier(model, spec), layout, test, false, /*chunk=*/128);
@@ -85,7 +87,7 @@ TEST(TailEvaluator, ConvNet4CachedEqualsFullForward) {
   ASSERT_EQ(a.accuracy.sizes(), (std::vector<int64_t>{m}));
   EXPECT_EQ(a.accuracy.scalar_type(), torch::kFloat64);
   check_same(a, b, "cached vs full");
-  check_same(a, c, "chunk 2000 vs chunk 128");
+  check_same(a, c, "default chunk (500) vs chunk 128");
 
   // Against the independent reference, and accuracy = percent of correct predictions.
   for (int64_t i = 0; i < m; ++i) {
@@ -102,6 +104,26 @@ TEST(TailEvaluator, ConvNet4CachedEqualsFullForward) {
   // Wrong shapes are refused.
   EXPECT_THROW(cached.evaluate(params[0]), Error);
   EXPECT_THROW(cached.evaluate(torch::zeros({2, 767})), Error);
+}
+
+TEST(TailEvaluator, ConvNet4DefaultChunksOverALargerTestSet) {
+  // 1130 images with the default chunk of 500: chunks of 500, 500 and 130 (the last cached in
+  // slices of 100 and 30), the path `pdiff eval` takes on a real test set.
+  ClassifierSpec spec;
+  spec.arch = "convnet4";
+  Classifier model = model_with_stats(spec, 9, 64);
+  ParamLayout layout = ParamLayout::of(model, select_parameters(model, "last_norm:2"));
+  Dataset test = random_test_set(spec, 1130, 14);
+  torch::Tensor params = vectors_around(model, layout, 10).slice(0, 2, 5);  // large changes and a negation
+  TailEvaluator cached(clone_classifier(model, spec), layout, test);
+  TailEvaluator full(clone_classifier(model, spec), layout, test, /*full_forward=*/true, /*chunk=*/1130);
+  EvalResult a = cached.evaluate(params);
+  ASSERT_EQ(a.predictions.sizes(), (std::vector<int64_t>{3, 1130}));
+  check_same(a, full.evaluate(params), "default chunks vs one chunk, full forward");
+  for (int64_t i = 0; i < params.size(0); ++i)
+    EXPECT_TRUE(torch::equal(a.predictions[i], reference_predictions(model, spec, layout, params[i], test)))
+        << "vector " << i;
+  EXPECT_FALSE(torch::equal(a.predictions[0], a.predictions[2]));
 }
 
 TEST(TailEvaluator, ConvNet4PatternSelection) {
