@@ -1,12 +1,16 @@
-// Tests of the gnuplot-rendered PNG plots: each kind writes a real PNG (signature, size) with no
-// temporary file left behind, awkward series names work, and bad input or a missing gnuplot
-// throws pdiff::Error with a useful message.
+// Tests of the gnuplot-rendered PNG plots: each kind writes a PNG that decodes (below, with zlib)
+// to a 900x650 image that is not blank, the pixels follow the data, no temporary file is left
+// behind, awkward series names work, and bad input or a missing gnuplot throws pdiff::Error
+// with a useful message.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
+
+#include <zlib.h>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -25,15 +29,106 @@ std::string error_of(const std::function<void()>& fn) {
   return "<no pdiff::Error thrown>";
 }
 
-// Checks `path` is a PNG of a plausible size and that no temporary file was left next to it.
-void expect_png(const std::string& path) {
-  ASSERT_TRUE(file_exists(path)) << path;
+// A decoded 8-bit, non-interlaced PNG: one byte per channel (palette images: the index).
+struct Image {
+  int64_t width = 0, height = 0, channels = 0;
+  std::vector<uint8_t> pixels;  // row-major, width * channels bytes a row
+  std::string pixel(int64_t x, int64_t y) const {
+    return std::string(reinterpret_cast<const char*>(&pixels[(y * width + x) * channels]), channels);
+  }
+};
+
+uint32_t be32(const std::string& b, size_t at) {
+  return (uint32_t(uint8_t(b[at])) << 24) | (uint32_t(uint8_t(b[at + 1])) << 16) |
+         (uint32_t(uint8_t(b[at + 2])) << 8) | uint32_t(uint8_t(b[at + 3]));
+}
+
+// Parses the chunks (IHDR for the size and type, the IDATs for the data), inflates the data
+// and undoes each row's filter (PNG spec section 9). Fails the test on anything unexpected.
+Image decode_png(const std::string& path) {
+  Image img;
   std::string bytes = read_text_file(path);
-  ASSERT_GE(bytes.size(), 8u);
-  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
-  EXPECT_GT(bytes.size(), 5000u) << path;
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << path;
+  std::string idat;
+  bool ended = false;
+  for (size_t at = 8; at + 12 <= bytes.size() && !ended;) {
+    const uint32_t len = be32(bytes, at);
+    const std::string type = bytes.substr(at + 4, 4), data = bytes.substr(at + 8, len);
+    if (type == "IHDR") {
+      img.width = be32(data, 0), img.height = be32(data, 4);
+      const int depth = uint8_t(data[8]), colour = uint8_t(data[9]), interlace = uint8_t(data[12]);
+      EXPECT_EQ(depth, 8) << path;
+      EXPECT_EQ(interlace, 0) << path;
+      const std::map<int, int64_t> channels = {{0, 1}, {2, 3}, {3, 1}, {4, 2}, {6, 4}};
+      EXPECT_TRUE(channels.count(colour)) << path << ": colour type " << colour;
+      img.channels = channels.count(colour) ? channels.at(colour) : 0;
+    }
+    if (type == "IDAT") idat += data;
+    ended = type == "IEND";
+    at += 12 + len;
+  }
+  EXPECT_TRUE(ended) << path << ": no IEND chunk";
+  if (img.channels == 0 || img.width == 0 || img.height == 0) return img;
+  const int64_t stride = img.width * img.channels, bpp = img.channels;
+  std::vector<uint8_t> raw(img.height * (stride + 1));
+  uLongf raw_len = raw.size();
+  EXPECT_EQ(uncompress(raw.data(), &raw_len, reinterpret_cast<const Bytef*>(idat.data()), idat.size()), Z_OK) << path;
+  EXPECT_EQ(raw_len, raw.size()) << path;
+  img.pixels.assign(img.height * stride, 0);
+  for (int64_t y = 0; y < img.height; ++y) {
+    const uint8_t filter = raw[y * (stride + 1)];
+    const uint8_t* in = &raw[y * (stride + 1) + 1];
+    uint8_t* row = &img.pixels[y * stride];
+    const uint8_t* up = y > 0 ? &img.pixels[(y - 1) * stride] : nullptr;
+    for (int64_t i = 0; i < stride; ++i) {
+      const int a = i >= bpp ? row[i - bpp] : 0, b = up ? up[i] : 0, c = up && i >= bpp ? up[i - bpp] : 0;
+      int predictor = 0;
+      if (filter == 1) predictor = a;
+      else if (filter == 2) predictor = b;
+      else if (filter == 3) predictor = (a + b) / 2;
+      else if (filter == 4) {
+        const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+        predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      } else if (filter != 0) {
+        ADD_FAILURE() << path << ": row " << y << " has filter type " << int(filter);
+        return img;
+      }
+      row[i] = static_cast<uint8_t>(in[i] + predictor);
+    }
+  }
+  return img;
+}
+
+// Number of pixels that differ between two images of the same size.
+int64_t pixels_differing(const Image& a, const Image& b) {
+  int64_t n = 0;
+  for (int64_t y = 0; y < a.height; ++y)
+    for (int64_t x = 0; x < a.width; ++x) n += a.pixel(x, y) != b.pixel(x, y);
+  return n;
+}
+
+// Checks `path` decodes to a 900x650 image with a drawing on it, and that no temporary file was
+// left next to it. Returns the image.
+Image expect_png(const std::string& path) {
+  EXPECT_TRUE(file_exists(path)) << path;
+  if (!file_exists(path)) return {};
+  Image img = decode_png(path);
+  EXPECT_EQ(img.width, 900) << path;
+  EXPECT_EQ(img.height, 650) << path;
+  // Not blank: besides the background (the commonest pixel) there are axes, text and data,
+  // in several colours, but they do not cover the picture.
+  std::map<std::string, int64_t> counts;
+  for (int64_t y = 0; y < img.height; ++y)
+    for (int64_t x = 0; x < img.width; ++x) ++counts[img.pixel(x, y)];
+  int64_t background = 0;
+  for (const auto& kv : counts) background = std::max(background, kv.second);
+  const double drawn = 1.0 - double(background) / double(img.width * img.height);
+  EXPECT_GT(drawn, 0.01) << path;
+  EXPECT_LT(drawn, 0.6) << path;
+  EXPECT_GT(counts.size(), 8u) << path << ": too few colours for axes, text and series";
   EXPECT_FALSE(file_exists(path + ".tmp.png"));
   EXPECT_FALSE(file_exists(path + ".tmp"));
+  return img;
 }
 
 Series wave(const std::string& name, double phase, int n = 80) {
@@ -97,6 +192,37 @@ TEST(Plots, LinesWritePngIncludingLogScale) {
   std::string log_path = dir + "/loss_log.png";
   plot_lines(log_path, "Loss (log)", "step", "loss", {loss, with_zero}, /*log_y=*/true);
   expect_png(log_path);
+}
+
+TEST(Plots, PixelsFollowTheData) {
+  // Same title, labels and axis ranges (y = sin and y = -sin over one period): only the
+  // curve can make the pixels differ. The same data twice gives the same picture.
+  std::string dir = test::temp_dir("plots_pixels");
+  auto curve = [](double sign) {
+    Series s{"curve", {}, {}};
+    for (int i = 0; i <= 100; ++i) s.x.push_back(i * 0.02 * M_PI), s.y.push_back(sign * std::sin(i * 0.02 * M_PI));
+    return s;
+  };
+  plot_lines(dir + "/a.png", "t", "x", "y", {curve(1)});
+  plot_lines(dir + "/b.png", "t", "x", "y", {curve(-1)});
+  plot_lines(dir + "/a2.png", "t", "x", "y", {curve(1)});
+  Image a = expect_png(dir + "/a.png"), b = expect_png(dir + "/b.png"), a2 = expect_png(dir + "/a2.png");
+  ASSERT_EQ(a.pixels.size(), b.pixels.size());
+  ASSERT_EQ(a.pixels.size(), a2.pixels.size());
+  EXPECT_EQ(pixels_differing(a, a2), 0);
+  EXPECT_GT(pixels_differing(a, b), 500) << "another curve, (almost) the same picture";
+  // Where the pictures differ, one of them shows its curve. In the left third (x < 2pi/3),
+  // y = sin is positive and y = -sin negative: a's curve lies above b's (smaller rows).
+  auto mean_row_of_curve = [&](const Image& img, const Image& other) {
+    const std::string background = img.pixel(img.width - 1, img.height - 1);
+    double sum = 0, n = 0;
+    for (int64_t y = 0; y < img.height; ++y)
+      for (int64_t x = 0; x < img.width / 3; ++x)
+        if (img.pixel(x, y) != other.pixel(x, y) && img.pixel(x, y) != background) sum += y, ++n;
+    EXPECT_GT(n, 100) << "no curve in the left third";
+    return sum / std::max(n, 1.0);
+  };
+  EXPECT_LT(mean_row_of_curve(a, b) + 100, mean_row_of_curve(b, a)) << "y = sin not drawn above y = -sin";
 }
 
 TEST(Plots, BadInputThrows) {
