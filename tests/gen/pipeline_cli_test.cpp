@@ -70,7 +70,14 @@ TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
 
   run_ok(pdiff_cmd("export", tiny(dir) + " --index 3"));
   EXPECT_TRUE(file_exists(dir + "/generated_3.pt"));
-  run_ok("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_generated.py " + dir + " 500");
+  const std::string check_generated = "/usr/bin/python3 " + test::source_dir() + "/tests/python/check_generated.py ";
+  run_ok(check_generated + dir + " 500");
+  // Without the exported file the check fails, naming it, unless told that nothing was exported.
+  run_ok("mv " + dir + "/generated_3.pt " + dir + "/exported.pt");
+  std::string out;
+  EXPECT_NE(test::run_command(check_generated + dir + " 500", &out), 0) << out;
+  EXPECT_CONTAINS(out, "generated_3.pt not found");
+  run_ok(check_generated + "--no-export " + dir + " 500");
 }
 
 TEST(PipelineCli, RefusesAZooThatDoesNotMatchTheTrainedModels) {
