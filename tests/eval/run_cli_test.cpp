@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+
 #include "core/file_io.h"
 #include "test_util.h"
 
@@ -20,6 +22,48 @@ int pdiff(const std::string& sub, const std::string& args, std::string* out) {
   return test::run_command(test::pdiff_binary() + " " + sub + args, out);
 }
 
+std::string two_decimals(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+// The verdict says what the report's numbers say: the generated and original accuracies it
+// quotes, "do not work" when the generated mean is over 1 point below the weakest original,
+// and otherwise which baselines (every group but original, generated and ensemble) reach the
+// generated accuracy within 0.1 points with a max-IoU at most the generated one (rivals: NO)
+// or above it (less novel: YES when there is no rival).
+void expect_verdict_matches_groups(const std::string& verdict, const nlohmann::json& groups) {
+  const double gen_mean = groups["generated"]["acc"]["mean"], gen_sim = groups["generated"]["max_sim"]["mean"];
+  const double orig_mean = groups["original"]["acc"]["mean"], orig_min = groups["original"]["acc"]["min"];
+  EXPECT_CONTAINS(verdict, "Generated models: mean accuracy " + two_decimals(gen_mean) + " % (originals " +
+                               two_decimals(orig_mean) + " %)");
+  if (gen_mean < orig_min - 1.0) {
+    EXPECT_CONTAINS(verdict, "NO: the generated models do not work");
+    return;
+  }
+  EXPECT_EQ(verdict.find("do not work"), std::string::npos) << verdict;
+  std::vector<std::string> rivals, beaten;
+  for (const auto& [name, g] : groups.items()) {
+    if (name == "original" || name == "generated" || name == "ensemble") continue;
+    if (g["acc"]["mean"].get<double>() < gen_mean - 0.1) {
+      EXPECT_EQ(verdict.find(name), std::string::npos) << name << " is less accurate: " << verdict;
+      continue;
+    }
+    (g["max_sim"]["mean"].get<double>() <= gen_sim ? rivals : beaten).push_back(name);
+  }
+  if (rivals.empty() && beaten.empty()) {
+    EXPECT_CONTAINS(verdict, "No baseline reaches");
+  } else if (rivals.empty()) {
+    EXPECT_CONTAINS(verdict, "YES");
+    for (const auto& b : beaten) EXPECT_CONTAINS(verdict, b);
+  } else {
+    EXPECT_CONTAINS(verdict, "NO: ");
+    EXPECT_EQ(verdict.find("YES"), std::string::npos) << verdict;
+    for (const auto& g : rivals) EXPECT_CONTAINS(verdict, g);
+  }
+}
+
 TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
   std::string dir = test::temp_dir("run"), out;
   ASSERT_EQ(pdiff("run", tiny(dir), &out), 0) << out.substr(out.size() > 3000 ? out.size() - 3000 : 0);
@@ -34,10 +78,27 @@ TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
     EXPECT_TRUE(G["max_sim"]["mean"].is_number()) << g;
     EXPECT_TRUE(G["n"].is_number_integer()) << g;
   }
-  EXPECT_EQ(report["groups"]["original"]["n"], 20);
-  EXPECT_EQ(report["groups"]["generated"]["n"], 12);
-  EXPECT_EQ(report["groups"]["gaussian"]["n"], 6);
-  EXPECT_EQ(report["groups"]["ensemble"]["n"], 1);
+  const auto& groups = report["groups"];
+  EXPECT_EQ(groups["original"]["n"], 20);
+  EXPECT_EQ(groups["generated"]["n"], 12);
+  for (const char* g : {"noise_std_0.001", "noise_std_0.05", "noise_std_0.15", "noise_raw_0.06", "noise_raw_0.12",
+                        "average16", "gaussian"})
+    EXPECT_EQ(groups[g]["n"], 6) << g << ": eval.baseline_n models";
+  // The ensemble is one model: every statistic is its accuracy.
+  EXPECT_EQ(groups["ensemble"]["n"], 1);
+  EXPECT_EQ(groups["ensemble"]["acc"]["best"], groups["ensemble"]["acc"]["min"]);
+  EXPECT_EQ(groups["ensemble"]["acc"]["mean"], groups["ensemble"]["acc"]["min"]);
+  // What the groups mean: originals with noise of 0.001 std are copies of originals (their
+  // wrong answers are an original's, their nearest original is ~0.001 std away), and more
+  // noise moves the models further from the originals.
+  auto nn_l2 = [&](const char* g) { return groups[g]["nn_l2"]["median"].get<double>(); };
+  EXPECT_GT(groups["noise_std_0.001"]["max_sim"]["mean"].get<double>(), 0.95);
+  EXPECT_LT(nn_l2("noise_std_0.001"), 0.05 * nn_l2("original"));
+  EXPECT_LT(nn_l2("noise_std_0.001"), nn_l2("noise_std_0.05"));
+  EXPECT_LT(nn_l2("noise_std_0.05"), nn_l2("noise_std_0.15"));
+  EXPECT_LT(nn_l2("noise_raw_0.06"), nn_l2("noise_raw_0.12"));
+  EXPECT_GT(groups["noise_std_0.001"]["max_sim"]["mean"].get<double>(), groups["noise_std_0.15"]["max_sim"]["mean"].get<double>());
+  for (const char* g : {"average16", "gaussian"}) EXPECT_GT(nn_l2(g), 0.0) << g << ": not a copy of an original";
   for (const char* k : {"origin_origin", "generated_generated", "origin_generated", "generated_max"})
     EXPECT_TRUE(report["similarity"][k].is_number()) << k;
   for (const char* k : {"collect", "train_ae", "train_ldm", "generate", "eval", "total"})
@@ -47,7 +108,9 @@ TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
                           "projection_tsne.png", "training_loss.png"})
     EXPECT_TRUE(file_exists(dir + "/" + png)) << png;
   std::string md = read_text_file(dir + "/report.md");
-  EXPECT_NE(md.find("## Verdict"), std::string::npos);
+  const std::string verdict = report["verdict"];
+  EXPECT_CONTAINS(md, "## Verdict\n\n" + verdict);
+  expect_verdict_matches_groups(verdict, groups);
 
   // The report agrees with an independent recomputation in Python.
   ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_report.py " + dir, &out), 0)
