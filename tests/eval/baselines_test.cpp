@@ -51,7 +51,7 @@ TEST(Baselines, Average16IsTheMeanOf16DistinctRandomOriginals) {
   for (int64_t i = 0; i < n; ++i) {
     auto row = avg[i];
     auto chosen = row.gt(0);
-    EXPECT_EQ(chosen.sum().item<int64_t>(), 16) << "row " << i;
+    ASSERT_EQ(chosen.sum().item<int64_t>(), 16) << "row " << i;
     EXPECT_TRUE(torch::allclose(row.masked_select(chosen), torch::full({16}, 1.0f / 16), 0, 1e-7)) << "row " << i;
     auto idx = chosen.nonzero().flatten();
     subsets.insert(std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel()));
