@@ -25,6 +25,26 @@ const std::map<std::string, std::string>& paper_recipe() {
   return preset;
 }
 
+// Well-formed UTF-8 (RFC 3629): no overlong forms, surrogates or code points past U+10FFFF.
+bool valid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    unsigned c = p[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > n) return false;
+    unsigned cp = len == 1 ? c : c & (0x7F >> len);
+    for (size_t j = 1; j < len; ++j) {
+      if ((p[i + j] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + j] & 0x3F);
+    }
+    static const unsigned kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
 std::string trim(const std::string& s) {
   size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
@@ -137,6 +157,8 @@ void Config::set(const std::string& key, const std::string& raw, const std::stri
                 (hint.empty() ? "; run `pdiff keys` for the list" : "; keys of that section: " + hint));
   }
   std::string value = trim(raw);
+  // config.yaml is UTF-8: a value that is not would come back changed when a run is resumed.
+  check(valid_utf8(value), origin + ": key '" + key + "': the value is not valid UTF-8 text");
   auto bad = [&](const std::string& why) {
     return Error(origin + ": key '" + key + "' = '" + value + "': " + why);
   };

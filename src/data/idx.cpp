@@ -1,7 +1,9 @@
 // IDX reader (MNIST family), gzip-compressed or raw: zlib's gzread reads both.
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 #include "data/dataset.h"
@@ -54,13 +56,24 @@ torch::Tensor read_idx(const std::string& path) {
     // product of up to four dimensions < 2^28 from overflowing).
     check(count <= (int64_t(1) << 32), path + ": IDX header promises more than 4 GiB of data; the header is corrupt");
   }
-  auto out = torch::empty(dims, torch::kUInt8);
-  size_t got = gz_read(f, path, out.data_ptr<uint8_t>(), static_cast<size_t>(count));
+  // Read in chunks before allocating the whole payload: a corrupt 20-byte header must not
+  // make us allocate the 4 GiB it promises.
+  std::vector<uint8_t> payload;
+  size_t got = 0;
+  while (got < static_cast<size_t>(count)) {
+    size_t chunk = std::min<size_t>(static_cast<size_t>(count) - got, size_t(16) << 20);
+    payload.resize(got + chunk);
+    size_t n = gz_read(f, path, payload.data() + got, chunk);
+    got += n;
+    if (n < chunk) break;
+  }
   check(got == static_cast<size_t>(count),
         path + ": truncated: header promises " + std::to_string(count) + " bytes of data, file has " +
             std::to_string(got) + "; re-download the file");
   uint8_t extra;
   check(gz_read(f, path, &extra, 1) == 0, path + ": trailing data after the IDX payload; the file is corrupt");
+  auto out = torch::empty(dims, torch::kUInt8);
+  std::memcpy(out.data_ptr<uint8_t>(), payload.data(), payload.size());
   return out;
 }
 
