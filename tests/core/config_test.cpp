@@ -153,6 +153,18 @@ TEST(Config, OverrideWithoutEquals) {
   expect_error([] { Config::load("", {"=5"}); }, {"=5"});
 }
 
+// Found by fuzz/fuzz_config.cpp: a non-UTF-8 byte in a string value was accepted and came
+// back as U+FFFD from the saved config.yaml, so a resumed run saw another run_dir.
+TEST(Config, ValuesMustBeUtf8AndSurviveTheRoundTrip) {
+  std::string path = write_yaml("run_dir: runs/caf\xe9\n");
+  expect_error([&] { Config::load(path); }, {"run_dir", "UTF-8", path});
+  expect_error([] { Config::load("", {"run_dir=runs/\xc0\xaf"}); }, {"run_dir", "UTF-8"});  // overlong '/'
+  expect_error([] { Config::load("", {"run_dir=runs/\xed\xa0\x80"}); }, {"run_dir", "UTF-8"});  // surrogate
+  Config cfg = Config::load("", {"run_dir=runs/caf\xc3\xa9-\xf0\x9f\x99\x82"});  // é and an emoji
+  Config again = Config::from_yaml_text(cfg.to_yaml(), "round trip");
+  EXPECT_EQ(again.s("run_dir"), "runs/caf\xc3\xa9-\xf0\x9f\x99\x82");
+}
+
 TEST(Config, AugmentResolvesPerDataset) {
   // auto: flip for fashion-mnist, none for mnist, flip+crop for CIFAR (pad 4) and STL-10 (pad 12).
   const std::vector<std::pair<std::string, std::string>> auto_policy = {
