@@ -9,6 +9,7 @@
 #include "core/file_io.h"
 #include "core/optim.h"
 #include "core/progress.h"
+#include "core/run_lock.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/layout.h"
 #include "zoo/split_batch_step.h"
@@ -186,7 +187,7 @@ void collect(const Config& cfg) {
                                                " is larger than the " + std::to_string(data.train.size()) +
                                                " training images; lower it or raise data.train_limit");
   const std::string dir = cfg.s("run_dir");
-  make_dirs(dir);
+  RunDirLock lock(dir, /*create=*/true);
   save_config(cfg, dir);
   torch::manual_seed(cfg.i("seed"));
   model = make_classifier(spec);  // initialisation drawn from the seed just set
