@@ -179,7 +179,7 @@ class Unpickler {
 
 c10::IValue Unpickler::persistent_load(const c10::IValue& pid) {
   if (!pid.isTuple()) fail("persistent id is not a tuple");
-  const auto& a = pid.toTupleRef().elements();
+  const std::vector<c10::IValue> a = pid.toTupleRef().elements().vec();  // (GCC misreads inline tuples)
   const Global* type = a.size() == 5 ? global_of(a[1]) : nullptr;
   if (!(a.size() == 5 && a[0].isString() && a[0].toStringRef() == "storage" && type && type->fn == Fn::Storage &&
         a[2].isString() && a[3].isString() && a[4].isInt()))

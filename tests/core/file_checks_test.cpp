@@ -466,7 +466,10 @@ TEST(FileChecks, PythonWrittenFilesLoadAndTheirCorruptionIsNamed) {
   for (const auto& [name, t] : state_dict(a)) {
     bool found = false;
     for (const auto& [n2, t2] : state_dict(b))
-      if (n2 == name) found = true, EXPECT_TRUE(torch::allclose(t2, t * 2)) << name;
+      if (n2 == name) {
+        found = true;
+        EXPECT_TRUE(torch::allclose(t2, t * 2)) << name;
+      }
     EXPECT_TRUE(found) << name;
   }
   // Non-finite weights are refused, naming file and tensor.
