@@ -49,7 +49,7 @@ std::vector<Kind> kinds() {
   Classifier model = make_classifier(tiny_spec());
   ParamLayout layout = ParamLayout::of(model, select_parameters(model, "all"));
   const int64_t D = layout.dim();
-  auto optim_state = [&](DictFile& f) {
+  auto optim_state = [model](DictFile& f) {
     std::vector<torch::Tensor> params;
     for (auto& p : model->parameters()) params.push_back(p.detach().clone());
     AdamW(params, 0.1).save_state(f, "optim");
@@ -256,7 +256,8 @@ TEST(FileChecks, RandomByteChangesInEveryFileKindAreRefusedOrHarmless) {
     const c10::IValue original = read_pt(good, "");
     // The bytes that carry content: every zip entry's data (the pickle, the tensors).
     std::vector<std::pair<uint64_t, uint64_t>> content;
-    for (const auto& e : ZipReader(bytes, good).entries()) content.emplace_back(e.data_offset, e.data_offset + e.size);
+    const ZipReader zip(bytes, good);
+    for (const auto& e : zip.entries()) content.emplace_back(e.data_offset, e.data_offset + e.size);
     std::mt19937_64 rng(1000 + k);
     for (int trial = 0; trial < 40; ++trial) {
       std::string m = bytes;
@@ -299,7 +300,8 @@ TEST(FileChecks, ACorruptTensorIsNamed) {
     kind.write(path);
     const std::string bytes = read_text_file(path);
     std::set<std::string> named;
-    for (const auto& e : ZipReader(bytes, path).entries()) {
+    const ZipReader zip(bytes, path);
+    for (const auto& e : zip.entries()) {
       if (e.name.find("/data/") == std::string::npos || e.size == 0) continue;
       std::string m = bytes;
       m[e.data_offset + e.size / 2] ^= 0x10;
@@ -400,8 +402,8 @@ TEST(FileChecks, MalformedPicklesAreRefused) {
       {"\x80\x02]q\x00h\x00" "a."s, "container inside itself"},
       {"\x80\x02]q\x00]q\x01h\x00" "a0h\x01" "a."s, "change of a container after its use"},
       {deep + ".", "nesting deeper than 32"},
-      {"\x80\x02h\x05.", "missing memo entry"},
-      {"\x80\x02\x8a\x09" + std::string(9, '\x01') + ".", "wider than 64 bits"},
+      {"\x80\x02h\x05.", "GET of a missing memo entry"},
+      {"\x80\x02\x8a\x09" + std::string(9, '\x01') + ".", "integer wider than 64 bits"},
       {"\x80\x02}(]K\x01u.", "dict key of type"},
       {"\x80\x02(K\x01t.", "STOP with a stack of 1"},  // mark left open: tuple closes it; not a dict
       {"\x80\x02K\x01K\x02.", "STOP with a stack of 2"},
