@@ -45,10 +45,16 @@ double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierS
   if (file_exists(base_path) && file_exists(info_path)) {
     auto info = nlohmann::json::parse(read_text_file(info_path), nullptr, false);
     if (!info.is_discarded() && info.value("fingerprint", "") == fingerprint) {
-      model = load_base(base_path, spec);
-      std::fprintf(stderr, "base: reusing %s (test accuracy %.2f %%)\n", base_path.c_str(),
-                   info.value("test_accuracy", 0.0));
-      return info.value("test_accuracy", 0.0);
+      try {
+        model = load_base(base_path, spec);
+        std::fprintf(stderr, "base: reusing %s (test accuracy %.2f %%)\n", base_path.c_str(),
+                     info.value("test_accuracy", 0.0));
+        return info.value("test_accuracy", 0.0);
+      } catch (const Error& e) {  // e.g. corrupt: train it anew rather than refuse forever
+        std::fprintf(stderr, "base: not reusing %s: %s\n", base_path.c_str(), e.what());
+        torch::manual_seed(cfg.i("seed"));  // the state a fresh run trains from (load_base drew from it)
+        model = make_classifier(spec);
+      }
     }
   }
   Stopwatch timer;
