@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/pt_reader.h"
 
 namespace pdiff {
 
@@ -157,23 +158,27 @@ void DictFile::save(const std::string& path, const std::string& format, int64_t 
   path_ = path;
 }
 
-DictFile DictFile::load_any(const std::string& path) {
-  check(file_exists(path), path + ": file not found");
-  std::string bytes = read_text_file(path);
-  c10::IValue v;
-  try {
-    v = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-  } catch (const std::exception& e) {
-    throw Error(path + ": not a readable .pt file (truncated or corrupt?): " +
-                std::string(e.what()).substr(0, 200));
-  }
+namespace {
+// Reads and checks the whole file (pt_reader.h): zip, CRC-32 of every entry, the pickle.
+DictFile read_dict(const std::string& path, const std::string& hint) {
+  c10::IValue v = read_pt(path, hint);
   check(v.isGenericDict(), path + ": expected a dict at the top level");
-  return DictFile(v.toGenericDict(), path);
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  for (const auto& kv : v.toGenericDict()) {
+    check(kv.key().isString(), path + ": expected string keys at the top level");
+    dict.insert_or_assign(kv.key(), kv.value());
+  }
+  return DictFile(dict, path);
+}
+}  // namespace
+
+DictFile DictFile::load_any(const std::string& path) {
+  return read_dict(path, "delete it and rerun the stage that writes it");
 }
 
 DictFile DictFile::load(const std::string& path, const std::string& format, int64_t version,
                         const std::string& hint) {
-  DictFile f = load_any(path);
+  DictFile f = read_dict(path, hint);
   check(f.has("format") && f.get("format").isString() && f.str("format") == format,
         path + ": not a " + format + " file; " + hint);
   int64_t got = f.integer("version");

@@ -1,5 +1,7 @@
 // Files: whole-file reads, atomic writes (temporary name, then rename), and the `.pt` files
 // pdiff writes: a pickled dict that Python's torch.load reads, with a format name and version.
+// Every `.pt` file is read by pt_reader.h, which checks the zip, the CRC-32 of every entry (a
+// corrupt tensor is named) and the pickle before anything is used.
 #pragma once
 #include <torch/torch.h>
 
@@ -42,7 +44,8 @@ class DictFile {
   // Loads and checks the format name and version; `hint` says how to make a good file.
   static DictFile load(const std::string& path, const std::string& format, int64_t version,
                        const std::string& hint);
-  // Loads any pickled dict (e.g. a state dict written by Python's torch.save).
+  // Loads any pickled dict with string keys (e.g. a state dict written by Python's torch.save);
+  // any malformed or corrupt input is an Error naming the file.
   static DictFile load_any(const std::string& path);
 
  private:

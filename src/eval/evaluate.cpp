@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/progress.h"
+#include "core/run_lock.h"
 #include "eval/baselines.h"
 #include "eval/report.h"
 #include "gen/generate.h"
@@ -98,6 +99,7 @@ std::string novelty_verdict(const EvalReport& r) {
 EvalReport evaluate(const Config& cfg) {
   Stopwatch timer;
   const std::string dir = cfg.s("run_dir");
+  RunDirLock lock(dir, /*create=*/false);
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   Generated gen = load_generated(need(dir + "/generated.pt", "generate"));
   check_made_from(gen, dir + "/generated.pt", zoo, dir + "/zoo.pt");

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/progress.h"
+#include "core/run_lock.h"
 #include "gen/model_files.h"
 #include "gen/train.h"
 #include "zoo/collect.h"
@@ -33,6 +34,7 @@ std::string need(const std::string& path, const std::string& command) {
 
 void generate(const Config& cfg) {
   const std::string dir = cfg.s("run_dir");
+  RunDirLock lock(dir, /*create=*/false);
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   AeModel ae = load_ae(need(dir + "/ae.pt", "train"));
   LdmModel ldm = load_ldm(need(dir + "/ldm.pt", "train"));
@@ -120,6 +122,7 @@ void check_made_from(const Generated& g, const std::string& generated_path, cons
 
 void export_model(const Config& cfg, int64_t index, const std::string& out_path) {
   const std::string dir = cfg.s("run_dir");
+  RunDirLock lock(dir, /*create=*/false);
   Generated g = load_generated(need(dir + "/generated.pt", "generate"));
   check_made_from(g, dir + "/generated.pt", load_zoo(need(dir + "/zoo.pt", "collect")), dir + "/zoo.pt");
   check(index >= 0 && index < g.params.size(0), "--index " + std::to_string(index) + " is out of range: " +

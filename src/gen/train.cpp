@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/progress.h"
+#include "core/run_lock.h"
 #include "gen/model_files.h"
 #include "gen/trainer.h"
 #include "zoo/batch_schedule.h"
@@ -176,6 +177,7 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
 
 void train(const Config& cfg) {
   const std::string dir = cfg.s("run_dir");
+  RunDirLock lock(dir, /*create=*/false);
   const std::string zoo_path = dir + "/zoo.pt";
   check(file_exists(zoo_path), zoo_path + ": not found; run `pdiff collect` with this config first");
   Zoo zoo = load_zoo(zoo_path);

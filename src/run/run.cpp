@@ -5,6 +5,7 @@
 
 #include "core/file_io.h"
 #include "core/progress.h"
+#include "core/run_lock.h"
 #include "eval/evaluate.h"
 #include "eval/report.h"
 #include "gen/generate.h"
@@ -56,6 +57,7 @@ StageStatus stage_status(const Config& cfg) {
 void run_all(const Config& cfg) {
   Stopwatch timer;
   const std::string dir = cfg.s("run_dir");
+  RunDirLock lock(dir, /*create=*/true);  // held across the stages, which take it again
   StageStatus s = stage_status(cfg);
   auto say = [](const char* stage, bool skip) {
     std::fprintf(stderr, "== %s: %s\n", stage, skip ? "up to date, skipped" : "running");

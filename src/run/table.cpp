@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/run_lock.h"
 #include "core/runtime.h"
 #include "run/run.h"
 #include "run/table_row.h"
@@ -69,6 +70,7 @@ void write_table(const TableArgs& args, const json& rows, const json& failed, co
 
 int run_table(const TableArgs& args) {
   const std::vector<Job> jobs = load_configs(args);
+  RunDirLock lock(args.out_dir, /*create=*/true);  // each run_dir is locked by run_all
   json rows = json::array(), failed = json::array();
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job& job = jobs[i];

@@ -9,6 +9,7 @@
 #include "core/file_io.h"
 #include "core/optim.h"
 #include "core/progress.h"
+#include "core/run_lock.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/layout.h"
 #include "zoo/split_batch_step.h"
@@ -44,10 +45,16 @@ double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierS
   if (file_exists(base_path) && file_exists(info_path)) {
     auto info = nlohmann::json::parse(read_text_file(info_path), nullptr, false);
     if (!info.is_discarded() && info.value("fingerprint", "") == fingerprint) {
-      model = load_base(base_path, spec);
-      std::fprintf(stderr, "base: reusing %s (test accuracy %.2f %%)\n", base_path.c_str(),
-                   info.value("test_accuracy", 0.0));
-      return info.value("test_accuracy", 0.0);
+      try {
+        model = load_base(base_path, spec);
+        std::fprintf(stderr, "base: reusing %s (test accuracy %.2f %%)\n", base_path.c_str(),
+                     info.value("test_accuracy", 0.0));
+        return info.value("test_accuracy", 0.0);
+      } catch (const Error& e) {  // e.g. corrupt: train it anew rather than refuse forever
+        std::fprintf(stderr, "base: not reusing %s: %s\n", base_path.c_str(), e.what());
+        torch::manual_seed(cfg.i("seed"));  // the state a fresh run trains from (load_base drew from it)
+        model = make_classifier(spec);
+      }
     }
   }
   Stopwatch timer;
@@ -186,7 +193,7 @@ void collect(const Config& cfg) {
                                                " is larger than the " + std::to_string(data.train.size()) +
                                                " training images; lower it or raise data.train_limit");
   const std::string dir = cfg.s("run_dir");
-  make_dirs(dir);
+  RunDirLock lock(dir, /*create=*/true);
   save_config(cfg, dir);
   torch::manual_seed(cfg.i("seed"));
   model = make_classifier(spec);  // initialisation drawn from the seed just set

@@ -46,7 +46,12 @@ ParamLayout ParamLayout::load(const DictFile& f) {
   ParamLayout layout;
   for (size_t i = 0; i < names.size(); ++i) {
     int64_t numel = 1;
-    for (auto d : shapes[i]) numel *= d;
+    for (auto d : shapes[i]) {
+      check(d >= 0 && (d == 0 || numel <= (int64_t(1) << 40) / d),
+            f.path() + ": layout shape of '" + names[i] + "' is not a valid shape");
+      numel *= d;
+    }
+    check(layout.dim_ <= (int64_t(1) << 40), f.path() + ": layout larger than any model");
     check(offsets[i] == layout.dim_, f.path() + ": layout offset of '" + names[i] + "' is " +
                                          std::to_string(offsets[i]) + ", expected " + std::to_string(layout.dim_));
     layout.entries_.push_back({names[i], shapes[i], offsets[i], numel});

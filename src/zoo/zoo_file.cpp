@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/pt_reader.h"
 
 namespace pdiff {
 
@@ -55,12 +56,17 @@ void save_base(const std::string& path, const Classifier& model) {
 }
 
 Classifier load_base(const std::string& path, const ClassifierSpec& spec) {
-  DictFile f = DictFile::load_any(path);
+  // A plain state dict, perhaps written by Python: the zip CRC-32s guard its bytes (pt_reader.h),
+  // and weights must be finite.
+  c10::IValue v = read_pt(path, kZooHint);
+  check(v.isGenericDict(), path + ": expected a state dict (a dict of tensors); " + kZooHint);
   std::vector<std::pair<std::string, torch::Tensor>> state;
-  for (const auto& kv : f.dict()) {
+  for (const auto& kv : v.toGenericDict()) {
+    check(kv.key().isString(), path + ": a state dict's keys are strings; " + kZooHint);
     check(kv.value().isTensor(), path + ": entry '" + kv.key().toStringRef() + "' is not a tensor");
     state.emplace_back(kv.key().toStringRef(), kv.value().toTensor());
   }
+  check_finite_tensors(v.toGenericDict(), path, kZooHint);
   Classifier model = make_classifier(spec);
   load_state_dict(model, state, path + " (model.arch = " + spec.arch + ")");
   return model;
