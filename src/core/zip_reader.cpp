@@ -132,4 +132,32 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
 
 bool ZipReader::crc_ok(const ZipEntry& e) const { return crc32_of(data(e)) == e.crc32; }
 
+namespace {
+void put_le(std::string& b, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+}  // namespace
+
+std::string write_stored_zip(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string out, cd;
+  for (const auto& [name, data] : entries) {
+    const uint32_t crc = crc32_of(data);
+    const size_t local = out.size();
+    put_le(out, kLocalSig, 4), put_le(out, 20, 2), put_le(out, 0, 2), put_le(out, 0, 2), put_le(out, 0, 4);
+    put_le(out, crc, 4), put_le(out, data.size(), 4), put_le(out, data.size(), 4);
+    put_le(out, name.size(), 2), put_le(out, 0, 2);
+    out += name + data;
+    put_le(cd, kCentralSig, 4), put_le(cd, 20, 2), put_le(cd, 20, 2), put_le(cd, 0, 2), put_le(cd, 0, 2);
+    put_le(cd, 0, 4), put_le(cd, crc, 4), put_le(cd, data.size(), 4), put_le(cd, data.size(), 4);
+    put_le(cd, name.size(), 2), put_le(cd, 0, 2), put_le(cd, 0, 2), put_le(cd, 0, 2), put_le(cd, 0, 2);
+    put_le(cd, 0, 4), put_le(cd, local, 4);
+    cd += name;
+  }
+  const size_t cd_offset = out.size();
+  out += cd;
+  put_le(out, kEndSig, 4), put_le(out, 0, 2), put_le(out, 0, 2), put_le(out, entries.size(), 2);
+  put_le(out, entries.size(), 2), put_le(out, cd.size(), 4), put_le(out, cd_offset, 4), put_le(out, 0, 2);
+  return out;
+}
+
 }  // namespace pdiff

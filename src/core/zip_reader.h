@@ -40,4 +40,8 @@ class ZipReader {
 // CRC-32 (zlib's) of any number of bytes (zlib's crc32 takes at most 4 GiB per call).
 uint32_t crc32_of(std::string_view bytes);
 
+// The inverse, for tests and fuzz targets: a zip of stored entries (no ZIP64, < 4 GiB) with
+// correct CRC-32s, so that hand-made or mutated pickles get past the container checks.
+std::string write_stored_zip(const std::vector<std::pair<std::string, std::string>>& entries);
+
 }  // namespace pdiff

@@ -186,30 +186,10 @@ bool same(const c10::IValue& a, const c10::IValue& b) {
   return a.isNone() && b.isNone();
 }
 
-// ---- hand-made archives: a stored zip with correct CRC-32s around any pickle ----
+// ---- hand-made pickles (wrapped in archives with correct CRC-32s by write_stored_zip) ----
 
-void put(std::string& b, uint64_t v, int n) {
+void put(std::string& b, uint64_t v, int n) {  // little-endian, as pickle opcodes want
   for (int i = 0; i < n; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-std::string make_zip(const std::vector<std::pair<std::string, std::string>>& entries) {
-  std::string out, cd;
-  for (const auto& [name, data] : entries) {
-    const uint32_t crc = crc32_of(data);
-    const size_t local = out.size();
-    put(out, 0x04034b50, 4), put(out, 20, 2), put(out, 0, 2), put(out, 0, 2), put(out, 0, 4);
-    put(out, crc, 4), put(out, data.size(), 4), put(out, data.size(), 4), put(out, name.size(), 2), put(out, 0, 2);
-    out += name + data;
-    put(cd, 0x02014b50, 4), put(cd, 20, 2), put(cd, 20, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4);
-    put(cd, crc, 4), put(cd, data.size(), 4), put(cd, data.size(), 4), put(cd, name.size(), 2), put(cd, 0, 2);
-    put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4), put(cd, local, 4);
-    cd += name;
-  }
-  const size_t cd_offset = out.size();
-  out += cd;
-  put(out, 0x06054b50, 4), put(out, 0, 2), put(out, 0, 2), put(out, entries.size(), 2), put(out, entries.size(), 2);
-  put(out, cd.size(), 4), put(out, cd_offset, 4), put(out, 0, 2);
-  return out;
 }
 
 std::string X(const std::string& s) {  // BINUNICODE
@@ -237,7 +217,7 @@ std::string write_pt(const std::string& dir, const std::string& pickle, const st
   const std::string path = dir + "/hand.pt";
   std::vector<std::pair<std::string, std::string>> e = {{"archive/data.pkl", pickle}, {"archive/version", "3\n"}};
   if (!storage.empty()) e.push_back({"archive/data/0", storage});
-  write_file_atomic(path, make_zip(e));
+  write_file_atomic(path, write_stored_zip(e));
   return path;
 }
 
@@ -370,7 +350,7 @@ TEST(FileChecks, ChangedPicklesWithValidChecksumsNeverReachLibTorch) {
     for (int i = 0; i < n; ++i) p[rng() % p.size()] ^= static_cast<char>(1 + rng() % 255);
     if (trial % 3 == 0) p = p.substr(0, rng() % p.size());
     const std::string path = dir + "/zoo.pt";
-    write_file_atomic(path, make_zip(e));
+    write_file_atomic(path, write_stored_zip(e));
     try {
       load_zoo(path);
       ++loaded;  // e.g. a changed character inside a string
