@@ -117,6 +117,9 @@ std::string range_text(const KeyDef& d) {
 void flatten_yaml(const YAML::Node& node, const std::string& prefix, const std::string& origin,
                   std::vector<std::pair<std::string, std::string>>* out) {
   for (const auto& kv : node) {
+    check(kv.first.IsScalar(), origin + ": line " + std::to_string(kv.first.Mark().line + 1) +
+                                   (prefix.empty() ? "" : " (in '" + prefix + "')") +
+                                   ": a key must be a plain name, not a list or a map");
     std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
     if (v.IsMap()) {

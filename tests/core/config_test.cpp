@@ -165,6 +165,14 @@ TEST(Config, ValuesMustBeUtf8AndSurviveTheRoundTrip) {
   EXPECT_EQ(again.s("run_dir"), "runs/caf\xc3\xa9-\xf0\x9f\x99\x82");
 }
 
+// Found by fuzz/fuzz_config.cpp: a list as a key escaped as yaml-cpp's "bad conversion".
+TEST(Config, AKeyThatIsNotANameIsAClearError) {
+  std::string path = write_yaml("zoo:\n  [1, 2]: 5\n");
+  expect_error([&] { Config::load(path); }, {path, "line 2", "'zoo'", "plain name"});
+  path = write_yaml("{a: 1}: 5\n");
+  expect_error([&] { Config::load(path); }, {path, "plain name"});
+}
+
 TEST(Config, AugmentResolvesPerDataset) {
   // auto: flip for fashion-mnist, none for mnist, flip+crop for CIFAR (pad 4) and STL-10 (pad 12).
   const std::vector<std::pair<std::string, std::string>> auto_policy = {

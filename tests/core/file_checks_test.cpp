@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <chrono>
 #include <cstring>
 #include <functional>
 #include <iostream>
@@ -481,30 +480,5 @@ TEST(FileChecks, NonFiniteBaseWeightsAreRefused) {
 }
 
 // Run by hand: build-files/pdiff_tests --gtest_also_run_disabled_tests --gtest_filter='*Overhead*'
-TEST(FileChecks, DISABLED_OverheadOnAZooSizedFile) {
-  const std::string dir = test::temp_dir("overhead");
-  for (int64_t d : {2048, 400000}) {
-    DictFile f;
-    f.set_tensor("params", torch::randn({200, d}));
-    const std::string path = dir + "/zoo.pt";
-    auto t0 = std::chrono::steady_clock::now();
-    f.save(path, "pdiff.zoo", 1);
-    auto t1 = std::chrono::steady_clock::now();
-    const std::string bytes = read_text_file(path);
-    auto t2 = std::chrono::steady_clock::now();
-    torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-    auto t3 = std::chrono::steady_clock::now();
-    DictFile::load(path, "pdiff.zoo", 1, "");
-    auto t4 = std::chrono::steady_clock::now();
-    crc32_of(bytes);
-    auto t5 = std::chrono::steady_clock::now();
-    auto s = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-    std::printf("200 x %lld floats (%.0f MB): save %.3f s; read file %.3f s; LibTorch pickle_load of the bytes %.3f s; "
-                "pdiff load (read + zip + CRC + unpickle) %.3f s, of which CRC-32 of all bytes %.3f s\n",
-                (long long)d, bytes.size() / 1e6, s(t0, t1), s(t1, t2), s(t2, t3), s(t3, t4), s(t4, t5));
-  }
-  test::run_command("rm -rf '" + dir + "'");
-}
-
 }  // namespace
 }  // namespace pdiff
