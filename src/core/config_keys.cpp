@@ -20,13 +20,23 @@ const std::vector<KeyDef>& config_keys() {
        "default (fast, sized for a 2-core CPU) or paper (official sizes and steps; presets every "
        "ae.* and ldm.* key and generate.sampler=ddpm where not set explicitly)", -kInf, kInf, {"default", "paper"}},
       // Data.
-      {"data.name", T::String, "fashion-mnist", "dataset", -kInf, kInf,
-       {"fashion-mnist", "mnist", "cifar10", "cifar100", "stl10"}},
+      {"data.name", T::String, "fashion-mnist",
+       "dataset (tensors: your own, from data.file)", -kInf, kInf,
+       {"fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "tensors"}},
+      {"data.file", T::String, "",
+       "data.name=tensors: a dict saved with Python's torch.save holding train_x, train_y, test_x, "
+       "test_y (inputs float or uint8 [N, F], [N, S, S] or [N, C, S, S]; labels int64 [N])"},
+      {"data.normalize", T::String, "auto",
+       "input normalisation: auto (built-in datasets: their fixed statistics; tensors: as stored), "
+       "none (tensors only: as stored, uint8 scaled to [0, 1]) or standard (tensors only: per-channel "
+       "mean and std of the training split)", -kInf, kInf, {"auto", "none", "standard"}},
+      {"data.num_classes", T::Int, "0",
+       "data.name=tensors: number of classes (0 = the largest label + 1)", 0, 256},
       {"data.root", T::String, "",
        "dataset folder (empty: /usr/share/datasets/fashion-mnist for fashion-mnist)"},
       {"data.augment", T::String, "auto",
-       "training augmentation: auto (per dataset: flip for fashion-mnist, none for mnist, flip+crop "
-       "for cifar10/cifar100/stl10), none, flip, crop or flip+crop; true = auto, false = none",
+       "training augmentation: auto (per dataset: flip for fashion-mnist, none for mnist and tensors, "
+       "flip+crop for cifar10/cifar100/stl10), none, flip, crop or flip+crop; true = auto, false = none",
        -kInf, kInf, {"auto", "none", "flip", "crop", "flip+crop", "true", "false"}},
       {"data.train_limit", T::Int, "0", "use only the first N training images (0 = all)", 0, kInf},
       {"data.test_limit", T::Int, "0", "use only the first N test images (0 = all)", 0, kInf},
@@ -36,6 +46,10 @@ const std::vector<KeyDef>& config_keys() {
       {"model.mlp_hidden", T::IntList, "128", "hidden widths of the MLP", 1, 65536},
       {"model.vit_patch", T::Int, "4", "ViT patch size (the image size must be a multiple)", 1, 1024},
       // Base model training.
+      {"base.file", T::String, "",
+       "start from trained weights instead of base training: a state dict saved by Python's "
+       "torch.save(model.state_dict()), or a checkpoint with a 'state_dict' or 'model' entry (Lightning, "
+       "timm); key prefixes such as 'model.' are stripped; every tensor is checked"},
       {"base.epochs", T::Int, "3", "epochs of base training", 1, 100000},
       {"base.optimizer", T::String, "sgd", "sgd (momentum) or adamw", -kInf, kInf, {"sgd", "adamw"}},
       {"base.lr", T::Float, "0.05", "learning rate (cosine to 0)", 0, 10},

@@ -14,6 +14,7 @@
 #include "zoo/split_batch_step.h"
 #include "zoo/tail_evaluator.h"
 #include "zoo/train_base.h"
+#include "zoo/weights_file.h"
 #include "zoo/zoo_file.h"
 
 namespace pdiff {
@@ -35,12 +36,26 @@ std::unique_ptr<Optimizer> make_subset_optimizer(const Config& cfg, std::vector<
   return std::make_unique<Sgd>(params, 0.9, cfg.f("zoo.weight_decay"));
 }
 
-// Trains or reloads the base model; returns its test accuracy, measured by `accuracy_of`.
+// Trains, reloads or (base.file) reads the base model; returns its test accuracy, measured by
+// `accuracy_of`.
 double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec, Classifier& model,
-                    const std::function<double(const Classifier&)>& accuracy_of) {
+                    const NamedTensors& from_file, const std::function<double(const Classifier&)>& accuracy_of) {
   const std::string dir = cfg.s("run_dir");
   const std::string base_path = dir + "/base.pt", info_path = dir + "/base.json";
   const std::string fingerprint = cfg.fingerprint(base_config_keys());
+  if (const std::string file = cfg.s("base.file"); !file.empty()) {
+    // Read every time (a file replaced under the same name is seen); base.pt is its copy.
+    Stopwatch timer;
+    load_state_dict(model, from_file, file);
+    double acc = accuracy_of(model);
+    save_base(base_path, model);
+    nlohmann::json info = {{"fingerprint", fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
+                           {"train_seconds", 0.0}, {"source", file}};
+    write_file_atomic(info_path, info.dump(2) + "\n");
+    std::fprintf(stderr, "base: read %s in %.1f s (no base training), test accuracy %.2f %%\n", file.c_str(),
+                 timer.seconds(), acc);
+    return acc;
+  }
   if (file_exists(base_path) && file_exists(info_path)) {
     auto info = nlohmann::json::parse(read_text_file(info_path), nullptr, false);
     if (!info.is_discarded() && info.value("fingerprint", "") == fingerprint) {
@@ -181,6 +196,8 @@ void collect(const Config& cfg) {
   ClassifierSpec spec = classifier_spec(cfg, data);
   Classifier model = make_classifier(spec);
   ParamLayout layout = ParamLayout::of(model, select_parameters(model, cfg.s("zoo.select")));
+  NamedTensors from_file;  // base.file, read and checked before anything is written
+  if (!cfg.s("base.file").empty()) from_file = read_weights_file(cfg.s("base.file"), state_dict(model), "base.file");
   for (const char* key : {"base.batch", "zoo.batch"})
     check(cfg.i(key) <= data.train.size(), std::string(key) + " = " + std::to_string(cfg.i(key)) +
                                                " is larger than the " + std::to_string(data.train.size()) +
@@ -200,7 +217,7 @@ void collect(const Config& cfg) {
     return evaluator->evaluate(layout.flatten(base).unsqueeze(0)).accuracy[0].item<double>();
   };
   Stopwatch timer;
-  double base_acc = prepare_base(cfg, data, spec, model, accuracy_of);
+  double base_acc = prepare_base(cfg, data, spec, model, from_file, accuracy_of);
   std::fprintf(stderr, "zoo: %lld checkpoints (%s mode) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
                (long long)cfg.i("zoo.k"), cfg.s("zoo.mode").c_str(), layout.entries().size(),
                (long long)layout.dim(), cfg.s("zoo.select").c_str(), describe_selection(layout).c_str());
