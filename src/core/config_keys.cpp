@@ -42,7 +42,10 @@ const std::vector<KeyDef>& config_keys() {
       {"data.test_limit", T::Int, "0", "use only the first N test images (0 = all)", 0, kInf},
       // Classifier.
       {"model.arch", T::String, "convnet4", "classifier architecture", -kInf, kInf,
-       {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny"}},
+       {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny", "torchscript"}},
+      {"model.file", T::String, "",
+       "model.arch=torchscript: a module saved with torch.jit.script(model).save(PATH) or torch.jit.trace; "
+       "its forward takes [batch, C, S, S] images (or [batch, F] vectors) and returns logits [batch, classes]"},
       {"model.mlp_hidden", T::IntList, "128", "hidden widths of the MLP", 1, 65536},
       {"model.vit_patch", T::Int, "4", "ViT patch size (the image size must be a multiple)", 1, 1024},
       // Base model training.

@@ -69,6 +69,9 @@ Classifier load_base(const std::string& path, const ClassifierSpec& spec) {
 ClassifierSpec classifier_spec(const Config& cfg, const DataSplits& data) {
   ClassifierSpec spec;
   spec.arch = cfg.s("model.arch");
+  spec.file = cfg.s("model.file");
+  check(spec.file.empty() || spec.arch == "torchscript",
+        "model.file is read only with model.arch=torchscript (model.arch is " + spec.arch + ")");
   spec.in_channels = data.channels;
   spec.image_size = data.image_size;
   spec.num_classes = data.num_classes;

@@ -11,6 +11,16 @@
         lightning {"state_dict": {"model." + name: ...}, "epoch": 1}, timm {"model": ..., "epoch": 1}.
         Prints "accuracy A" (percent, eval mode, the first M test images).
 
+    own_data.py script OUT [--model lenet_bn|lenet_gn|wide_out|rgb_only] [--trace]
+        A LeNet-5 with BatchNorm (lenet_bn) or a small CNN with GroupNorm and LayerNorm (lenet_gn),
+        neither a pdiff built-in, for 1x28x28 inputs and 10 classes, saved with
+        torch.jit.script(m).save(OUT) (--trace: torch.jit.trace). wide_out returns [batch, 84] and
+        rgb_only wants 3 input channels: modules pdiff must refuse.
+    own_data.py eval MODULE STATE [--test M] [--data TENSORS]
+        Loads STATE (a state dict pdiff wrote) into the TorchScript MODULE and prints "accuracy A"
+        on the first M Fashion-MNIST test images normalised as pdiff normalises them (or on the
+        test split of a data.name=tensors file, uint8 scaled to [0, 1]).
+
 Uses Debian's python3-torch (/usr/bin/python3).
 """
 import argparse
@@ -70,6 +80,72 @@ def write_base(a):
     print(f"accuracy {acc:.4f}")
 
 
+class LeNetBN(torch.nn.Module):
+    """LeNet-5 with BatchNorm after each convolution and the first fully connected layer."""
+
+    def __init__(self, out=10):
+        super().__init__()
+        nn = torch.nn
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2))
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.bn3 = nn.BatchNorm1d(120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, out)
+        self.out = out
+
+    def forward(self, x):
+        x = self.features(x).flatten(1)
+        x = F.relu(self.bn3(self.fc1(x)))
+        x = F.relu(self.fc2(x))
+        return x if self.out == 84 else self.fc3(x)
+
+
+class SmallGN(torch.nn.Module):
+    """Two convolutions with GroupNorm, a LayerNorm on the pooled features, a linear head."""
+
+    def __init__(self, in_channels=1):
+        super().__init__()
+        nn = torch.nn
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1)
+        self.gn1 = nn.GroupNorm(4, 16)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.gn2 = nn.GroupNorm(8, 32)
+        self.ln = nn.LayerNorm(32)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.gn1(self.conv1(x))), 2)
+        x = F.relu(self.gn2(self.conv2(x))).mean((2, 3))
+        return self.head(self.ln(x))
+
+
+def write_script(a):
+    torch.manual_seed(0)
+    model = {"lenet_bn": lambda: LeNetBN(), "lenet_gn": lambda: SmallGN(), "wide_out": lambda: LeNetBN(84),
+             "rgb_only": lambda: SmallGN(3)}[a.model]()
+    model.eval()
+    m = torch.jit.trace(model, torch.zeros(2, 1, 28, 28)) if a.trace else torch.jit.script(model)
+    m.save(a.out)
+
+
+def evaluate(a):
+    m = torch.jit.load(a.module)
+    m.load_state_dict(torch.load(a.state))
+    m.eval()
+    if a.data:
+        d = torch.load(a.data)
+        x, y = d["test_x"][:a.test], d["test_y"][:a.test]
+        x = (x.float() / 255 if x.dtype == torch.uint8 else x.float())
+        x = x.unsqueeze(1) if x.dim() == 3 else x
+    else:
+        x, y = pdiff_data.load_test("fashion-mnist", "", a.test)
+    with torch.no_grad():
+        acc = 100.0 * (m(x).argmax(1) == y).double().mean().item()
+    print(f"accuracy {acc:.4f}")
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -85,8 +161,17 @@ def main():
     b.add_argument("--train", type=int, default=2000)
     b.add_argument("--test", type=int, default=500)
     b.add_argument("--steps", type=int, default=30)
+    s = sub.add_parser("script")
+    s.add_argument("out")
+    s.add_argument("--model", choices=("lenet_bn", "lenet_gn", "wide_out", "rgb_only"), default="lenet_bn")
+    s.add_argument("--trace", action="store_true")
+    e = sub.add_parser("eval")
+    e.add_argument("module")
+    e.add_argument("state")
+    e.add_argument("--test", type=int, default=500)
+    e.add_argument("--data", default="")
     a = p.parse_args()
-    write_dataset(a) if a.cmd == "dataset" else write_base(a)
+    {"dataset": write_dataset, "base": write_base, "script": write_script, "eval": evaluate}[a.cmd](a)
 
 
 if __name__ == "__main__":
