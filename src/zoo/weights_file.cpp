@@ -74,11 +74,11 @@ NamedTensors read_weights_file(const std::string& path, const NamedTensors& expe
   try {
     f = DictFile::load_any(path);
   } catch (const Error& e) {
-    std::string msg = std::string(e.what()) + " (" + key + ")";
     // LibTorch 1.13's unpickler turns Python's OrderedDict (what state_dict() returns) into None.
-    if (msg.find("Expected GenericDict but got None") != std::string::npos)
-      msg += "; this pdiff cannot read Python's OrderedDict: save with torch.save(dict(model.state_dict()), PATH)";
-    throw Error(msg);
+    if (std::string(e.what()).find("Expected GenericDict but got None") != std::string::npos)
+      throw Error(where + ": holds a Python OrderedDict (what model.state_dict() returns), which this pdiff's "
+                          "reader (LibTorch 1.13) cannot read; save it with torch.save(dict(model.state_dict()), PATH)");
+    throw Error(std::string(e.what()) + " (" + key + ")");
   }
   std::map<std::string, torch::Tensor> file = unwrap(f, where);
   std::set<std::string> names;
@@ -95,8 +95,10 @@ NamedTensors read_weights_file(const std::string& path, const NamedTensors& expe
   for (const auto& [name, t] : expected)
     if (!by_name.count(name)) missing.push_back(prefix + name);
   const std::string stripped = prefix.empty() ? "" : " (after stripping the prefix '" + prefix + "')";
-  check(missing.empty(), where + ": missing tensor " + name_list(missing) + stripped +
-                             "; the file is for another architecture or other model.* settings");
+  std::vector<std::string> held;
+  for (const auto& [name, t] : file) held.push_back(name);
+  check(missing.empty(), where + ": missing tensor " + name_list(missing) + stripped + " (the file holds " +
+                             name_list(held, 3) + "); the file is for another architecture or other model.* settings");
   check(extra.empty(), where + ": tensor " + name_list(extra) + " is not part of this model" + stripped +
                            "; the file is for another architecture or other model.* settings");
 

@@ -3,6 +3,9 @@
 // normalisation, augmentation policy, and every refusal naming the file and the key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/config.h"
 #include "core/file_io.h"
 #include "data/dataset.h"

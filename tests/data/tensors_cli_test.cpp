@@ -25,16 +25,17 @@ std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.siz
 // Tiny budgets, as tests/run/breadth_cli_test.cpp.
 std::string tiny(const std::string& dir) {
   return " run_dir=" + dir +
-         " threads=2 base.epochs=1 base.batch=32 zoo.batch=32 zoo.k=4"
+         " threads=2 base.epochs=2 base.batch=32 zoo.batch=32 zoo.k=4"
          " ae.channels=4,8 ae.latent=8 ae.steps=5 ae.batch=4 ldm.channels=4,8 ldm.steps=5 ldm.batch=4"
          " generate.n=3 generate.steps=3 eval.baseline_n=2 eval.tsne=false";
 }
 
 void run_ok(const std::string& args, const std::string& dir, int64_t expected_d, int64_t test_items) {
+  SCOPED_TRACE(args);
   std::string out;
   int rc = test::run_command("timeout 600 " + test::pdiff_binary() + " run" + args + tiny(dir), &out);
   ASSERT_EQ(rc, 0) << tail(out);
-  EXPECT_CONTAINS(out, "data: tensors, 256 train / 128 test");
+  EXPECT_CONTAINS(out, "data: tensors, 1024 train / 128 test");
   for (const char* f : {"base.pt", "zoo.pt", "ae.pt", "ldm.pt", "generated.pt", "report.json", "report.md"})
     EXPECT_TRUE(file_exists(dir + "/" + f)) << f;
   Zoo zoo = load_zoo(dir + "/zoo.pt");
@@ -52,8 +53,8 @@ TEST(TensorsCli, RunsMlpAndConvNet4OnImagesAndVectors) {
   const std::string tmp = test::temp_dir("tensors_cli");
   const std::string images = tmp + "/fmnist_u8.pt", vectors = tmp + "/fmnist_vec.pt";
   std::string out;
-  ASSERT_EQ(test::run_command(python("dataset '" + images + "' --train 256 --test 128"), &out), 0) << out;
-  ASSERT_EQ(test::run_command(python("dataset '" + vectors + "' --train 256 --test 128 --flat"), &out), 0) << out;
+  ASSERT_EQ(test::run_command(python("dataset '" + images + "' --train 1024 --test 128"), &out), 0) << out;
+  ASSERT_EQ(test::run_command(python("dataset '" + vectors + "' --train 1024 --test 128 --flat"), &out), 0) << out;
 
   run_ok(" data.name=tensors data.file=" + images + " model.arch=mlp", tmp + "/mlp", 128 * 10 + 10, 128);
   run_ok(" data.name=tensors data.file=" + images + " model.arch=convnet4 data.augment=flip", tmp + "/convnet4",
