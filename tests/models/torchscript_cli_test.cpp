@@ -89,6 +89,28 @@ TEST(TorchScriptCli, TracedGroupNormModelOnTensorsData) {
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
+// base.file for a TorchScript model: the module file holds untrained weights, the state dict
+// trained in Python replaces base training; pdiff's base accuracy equals Python's.
+TEST(TorchScriptCli, StartsFromWeightsTrainedInPython) {
+  const std::string tmp = test::temp_dir("torchscript_base"), module = tmp + "/lenet.pt", state = tmp + "/w.pt",
+                    run = tmp + "/run";
+  std::string out;
+  ASSERT_EQ(test::run_command(own_data("script '" + module + "' --state '" + state + "' --test 500"), &out), 0) << out;
+  const size_t at = out.rfind("accuracy ");
+  ASSERT_NE(at, std::string::npos) << out;
+  const double py_acc = std::stod(out.substr(at + 9));
+  int rc = test::run_command("timeout 300 " + test::pdiff_binary() + " collect model.arch=torchscript model.file=" +
+                                 module + " base.file=" + state +
+                                 " data.train_limit=2000 data.test_limit=500 zoo.k=3 threads=2 run_dir=" + run,
+                             &out);
+  ASSERT_EQ(rc, 0) << tail(out);
+  EXPECT_CONTAINS(out, "base: read " + state);
+  auto info = nlohmann::json::parse(read_text_file(run + "/base.json"));
+  EXPECT_NEAR(info["test_accuracy"].get<double>(), py_acc, 0.05);
+  EXPECT_GT(py_acc, 30.0);
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
 TEST(TorchScriptCli, BadModulesRefusedWithTheShapes) {
   const std::string tmp = test::temp_dir("torchscript_bad");
   std::string out;

@@ -11,11 +11,13 @@
         lightning {"state_dict": {"model." + name: ...}, "epoch": 1}, timm {"model": ..., "epoch": 1}.
         Prints "accuracy A" (percent, eval mode, the first M test images).
 
-    own_data.py script OUT [--model lenet_bn|lenet_gn|wide_out|rgb_only] [--trace]
+    own_data.py script OUT [--model lenet_bn|lenet_gn|wide_out|rgb_only] [--trace] [--state STATE]
         A LeNet-5 with BatchNorm (lenet_bn) or a small CNN with GroupNorm and LayerNorm (lenet_gn),
         neither a pdiff built-in, for 1x28x28 inputs and 10 classes, saved with
         torch.jit.script(m).save(OUT) (--trace: torch.jit.trace). wide_out returns [batch, 84] and
-        rgb_only wants 3 input channels: modules pdiff must refuse.
+        rgb_only wants 3 input channels: modules pdiff must refuse. --state: then trains the Python
+        model for --steps SGD steps, saves dict(model.state_dict()) to STATE (the module at OUT
+        keeps the untrained weights) and prints "accuracy A" on the first --test test images.
     own_data.py eval MODULE STATE [--test M] [--data TENSORS]
         Loads STATE (a state dict pdiff wrote) into the TorchScript MODULE and prints "accuracy A"
         on the first M Fashion-MNIST test images normalised as pdiff normalises them (or on the
@@ -54,19 +56,8 @@ def write_dataset(a):
 def write_base(a):
     torch.manual_seed(0)
     model = pdiff_models.build(a.arch, 1, 28, 10)
-    train_x, train_y = split("train", a.train)
-    train_x = pdiff_data.normalise(train_x.unsqueeze(1), *pdiff_data.NORMALISATION["fashion-mnist"])
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    model.train()
-    for step in range(a.steps):
-        idx = torch.randint(0, train_x.shape[0], (64,))
-        opt.zero_grad()
-        F.cross_entropy(model(train_x[idx]), train_y[idx]).backward()
-        opt.step()
-    model.eval()
-    test_x, test_y = pdiff_data.load_test("fashion-mnist", "", a.test)
-    with torch.no_grad():
-        acc = 100.0 * (model(test_x).argmax(1) == test_y).double().mean().item()
+    train(model, a.steps, a.train)
+    acc = test_accuracy(model, a.test)
     sd = model.state_dict()
     if a.style == "plain":
         obj = dict(sd)
@@ -121,6 +112,25 @@ class SmallGN(torch.nn.Module):
         return self.head(self.ln(x))
 
 
+def train(model, steps, n_train):
+    train_x, train_y = split("train", n_train)
+    train_x = pdiff_data.normalise(train_x.unsqueeze(1), *pdiff_data.NORMALISATION["fashion-mnist"])
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    for step in range(steps):
+        idx = torch.randint(0, train_x.shape[0], (64,))
+        opt.zero_grad()
+        F.cross_entropy(model(train_x[idx]), train_y[idx]).backward()
+        opt.step()
+    model.eval()
+
+
+def test_accuracy(model, n_test):
+    test_x, test_y = pdiff_data.load_test("fashion-mnist", "", n_test)
+    with torch.no_grad():
+        return 100.0 * (model(test_x).argmax(1) == test_y).double().mean().item()
+
+
 def write_script(a):
     torch.manual_seed(0)
     model = {"lenet_bn": lambda: LeNetBN(), "lenet_gn": lambda: SmallGN(), "wide_out": lambda: LeNetBN(84),
@@ -128,6 +138,10 @@ def write_script(a):
     model.eval()
     m = torch.jit.trace(model, torch.zeros(2, 1, 28, 28)) if a.trace else torch.jit.script(model)
     m.save(a.out)
+    if a.state:  # then train the Python model and save its weights, for base.file
+        train(model, a.steps, 2000)
+        torch.save(dict(model.state_dict()), a.state)
+        print(f"accuracy {test_accuracy(model, a.test):.4f}")
 
 
 def evaluate(a):
@@ -165,6 +179,9 @@ def main():
     s.add_argument("out")
     s.add_argument("--model", choices=("lenet_bn", "lenet_gn", "wide_out", "rgb_only"), default="lenet_bn")
     s.add_argument("--trace", action="store_true")
+    s.add_argument("--state", default="", help="also train the model and save its state dict here")
+    s.add_argument("--steps", type=int, default=30)
+    s.add_argument("--test", type=int, default=500)
     e = sub.add_parser("eval")
     e.add_argument("module")
     e.add_argument("state")
