@@ -1,5 +1,7 @@
 #include "models/torchscript.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 #include "core/file_io.h"
 
@@ -96,6 +98,20 @@ TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(sp
 torch::Tensor TorchScriptImpl::forward_stage(int64_t i, torch::Tensor x) {
   if (flatten_input_) x = x.flatten(1);
   return module_.forward({x}).toTensor();
+}
+
+void TorchScriptImpl::save_module(const std::string& path) {
+  const bool was_training = is_training();
+  eval();
+  const std::string tmp = path + ".tmp";
+  try {
+    module_.save(tmp);
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot write the TorchScript module: " + first_line(e.what()));
+  }
+  train(was_training);
+  check(std::rename(tmp.c_str(), path.c_str()) == 0, path + ": cannot write (is the directory writable?)");
 }
 
 void TorchScriptImpl::train(bool on) {

@@ -24,6 +24,9 @@ class TorchScriptImpl : public ClassifierImpl {
   // type, in the order the module defines them.
   std::vector<std::string> norm_layers() const override { return norms_; }
   void train(bool on = true) override;
+  // Writes the module, with its current weights, in eval mode, for Python's torch.jit.load
+  // (to a temporary name, then renamed).
+  void save_module(const std::string& path);
 
  private:
   torch::jit::Module module_;

@@ -1,7 +1,8 @@
 // End-to-end model.arch=torchscript: modules unlike the built-ins, scripted or traced by Python
 // (tests/python/own_data.py: LeNet-5 with BatchNorm, a small CNN with GroupNorm and LayerNorm)
 // go through `pdiff run` / `pdiff collect`; Python loads pdiff's base.pt and an exported
-// generated model into the module and gets pdiff's accuracies; bad modules are refused with
+// generated model into the module, and loads the exported module itself, and gets pdiff's
+// accuracies; bad modules are refused with
 // the shapes, before anything is written.
 #include <gtest/gtest.h>
 
@@ -61,6 +62,10 @@ TEST(TorchScriptCli, LeNetWithBatchNormRunsAndPythonAgrees) {
   ASSERT_EQ(rc, 0) << tail(out);
   Generated g = load_generated(run + "/generated.pt");
   EXPECT_NEAR(python_accuracy(module, run + "/generated_1.pt", "--test 256"), g.accuracy[1].item<double>(), 0.05);
+  // The module itself with the generated weights inside, in eval mode.
+  EXPECT_CONTAINS(out, "as a TorchScript module to " + run + "/generated_1.script.pt");
+  EXPECT_NEAR(python_accuracy(run + "/generated_1.script.pt", "-", "--test 256"), g.accuracy[1].item<double>(), 0.05);
+  EXPECT_FALSE(file_exists(run + "/generated_1.script.pt.tmp"));
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 

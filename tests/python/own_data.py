@@ -19,7 +19,7 @@
         model for --steps SGD steps, saves dict(model.state_dict()) to STATE (the module at OUT
         keeps the untrained weights) and prints "accuracy A" on the first --test test images.
     own_data.py eval MODULE STATE [--test M] [--data TENSORS]
-        Loads STATE (a state dict pdiff wrote) into the TorchScript MODULE and prints "accuracy A"
+        Loads STATE (a state dict pdiff wrote; "-": none) into the TorchScript MODULE and prints "accuracy A"
         on the first M Fashion-MNIST test images normalised as pdiff normalises them (or on the
         test split of a data.name=tensors file, uint8 scaled to [0, 1]).
 
@@ -146,7 +146,8 @@ def write_script(a):
 
 def evaluate(a):
     m = torch.jit.load(a.module)
-    m.load_state_dict(torch.load(a.state))
+    if a.state != "-":
+        m.load_state_dict(torch.load(a.state))
     m.eval()
     if a.data:
         d = torch.load(a.data)
