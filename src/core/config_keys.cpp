@@ -64,6 +64,11 @@ const std::vector<KeyDef>& config_keys() {
        "trained subset: auto (last_norm:2, or the last layer of a model without two norm layers), "
        "last_norm:N, all, or comma-separated name patterns with * wildcards"},
       {"zoo.k", T::Int, "200", "number of checkpoints", 1, 1000000},
+      {"zoo.import", T::String, "",
+       "the zoo from checkpoints saved in Python instead of collected (pdiff import): a folder of "
+       ".pt/.pth/.ckpt files or a glob; each a full state dict whose tensors outside zoo.select equal "
+       "the base's (base.file, else the first checkpoint); zoo.k, zoo.mode and the zoo's training keys "
+       "are then unused"},
       {"zoo.mode", T::String, "iteration",
        "iteration (one checkpoint per step), epoch (one per epoch) or seeds (one independent run "
        "per checkpoint)", -kInf, kInf, {"iteration", "epoch", "seeds"}},

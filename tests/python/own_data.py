@@ -18,6 +18,10 @@
         rgb_only wants 3 input channels: modules pdiff must refuse. --state: then trains the Python
         model for --steps SGD steps, saves dict(model.state_dict()) to STATE (the module at OUT
         keeps the untrained weights) and prints "accuracy A" on the first --test test images.
+    own_data.py zoo ARCH OUTDIR [--k K] [--steps S] [--train N] [--test M]
+        Trains ARCH for S steps, saves OUTDIR/base.pt, then trains only the last layer (the rest
+        frozen, BatchNorm in eval mode) for K steps, saving OUTDIR/ckpt_000.pt ... (plain dicts)
+        and printing "accuracy k A" for each on the first M test images.
     own_data.py eval MODULE STATE [--test M] [--data TENSORS]
         Loads STATE (a state dict pdiff wrote; "-": none) into the TorchScript MODULE and prints "accuracy A"
         on the first M Fashion-MNIST test images normalised as pdiff normalises them (or on the
@@ -131,6 +135,33 @@ def test_accuracy(model, n_test):
         return 100.0 * (model(test_x).argmax(1) == test_y).double().mean().item()
 
 
+def write_zoo(a):
+    """A base model and K checkpoints that differ from it only in the last layer (the rest frozen,
+    BatchNorm in eval mode), as p-diff's collection makes them."""
+    torch.manual_seed(0)
+    model = pdiff_models.build(a.arch, 1, 28, 10)
+    train(model, a.steps, a.train)
+    os.makedirs(a.out, exist_ok=True)
+    torch.save(dict(model.state_dict()), os.path.join(a.out, "base.pt"))
+    last = "fc2" if a.arch == "mlp" else "fc"
+    params = [p for n, p in model.named_parameters() if n.startswith(last + ".")]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    train_x, train_y = split("train", a.train)
+    train_x = pdiff_data.normalise(train_x.unsqueeze(1), *pdiff_data.NORMALISATION["fashion-mnist"])
+    opt = torch.optim.SGD(params, lr=0.01)
+    model.eval()  # BatchNorm statistics stay the base's
+    for k in range(a.k):
+        idx = torch.randint(0, train_x.shape[0], (64,))
+        opt.zero_grad()
+        F.cross_entropy(model(train_x[idx]), train_y[idx]).backward()
+        opt.step()
+        torch.save(dict(model.state_dict()), os.path.join(a.out, f"ckpt_{k:03d}.pt"))
+        print(f"accuracy {k} {test_accuracy(model, a.test):.4f}")
+
+
 def write_script(a):
     torch.manual_seed(0)
     model = {"lenet_bn": lambda: LeNetBN(), "lenet_gn": lambda: SmallGN(), "wide_out": lambda: LeNetBN(84),
@@ -183,13 +214,21 @@ def main():
     s.add_argument("--state", default="", help="also train the model and save its state dict here")
     s.add_argument("--steps", type=int, default=30)
     s.add_argument("--test", type=int, default=500)
+    z = sub.add_parser("zoo")
+    z.add_argument("arch", choices=pdiff_models.ARCHS)
+    z.add_argument("out")
+    z.add_argument("--k", type=int, default=6)
+    z.add_argument("--train", type=int, default=2000)
+    z.add_argument("--test", type=int, default=500)
+    z.add_argument("--steps", type=int, default=30)
     e = sub.add_parser("eval")
     e.add_argument("module")
     e.add_argument("state")
     e.add_argument("--test", type=int, default=500)
     e.add_argument("--data", default="")
     a = p.parse_args()
-    {"dataset": write_dataset, "base": write_base, "script": write_script, "eval": evaluate}[a.cmd](a)
+    {"dataset": write_dataset, "base": write_base, "script": write_script, "zoo": write_zoo,
+     "eval": evaluate}[a.cmd](a)
 
 
 if __name__ == "__main__":
