@@ -20,22 +20,39 @@ const std::vector<KeyDef>& config_keys() {
        "default (fast, sized for a 2-core CPU) or paper (official sizes and steps; presets every "
        "ae.* and ldm.* key and generate.sampler=ddpm where not set explicitly)", -kInf, kInf, {"default", "paper"}},
       // Data.
-      {"data.name", T::String, "fashion-mnist", "dataset", -kInf, kInf,
-       {"fashion-mnist", "mnist", "cifar10", "cifar100", "stl10"}},
+      {"data.name", T::String, "fashion-mnist",
+       "dataset (tensors: your own, from data.file)", -kInf, kInf,
+       {"fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "tensors"}},
+      {"data.file", T::String, "",
+       "data.name=tensors: a dict saved with Python's torch.save holding train_x, train_y, test_x, "
+       "test_y (inputs float or uint8 [N, F], [N, S, S] or [N, C, S, S]; labels int64 [N])"},
+      {"data.normalize", T::String, "auto",
+       "input normalisation: auto (built-in datasets: their fixed statistics; tensors: as stored), "
+       "none (tensors only: as stored, uint8 scaled to [0, 1]) or standard (tensors only: per-channel "
+       "mean and std of the training split)", -kInf, kInf, {"auto", "none", "standard"}},
+      {"data.num_classes", T::Int, "0",
+       "data.name=tensors: number of classes (0 = the largest label + 1)", 0, 256},
       {"data.root", T::String, "",
        "dataset folder (empty: /usr/share/datasets/fashion-mnist for fashion-mnist)"},
       {"data.augment", T::String, "auto",
-       "training augmentation: auto (per dataset: flip for fashion-mnist, none for mnist, flip+crop "
-       "for cifar10/cifar100/stl10), none, flip, crop or flip+crop; true = auto, false = none",
+       "training augmentation: auto (per dataset: flip for fashion-mnist, none for mnist and tensors, "
+       "flip+crop for cifar10/cifar100/stl10), none, flip, crop or flip+crop; true = auto, false = none",
        -kInf, kInf, {"auto", "none", "flip", "crop", "flip+crop", "true", "false"}},
       {"data.train_limit", T::Int, "0", "use only the first N training images (0 = all)", 0, kInf},
       {"data.test_limit", T::Int, "0", "use only the first N test images (0 = all)", 0, kInf},
       // Classifier.
       {"model.arch", T::String, "convnet4", "classifier architecture", -kInf, kInf,
-       {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny"}},
+       {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny", "torchscript"}},
+      {"model.file", T::String, "",
+       "model.arch=torchscript: a module saved with torch.jit.script(model).save(PATH) or torch.jit.trace; "
+       "its forward takes [batch, C, S, S] images (or [batch, F] vectors) and returns logits [batch, classes]"},
       {"model.mlp_hidden", T::IntList, "128", "hidden widths of the MLP", 1, 65536},
       {"model.vit_patch", T::Int, "4", "ViT patch size (the image size must be a multiple)", 1, 1024},
       // Base model training.
+      {"base.file", T::String, "",
+       "start from trained weights instead of base training: a state dict saved by Python's "
+       "torch.save(model.state_dict()), or a checkpoint with a 'state_dict' or 'model' entry (Lightning, "
+       "timm); key prefixes such as 'model.' are stripped; every tensor is checked"},
       {"base.epochs", T::Int, "3", "epochs of base training", 1, 100000},
       {"base.optimizer", T::String, "sgd", "sgd (momentum) or adamw", -kInf, kInf, {"sgd", "adamw"}},
       {"base.lr", T::Float, "0.05", "learning rate (cosine to 0)", 0, 10},
@@ -47,6 +64,11 @@ const std::vector<KeyDef>& config_keys() {
        "trained subset: auto (last_norm:2, or the last layer of a model without two norm layers), "
        "last_norm:N, all, or comma-separated name patterns with * wildcards"},
       {"zoo.k", T::Int, "200", "number of checkpoints", 1, 1000000},
+      {"zoo.import", T::String, "",
+       "the zoo from checkpoints saved in Python instead of collected (pdiff import): a folder of "
+       ".pt/.pth/.ckpt files or a glob; each a full state dict whose tensors outside zoo.select equal "
+       "the base's (base.file, else the first checkpoint); zoo.k, zoo.mode and the zoo's training keys "
+       "are then unused"},
       {"zoo.mode", T::String, "iteration",
        "iteration (one checkpoint per step), epoch (one per epoch) or seeds (one independent run "
        "per checkpoint)", -kInf, kInf, {"iteration", "epoch", "seeds"}},

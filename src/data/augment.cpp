@@ -18,10 +18,11 @@ AugmentPolicy resolve_augment(const std::string& name, const std::string& settin
   if (name == "fashion-mnist" || name == "mnist") pad = 3;
   else if (name == "cifar10" || name == "cifar100") pad = 4;
   else if (name == "stl10") pad = 12;
-  else throw Error("data.name: unknown dataset '" + name + "'; use fashion-mnist, mnist, cifar10, cifar100 or stl10");
+  else if (name == "tensors") pad = 1;  // a marker: load_tensor_dataset sets an eighth of the image size
+  else throw Error("data.name: unknown dataset '" + name + "'; use fashion-mnist, mnist, cifar10, cifar100, stl10 or tensors");
   std::string s = setting == "true" ? "auto" : setting == "false" ? "none" : setting;
   if (s == "auto") {
-    if (name == "mnist") s = "none";  // a flipped digit is another image (or no digit)
+    if (name == "mnist" || name == "tensors") s = "none";  // a flipped digit is another image; your data: ask
     else if (name == "fashion-mnist") s = "flip";
     else s = "flip+crop";
   }

@@ -106,6 +106,7 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
   s.crop_padding = policy.crop_padding;
   s.augment_description = policy.description();
   std::string root = root_in;
+  check(name != "tensors", "internal: data.name=tensors is loaded by load_tensor_dataset");
   if (name == "fashion-mnist" || name == "mnist") {
     if (root.empty()) {
       check(name == "fashion-mnist", "data.root: MNIST is not packaged; set data.root to your MNIST folder");
@@ -149,7 +150,7 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
     s.channels = 3;
     s.image_size = 96;
   } else {
-    throw Error("data.name: unknown dataset '" + name + "'; use fashion-mnist, mnist, cifar10, cifar100 or stl10");
+    throw Error("data.name: unknown dataset '" + name + "'; use fashion-mnist, mnist, cifar10, cifar100, stl10 or tensors");
   }
   s.train = limit(s.train, train_limit);
   s.test = limit(s.test, test_limit);

@@ -23,13 +23,13 @@ struct AugmentPolicy {
 };
 
 // Resolves a data.augment value for dataset `name`: auto (flip for fashion-mnist, none for
-// mnist: a flipped digit is another image, flip+crop for cifar10/cifar100 (pad 4) and stl10
+// mnist: a flipped digit is another image, none for tensors, flip+crop for cifar10/cifar100 (pad 4) and stl10
 // (pad 12)), none, flip, crop, flip+crop; "true" = auto, "false" = none. The crop padding is
 // an eighth of the image size (3, 4, 12). Throws pdiff::Error naming data.augment.
 AugmentPolicy resolve_augment(const std::string& name, const std::string& setting);
 
 struct DataSplits {
-  std::string name;      // "fashion-mnist", "mnist", "cifar10", "cifar100", "stl10"
+  std::string name;      // "fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "tensors"
   Dataset train, test;
   int64_t num_classes = 10;
   int64_t channels = 1;
@@ -46,6 +46,17 @@ struct DataSplits {
 // corrupt file.
 DataSplits load_dataset(const std::string& name, const std::string& root, int64_t train_limit = 0,
                         int64_t test_limit = 0, const std::string& augment = "auto");
+
+// data.name=tensors: a dict saved with Python's torch.save holding train_x, train_y, test_x,
+// test_y. Inputs float or uint8 (scaled to [0, 1]) of shape [N, F] (held as [N, F, 1, 1]),
+// [N, S, S] (one channel) or [N, C, S, S]; labels int64 [N] in 0 .. classes - 1.
+// `normalize`: auto or none (as stored), standard (per-channel mean and std of the training
+// split). `num_classes` 0 = the largest label + 1. Augmentation only where `augment` asks
+// (auto = none; flip and crop need images; crop pads an eighth of the size). Throws
+// pdiff::Error naming the file and key for a missing key, a wrong dtype or shape, splits of
+// another length or shape, non-finite inputs or labels out of range.
+DataSplits load_tensor_dataset(const std::string& path, const std::string& normalize, int64_t num_classes,
+                               int64_t train_limit = 0, int64_t test_limit = 0, const std::string& augment = "auto");
 
 // Readers of the raw formats (exposed for tests). Pixel values are returned as uint8.
 torch::Tensor read_idx(const std::string& path);  // any IDX file of unsigned bytes

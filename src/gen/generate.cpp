@@ -8,6 +8,7 @@
 #include "core/run_lock.h"
 #include "gen/model_files.h"
 #include "gen/train.h"
+#include "models/torchscript.h"
 #include "zoo/collect.h"
 #include "zoo/tail_evaluator.h"
 #include "zoo/zoo_file.h"
@@ -134,6 +135,14 @@ void export_model(const Config& cfg, int64_t index, const std::string& out_path)
   save_base(out_path, model);
   std::fprintf(stderr, "wrote model %lld (test accuracy %.2f %%) as a state dict to %s\n", (long long)index,
                g.accuracy[index].item<double>(), out_path.c_str());
+  if (auto* script = dynamic_cast<TorchScriptImpl*>(model.get())) {
+    // The module itself with the generated weights inside, ready for torch.jit.load.
+    const std::string stem = out_path.size() > 3 && out_path.compare(out_path.size() - 3, 3, ".pt") == 0
+                                 ? out_path.substr(0, out_path.size() - 3)
+                                 : out_path;
+    script->save_module(stem + ".script.pt");
+    std::fprintf(stderr, "wrote model %lld as a TorchScript module to %s.script.pt\n", (long long)index, stem.c_str());
+  }
 }
 
 }  // namespace pdiff

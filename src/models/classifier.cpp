@@ -8,6 +8,7 @@
 #include "models/resnet.h"
 #include "models/vit.h"
 #include "models/convnext.h"
+#include "models/torchscript.h"
 
 namespace pdiff {
 
@@ -55,9 +56,10 @@ Classifier make_classifier(const ClassifierSpec& spec) {
   else if (spec.arch == "resnet50") model = std::make_shared<ResNetImpl>(spec, 50);
   else if (spec.arch == "vit_tiny") model = std::make_shared<VitImpl>(spec);
   else if (spec.arch == "convnext_tiny") model = std::make_shared<ConvNextImpl>(spec);
+  else if (spec.arch == "torchscript") model = std::make_shared<TorchScriptImpl>(spec);
   else
     throw Error("model.arch: unknown architecture '" + spec.arch +
-                "'; use mlp, convnet4, resnet18, resnet50, vit_tiny or convnext_tiny");
+                "'; use mlp, convnet4, resnet18, resnet50, vit_tiny, convnext_tiny or torchscript");
   if (model->channels_last()) {
     torch::NoGradGuard ng;
     for (auto& p : model->parameters())

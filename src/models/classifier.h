@@ -11,7 +11,8 @@
 namespace pdiff {
 
 struct ClassifierSpec {
-  std::string arch;                // "mlp", "convnet4", "resnet18", ...
+  std::string arch;                // "mlp", "convnet4", "resnet18", ..., "torchscript"
+  std::string file;                // model.file: the TorchScript module of arch "torchscript"
   int64_t in_channels = 1;
   int64_t image_size = 28;
   int64_t num_classes = 10;
@@ -49,7 +50,7 @@ class ClassifierImpl : public torch::nn::Module {
   // The first stage that uses any of the named parameters.
   int64_t first_stage_using(const std::vector<std::string>& param_names) const;
   // Names of the normalization layers (BatchNorm, LayerNorm, GroupNorm) in forward order.
-  std::vector<std::string> norm_layers() const;
+  virtual std::vector<std::string> norm_layers() const;
   // The selection `zoo.select=auto` means: the last two normalization layers, or the last
   // layer with parameters for a model that has fewer norm layers (an MLP).
   std::string default_selection() const;

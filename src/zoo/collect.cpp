@@ -11,10 +11,12 @@
 #include "core/progress.h"
 #include "core/run_lock.h"
 #include "zoo/batch_schedule.h"
+#include "zoo/import.h"
 #include "zoo/layout.h"
 #include "zoo/split_batch_step.h"
 #include "zoo/tail_evaluator.h"
 #include "zoo/train_base.h"
+#include "zoo/weights_file.h"
 #include "zoo/zoo_file.h"
 
 namespace pdiff {
@@ -36,12 +38,27 @@ std::unique_ptr<Optimizer> make_subset_optimizer(const Config& cfg, std::vector<
   return std::make_unique<Sgd>(params, 0.9, cfg.f("zoo.weight_decay"));
 }
 
-// Trains or reloads the base model; returns its test accuracy, measured by `accuracy_of`.
+// Trains, reloads or takes (`from_file`, read from `file`: base.file or the first imported
+// checkpoint) the base model; returns its test accuracy, measured by `accuracy_of`.
 double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec, Classifier& model,
+                    const NamedTensors& from_file, const std::string& file,
                     const std::function<double(const Classifier&)>& accuracy_of) {
   const std::string dir = cfg.s("run_dir");
   const std::string base_path = dir + "/base.pt", info_path = dir + "/base.json";
   const std::string fingerprint = cfg.fingerprint(base_config_keys());
+  if (!from_file.empty()) {
+    // Read every time (a file replaced under the same name is seen); base.pt is its copy.
+    Stopwatch timer;
+    load_state_dict(model, from_file, file);
+    double acc = accuracy_of(model);
+    save_base(base_path, model);
+    nlohmann::json info = {{"fingerprint", fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
+                           {"train_seconds", 0.0}, {"source", file}};
+    write_file_atomic(info_path, info.dump(2) + "\n");
+    std::fprintf(stderr, "base: read %s in %.1f s (no base training), test accuracy %.2f %%\n", file.c_str(),
+                 timer.seconds(), acc);
+    return acc;
+  }
   if (file_exists(base_path) && file_exists(info_path)) {
     auto info = nlohmann::json::parse(read_text_file(info_path), nullptr, false);
     if (!info.is_discarded() && info.value("fingerprint", "") == fingerprint) {
@@ -188,10 +205,25 @@ void collect(const Config& cfg) {
   ClassifierSpec spec = classifier_spec(cfg, data);
   Classifier model = make_classifier(spec);
   ParamLayout layout = ParamLayout::of(model, select_parameters(model, cfg.s("zoo.select")));
+  // base.file and zoo.import are read and checked before anything is written.
+  std::string base_source = cfg.s("base.file");
+  NamedTensors from_file;
+  if (!base_source.empty()) from_file = read_weights_file(base_source, state_dict(model), "base.file");
+  const std::string import_source = cfg.s("zoo.import");
+  torch::Tensor imported;  // (K, D): the selected subset of each imported checkpoint
+  if (!import_source.empty()) {
+    const std::vector<std::string> paths = import_paths(import_source);
+    if (from_file.empty()) {  // the first checkpoint is the base
+      base_source = paths[0];
+      from_file = read_weights_file(base_source, state_dict(model), "zoo.import");
+    }
+    imported = import_checkpoints(paths, model, from_file, layout);
+  }
   for (const char* key : {"base.batch", "zoo.batch"})
-    check(cfg.i(key) <= data.train.size(), std::string(key) + " = " + std::to_string(cfg.i(key)) +
-                                               " is larger than the " + std::to_string(data.train.size()) +
-                                               " training images; lower it or raise data.train_limit");
+    if (std::string(key) == "base.batch" ? from_file.empty() : !imported.defined())  // only what trains
+      check(cfg.i(key) <= data.train.size(), std::string(key) + " = " + std::to_string(cfg.i(key)) +
+                                                 " is larger than the " + std::to_string(data.train.size()) +
+                                                 " training images; lower it or raise data.train_limit");
   const std::string dir = cfg.s("run_dir");
   RunDirLock lock(dir, /*create=*/true);
   save_config(cfg, dir);
@@ -207,12 +239,14 @@ void collect(const Config& cfg) {
     return evaluator->evaluate(layout.flatten(base).unsqueeze(0)).accuracy[0].item<double>();
   };
   Stopwatch timer;
-  double base_acc = prepare_base(cfg, data, spec, model, accuracy_of);
-  std::fprintf(stderr, "zoo: %lld checkpoints (%s mode) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
-               (long long)cfg.i("zoo.k"), cfg.s("zoo.mode").c_str(), layout.entries().size(),
-               (long long)layout.dim(), cfg.s("zoo.select").c_str(), describe_selection(layout).c_str());
+  double base_acc = prepare_base(cfg, data, spec, model, from_file, base_source, accuracy_of);
+  const std::string what = imported.defined() ? "imported from " + import_source : cfg.s("zoo.mode") + " mode";
+  std::fprintf(stderr, "zoo: %lld checkpoints (%s) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
+               (long long)(imported.defined() ? imported.size(0) : cfg.i("zoo.k")), what.c_str(),
+               layout.entries().size(), (long long)layout.dim(), cfg.s("zoo.select").c_str(),
+               describe_selection(layout).c_str());
   Zoo zoo;
-  zoo.params = collect_checkpoints(cfg, data, spec, model, layout);
+  zoo.params = imported.defined() ? imported : collect_checkpoints(cfg, data, spec, model, layout);
   if (!evaluator) make_evaluator();  // the base model was reused
   EvalResult r = evaluator->evaluate(zoo.params, "zoo eval");
   zoo.accuracy = r.accuracy.to(torch::kFloat32);

@@ -75,6 +75,9 @@ Classifier load_base(const std::string& path, const ClassifierSpec& spec) {
 ClassifierSpec classifier_spec(const Config& cfg, const DataSplits& data) {
   ClassifierSpec spec;
   spec.arch = cfg.s("model.arch");
+  spec.file = cfg.s("model.file");
+  check(spec.file.empty() || spec.arch == "torchscript",
+        "model.file is read only with model.arch=torchscript (model.arch is " + spec.arch + ")");
   spec.in_channels = data.channels;
   spec.image_size = data.image_size;
   spec.num_classes = data.num_classes;
@@ -84,12 +87,27 @@ ClassifierSpec classifier_spec(const Config& cfg, const DataSplits& data) {
 }
 
 DataSplits load_dataset(const Config& cfg) {
-  DataSplits d = load_dataset(cfg.s("data.name"), cfg.s("data.root"), cfg.i("data.train_limit"),
-                              cfg.i("data.test_limit"), cfg.s("data.augment"));
+  const std::string name = cfg.s("data.name");
+  DataSplits d;
+  if (name == "tensors") {
+    d = load_tensor_dataset(cfg.s("data.file"), cfg.s("data.normalize"), cfg.i("data.num_classes"),
+                            cfg.i("data.train_limit"), cfg.i("data.test_limit"), cfg.s("data.augment"));
+  } else {
+    // Keys of data.name=tensors are refused elsewhere rather than silently ignored.
+    check(cfg.s("data.file").empty(), "data.file is read only with data.name=tensors (data.name is " + name + ")");
+    check(cfg.s("data.normalize") == "auto",
+          "data.normalize=" + cfg.s("data.normalize") + " applies to data.name=tensors; " + name +
+              " uses its own fixed statistics (data.normalize=auto)");
+    check(cfg.i("data.num_classes") == 0, "data.num_classes applies to data.name=tensors; " + name +
+                                              " has a fixed number of classes (leave it 0)");
+    d = load_dataset(name, cfg.s("data.root"), cfg.i("data.train_limit"), cfg.i("data.test_limit"),
+                     cfg.s("data.augment"));
+  }
   // One line, so a log says which augmentation data.augment resolved to.
-  std::fprintf(stderr, "data: %s, %lld train / %lld test images, %lldx%lldx%lld, augmentation %s\n", d.name.c_str(),
-               (long long)d.train.size(), (long long)d.test.size(), (long long)d.channels, (long long)d.image_size,
-               (long long)d.image_size, d.augment_description.c_str());
+  std::fprintf(stderr, "data: %s, %lld train / %lld test %s, %lldx%lldx%lld, %lld classes, augmentation %s\n",
+               d.name.c_str(), (long long)d.train.size(), (long long)d.test.size(),
+               d.image_size > 1 ? "images" : "vectors", (long long)d.channels, (long long)d.image_size,
+               (long long)d.image_size, (long long)d.num_classes, d.augment_description.c_str());
   return d;
 }
 

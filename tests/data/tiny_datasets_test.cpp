@@ -131,7 +131,7 @@ TEST(DatasetTiny, LoadFromConfigReportsAugmentation) {
   EXPECT_TRUE(d.flip);
   EXPECT_EQ(d.crop_padding, 12);
   EXPECT_EQ(d.augment_description, "flip+crop(pad 12)");
-  EXPECT_EQ(err, "data: stl10, 20 train / 10 test images, 3x96x96, augmentation flip+crop(pad 12)\n");
+  EXPECT_EQ(err, "data: stl10, 20 train / 10 test images, 3x96x96, 10 classes, augmentation flip+crop(pad 12)\n");
   DataSplits none = load_dataset(Config::load("", {"data.name=stl10", "data.root=" + root, "data.augment=false"}));
   EXPECT_FALSE(none.flip);
   EXPECT_EQ(none.crop_padding, 0);

@@ -66,7 +66,11 @@ int main(int argc, char** argv) {
   ConfigArgs collect_args;
   auto* collect = app.add_subcommand("collect", "train the base model and collect the zoo of checkpoints");
   add_config_args(collect, &collect_args);
-  ConfigArgs train_args, generate_args, export_args, eval_args, run_args;
+  ConfigArgs train_args, generate_args, export_args, eval_args, run_args, import_args;
+  std::string import_from;
+  auto* importer = app.add_subcommand("import", "build zoo.pt from checkpoints saved in Python (zoo.import)");
+  add_config_args(importer, &import_args);
+  importer->add_option("--from,-f", import_from, "folder or glob of checkpoints (sets zoo.import)");
   auto* run = app.add_subcommand("run", "the whole method: collect, train, generate, eval (skips what is current)");
   add_config_args(run, &run_args);
   auto* train = app.add_subcommand("train", "train the parameter autoencoder and the latent diffusion model");
@@ -94,6 +98,14 @@ int main(int argc, char** argv) {
     if (*keys) print_keys();
     if (*run) pdiff::run_all(resolve(run_args));
     if (*collect) pdiff::collect(resolve(collect_args));
+    if (*importer) {
+      if (!import_from.empty()) import_args.overrides.push_back("zoo.import=" + import_from);
+      pdiff::Config cfg = resolve(import_args);
+      pdiff::check(!cfg.s("zoo.import").empty(), "pdiff import: give the checkpoints with --from FOLDER_OR_GLOB");
+      pdiff::collect(cfg);
+      std::fprintf(stderr, "next: `pdiff run` with the same settings and zoo.import=%s (it skips the collection)\n",
+                   cfg.s("zoo.import").c_str());
+    }
     if (*train) pdiff::train(resolve(train_args));
     if (*generate) pdiff::generate(resolve(generate_args));
     if (*exporter) {

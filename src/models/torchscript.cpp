@@ -1,0 +1,122 @@
+#include "models/torchscript.h"
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/file_io.h"
+
+namespace pdiff {
+
+namespace {
+
+// The class name of a scripted module: "BatchNorm2d" of "__torch__.torch.nn.modules.batchnorm.BatchNorm2d".
+std::string type_name(const torch::jit::Module& m) {
+  const std::string q = m.type()->name() ? m.type()->name()->qualifiedName() : "";
+  return q.substr(q.rfind('.') == std::string::npos ? 0 : q.rfind('.') + 1);
+}
+
+bool is_norm(const std::string& type) {
+  return type.rfind("BatchNorm", 0) == 0 || type.rfind("InstanceNorm", 0) == 0 || type == "LayerNorm" ||
+         type == "GroupNorm";
+}
+
+// A torch::nn module standing for one scripted submodule (its name is the scripted type's).
+class Mirror : public torch::nn::Module {
+ public:
+  explicit Mirror(const std::string& type) : torch::nn::Module(type) {}
+};
+
+// Registers `src`'s parameters, buffers and submodules on `dst` under the same names; the
+// tensors are the module's own, so an update through either side is seen by both.
+void mirror(torch::nn::Module& dst, const torch::jit::Module& src, const std::string& prefix,
+            std::vector<std::string>& names, std::vector<std::string>& norms) {
+  bool has_params = false;
+  for (const auto& p : src.named_parameters(/*recurse=*/false)) {
+    dst.register_parameter(p.name, p.value, p.value.requires_grad());
+    names.push_back(prefix + p.name);
+    has_params = true;
+  }
+  for (const auto& b : src.named_buffers(/*recurse=*/false)) dst.register_buffer(b.name, b.value);
+  if (!prefix.empty() && has_params && is_norm(type_name(src))) norms.push_back(prefix.substr(0, prefix.size() - 1));
+  for (const auto& c : src.named_children()) {
+    auto child = std::make_shared<Mirror>(type_name(c.value));
+    mirror(*child, c.value, prefix + c.name + ".", names, norms);
+    dst.register_module(c.name, child);
+  }
+}
+
+std::string first_line(const std::string& s) {
+  std::string line = s.substr(0, s.find('\n'));
+  return line.size() > 300 ? line.substr(0, 300) + "..." : line;
+}
+
+}  // namespace
+
+TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(spec.image_size == 1) {
+  const std::string where = "model.file = " + spec.file;
+  check(!spec.file.empty(), "model.file: set it to a TorchScript module (torch.jit.script(model).save(PATH)) "
+                            "for model.arch=torchscript");
+  check(file_exists(spec.file), where + ": file not found");
+  try {
+    module_ = torch::jit::load(spec.file, torch::kCPU);
+  } catch (const std::exception& e) {
+    throw Error(where + ": not a TorchScript module (save it with torch.jit.script(model).save(PATH) or "
+                        "torch.jit.trace(model, example).save(PATH)): " + first_line(e.what()));
+  }
+  mirror(*this, module_, "", names_, norms_);
+  check(!names_.empty(), where + ": the module has no parameters");
+  for (const auto& p : module_.named_parameters())
+    check(p.value.scalar_type() == torch::kFloat32,
+          where + ": parameter '" + p.name + "' is " + std::string(c10::toString(p.value.scalar_type())) +
+              "; pdiff trains float32 modules (call model.float() before saving)");
+
+  // One forward pass on two zero inputs in eval mode: the output must be [2, classes].
+  torch::Tensor x = flatten_input_ ? torch::zeros({2, spec.in_channels})
+                                   : torch::zeros({2, spec.in_channels, spec.image_size, spec.image_size});
+  torch::Tensor y;
+  {
+    torch::NoGradGuard ng;
+    module_.eval();
+    try {
+      c10::IValue out = module_.forward({x});
+      check(out.isTensor(), where + ": forward returned a " + out.tagKind() + ", not a tensor of logits");
+      y = out.toTensor();
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(where + ": forward failed on an input of shape " + c10::str(x.sizes()) + " (the data's shape): " +
+                  first_line(e.what()));
+    }
+    module_.train();
+  }
+  check(y.dim() == 2 && y.size(0) == 2 && y.size(1) == spec.num_classes,
+        where + ": forward on an input of shape " + c10::str(x.sizes()) + " returned shape " + c10::str(y.sizes()) +
+            "; a classifier must return logits [batch, classes] = [2, " + std::to_string(spec.num_classes) +
+            "] for this data");
+}
+
+torch::Tensor TorchScriptImpl::forward_stage(int64_t i, torch::Tensor x) {
+  if (flatten_input_) x = x.flatten(1);
+  return module_.forward({x}).toTensor();
+}
+
+void TorchScriptImpl::save_module(const std::string& path) {
+  const bool was_training = is_training();
+  eval();
+  const std::string tmp = path + ".tmp";
+  try {
+    module_.save(tmp);
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot write the TorchScript module: " + first_line(e.what()));
+  }
+  train(was_training);
+  check(std::rename(tmp.c_str(), path.c_str()) == 0, path + ": cannot write (is the directory writable?)");
+}
+
+void TorchScriptImpl::train(bool on) {
+  ClassifierImpl::train(on);
+  module_.train(on);
+}
+
+}  // namespace pdiff

@@ -1,0 +1,26 @@
+// zoo.import (`pdiff import`): the zoo from checkpoints saved in Python instead of collected.
+// Each checkpoint is a full state dict (read as base.file reads one); p-diff assumes that
+// everything outside the selection is the base's, so every other tensor must equal the base
+// (base.file, or the first checkpoint): a difference is an error naming the checkpoint and
+// the tensor.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/classifier.h"
+#include "zoo/layout.h"
+#include "zoo/weights_file.h"
+
+namespace pdiff {
+
+// The checkpoint files of a zoo.import value: a folder (its *.pt, *.pth and *.ckpt files) or a
+// glob pattern, sorted by name. Throws naming zoo.import when nothing matches.
+std::vector<std::string> import_paths(const std::string& source);
+
+// Reads every checkpoint for `model` and returns the selected subset of each as rows (K, D);
+// checks every tensor (names, shapes, finite) and that the tensors outside the layout equal
+// `base` (num_batches_tracked aside: it has no effect on evaluation).
+torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Classifier& model,
+                                 const NamedTensors& base, const ParamLayout& layout);
+
+}  // namespace pdiff
