@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,25 @@ std::string temp_dir(const std::string& tag) {
                      std::to_string(counter++);
   std::system(("rm -rf '" + path + "' && mkdir -p '" + path + "'").c_str());
   return path;
+}
+
+int spawn_pdiff(const std::string& command, const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv_s = {pdiff_binary(), command};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {  // only async-signal-safe calls between fork and exec
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(fd);
+  return pid;
 }
 
 int run_command(const std::string& cmd, std::string* output) {

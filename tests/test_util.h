@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -13,6 +14,9 @@ namespace pdiff::test {
 std::string temp_dir(const std::string& tag);
 // Runs a shell command, returns its exit code; stdout+stderr go to *output if given.
 int run_command(const std::string& cmd, std::string* output = nullptr);
+// Starts `pdiff COMMAND ARGS...` as a child process, stdout and stderr to `log`; returns its
+// pid (-1 if the log cannot be opened). For tests that kill or race a running pdiff.
+int spawn_pdiff(const std::string& command, const std::vector<std::string>& args, const std::string& log);
 // Path of the pdiff binary and the source tree (set by CMake).
 std::string pdiff_binary();
 std::string source_dir();

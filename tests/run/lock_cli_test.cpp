@@ -1,7 +1,6 @@
 // One process per run directory, through the real binary: a second command on a directory in
 // use is refused at once naming the holder's pid; a holder killed with SIGKILL blocks nothing.
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,31 +31,11 @@ int pdiff(const std::string& command, const std::vector<std::string>& args, std:
   return test::run_command("timeout 300 '" + test::pdiff_binary() + "' " + command + words(args), out);
 }
 
-// Starts `pdiff COMMAND ARGS` in the background, output to `log`; returns its pid.
-pid_t spawn(const std::string& command, const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> argv_s = {test::pdiff_binary(), command};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(const_cast<char*>(s.c_str()));
-  argv.push_back(nullptr);
-  int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {  // only async-signal-safe calls between fork and exec
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(fd);
-  return pid;
-}
-
 TEST(LockCli, ASecondProcessIsRefusedAndAKilledHolderBlocksNothing) {
   ASSERT_TRUE(file_exists(std::string(kFashion) + "/t10k-images-idx3-ubyte.gz")) << kFashion << " is missing";
   const std::string tmp = test::temp_dir("lock"), run = tmp + "/run", lock = run + "/.lock";
   // A long `pdiff run` (many checkpoints) holds the directory.
-  const pid_t pid = spawn("run", settings(run, 100000), tmp + "/first.log");
+  const pid_t pid = test::spawn_pdiff("run", settings(run, 100000), tmp + "/first.log");
   ASSERT_GT(pid, 0);
   bool holding = false;
   int status = 0;

@@ -2,7 +2,6 @@
 // tiny settings: the files it writes (checked from PyTorch by tests/python/check_zoo.py),
 // refusal of bad inputs before anything is written, and exact resume after a kill.
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -213,33 +212,13 @@ TEST(CollectCli, SeedsModeRunsStartFromTheirOwnPoints) {
   remove_if_passed(tmp);
 }
 
-// Starts `pdiff collect ARGS` as a child process with output to `log`; returns its pid.
-pid_t spawn_collect(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> argv_s = {test::pdiff_binary(), "collect"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(const_cast<char*>(s.c_str()));
-  argv.push_back(nullptr);
-  int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {  // only async-signal-safe calls between fork and exec
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(fd);
-  return pid;
-}
-
 TEST(CollectCli, ResumeAfterKillEqualsUninterruptedRun) {
   REQUIRE_FASHION_MNIST();
   std::string tmp = test::temp_dir("collect_resume");
   const std::string a = tmp + "/interrupted", b = tmp + "/uninterrupted";
 
   // Interrupted run: kill it as soon as the first partial zoo file appears (after 25 of 60).
-  pid_t pid = spawn_collect(resume_args(a), tmp + "/a1.log");
+  pid_t pid = test::spawn_pdiff("collect", resume_args(a), tmp + "/a1.log");
   ASSERT_GT(pid, 0);
   bool seen = false, exited = false;
   int status = 0;
