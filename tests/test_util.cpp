@@ -43,6 +43,12 @@ int spawn_pdiff(const std::string& command, const std::vector<std::string>& args
   return pid;
 }
 
+std::string tail(const std::string& s, size_t n) { return s.substr(s.size() > n ? s.size() - n : 0); }
+
+std::string own_data_command(const std::string& args) {
+  return "/usr/bin/python3 '" + source_dir() + "/tests/python/own_data.py' " + args;
+}
+
 int run_command(const std::string& cmd, std::string* output) {
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   if (!p) return -1;

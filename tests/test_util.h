@@ -14,6 +14,10 @@ namespace pdiff::test {
 std::string temp_dir(const std::string& tag);
 // Runs a shell command, returns its exit code; stdout+stderr go to *output if given.
 int run_command(const std::string& cmd, std::string* output = nullptr);
+// The last `n` characters of a command's output: enough for a failure message.
+std::string tail(const std::string& s, size_t n = 4000);
+// The shell command that runs tests/python/own_data.py ARGS under Debian's Python PyTorch.
+std::string own_data_command(const std::string& args);
 // Starts `pdiff COMMAND ARGS...` as a child process, stdout and stderr to `log`; returns its
 // pid (-1 if the log cannot be opened). For tests that kill or race a running pdiff.
 int spawn_pdiff(const std::string& command, const std::vector<std::string>& args, const std::string& log);

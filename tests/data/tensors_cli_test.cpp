@@ -16,12 +16,6 @@ namespace {
 
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
 
-std::string python(const std::string& args) {
-  return "/usr/bin/python3 '" + test::source_dir() + "/tests/python/own_data.py' " + args;
-}
-
-std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.size() - 4000 : 0); }
-
 // Tiny budgets, as tests/run/breadth_cli_test.cpp.
 std::string tiny(const std::string& dir) {
   return " run_dir=" + dir +
@@ -34,7 +28,7 @@ void run_ok(const std::string& args, const std::string& dir, int64_t expected_d,
   SCOPED_TRACE(args);
   std::string out;
   int rc = test::run_command("timeout 600 " + test::pdiff_binary() + " run" + args + tiny(dir), &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_CONTAINS(out, "data: tensors, 1024 train / 128 test");
   for (const char* f : {"base.pt", "zoo.pt", "ae.pt", "ldm.pt", "generated.pt", "report.json", "report.md"})
     EXPECT_TRUE(file_exists(dir + "/" + f)) << f;
@@ -53,8 +47,8 @@ TEST(TensorsCli, RunsMlpAndConvNet4OnImagesAndVectors) {
   const std::string tmp = test::temp_dir("tensors_cli");
   const std::string images = tmp + "/fmnist_u8.pt", vectors = tmp + "/fmnist_vec.pt";
   std::string out;
-  ASSERT_EQ(test::run_command(python("dataset '" + images + "' --train 1024 --test 128"), &out), 0) << out;
-  ASSERT_EQ(test::run_command(python("dataset '" + vectors + "' --train 1024 --test 128 --flat"), &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::own_data_command("dataset '" + images + "' --train 1024 --test 128"), &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::own_data_command("dataset '" + vectors + "' --train 1024 --test 128 --flat"), &out), 0) << out;
 
   run_ok(" data.name=tensors data.file=" + images + " model.arch=mlp", tmp + "/mlp", 128 * 10 + 10, 128);
   run_ok(" data.name=tensors data.file=" + images + " model.arch=convnet4 data.augment=flip", tmp + "/convnet4",

@@ -16,12 +16,6 @@
 namespace pdiff {
 namespace {
 
-std::string own_data(const std::string& args) {
-  return "/usr/bin/python3 '" + test::source_dir() + "/tests/python/own_data.py' " + args;
-}
-
-std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.size() - 4000 : 0); }
-
 std::string tiny(const std::string& dir) {
   return " run_dir=" + dir +
          " threads=2 base.epochs=1 base.batch=32 zoo.batch=32 zoo.k=4"
@@ -32,7 +26,7 @@ std::string tiny(const std::string& dir) {
 // Python's accuracy of the module with the state dict `state` (see own_data.py eval).
 double python_accuracy(const std::string& module, const std::string& state, const std::string& extra) {
   std::string out;
-  EXPECT_EQ(test::run_command(own_data("eval '" + module + "' '" + state + "' " + extra), &out), 0) << out;
+  EXPECT_EQ(test::run_command(test::own_data_command("eval '" + module + "' '" + state + "' " + extra), &out), 0) << out;
   const size_t at = out.rfind("accuracy ");
   return at == std::string::npos ? -1 : std::stod(out.substr(at + 9));
 }
@@ -40,11 +34,11 @@ double python_accuracy(const std::string& module, const std::string& state, cons
 TEST(TorchScriptCli, LeNetWithBatchNormRunsAndPythonAgrees) {
   const std::string tmp = test::temp_dir("torchscript"), module = tmp + "/lenet.pt", run = tmp + "/run";
   std::string out;
-  ASSERT_EQ(test::run_command(own_data("script '" + module + "' --model lenet_bn"), &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::own_data_command("script '" + module + "' --model lenet_bn"), &out), 0) << out;
   int rc = test::run_command("timeout 600 " + test::pdiff_binary() + " run model.arch=torchscript model.file=" + module +
                                  " data.train_limit=512 data.test_limit=256" + tiny(run),
                              &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   // zoo.select=auto is last_norm:2: the BatchNorm2d in features.5 and bn3 (BatchNorm1d).
   Zoo zoo = load_zoo(run + "/zoo.pt");
   EXPECT_EQ(zoo.arch, "torchscript");
@@ -59,7 +53,7 @@ TEST(TorchScriptCli, LeNetWithBatchNormRunsAndPythonAgrees) {
   rc = test::run_command(test::pdiff_binary() + " export --index 1" + tiny(run) +
                              " model.arch=torchscript model.file=" + module + " data.train_limit=512 data.test_limit=256",
                          &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   Generated g = load_generated(run + "/generated.pt");
   EXPECT_NEAR(python_accuracy(module, run + "/generated_1.pt", "--test 256"), g.accuracy[1].item<double>(), 0.05);
   // The module itself with the generated weights inside, in eval mode.
@@ -73,12 +67,12 @@ TEST(TorchScriptCli, TracedGroupNormModelOnTensorsData) {
   const std::string tmp = test::temp_dir("torchscript_gn"), module = tmp + "/gn.pt", data = tmp + "/data.pt",
                     run = tmp + "/run";
   std::string out;
-  ASSERT_EQ(test::run_command(own_data("script '" + module + "' --model lenet_gn --trace"), &out), 0) << out;
-  ASSERT_EQ(test::run_command(own_data("dataset '" + data + "' --train 256 --test 128"), &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::own_data_command("script '" + module + "' --model lenet_gn --trace"), &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::own_data_command("dataset '" + data + "' --train 256 --test 128"), &out), 0) << out;
   int rc = test::run_command("timeout 300 " + test::pdiff_binary() + " collect model.arch=torchscript model.file=" +
                                  module + " data.name=tensors data.file=" + data + " zoo.select=last_norm:2" + tiny(run),
                              &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   Zoo zoo = load_zoo(run + "/zoo.pt");
   EXPECT_EQ(zoo.layout.names(), (std::vector<std::string>{"gn2.weight", "gn2.bias", "ln.weight", "ln.bias"}));
   EXPECT_EQ(zoo.predictions.size(1), 128);
@@ -89,7 +83,7 @@ TEST(TorchScriptCli, TracedGroupNormModelOnTensorsData) {
   rc = test::run_command("timeout 300 " + test::pdiff_binary() + " collect model.arch=torchscript model.file=" + module +
                              " data.name=tensors data.file=" + data + " zoo.select=head" + tiny(tmp + "/run2"),
                          &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_EQ(load_zoo(tmp + "/run2/zoo.pt").layout.dim(), 32 * 10 + 10);
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
@@ -100,7 +94,7 @@ TEST(TorchScriptCli, StartsFromWeightsTrainedInPython) {
   const std::string tmp = test::temp_dir("torchscript_base"), module = tmp + "/lenet.pt", state = tmp + "/w.pt",
                     run = tmp + "/run";
   std::string out;
-  ASSERT_EQ(test::run_command(own_data("script '" + module + "' --state '" + state + "' --test 500"), &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::own_data_command("script '" + module + "' --state '" + state + "' --test 500"), &out), 0) << out;
   const size_t at = out.rfind("accuracy ");
   ASSERT_NE(at, std::string::npos) << out;
   const double py_acc = std::stod(out.substr(at + 9));
@@ -108,7 +102,7 @@ TEST(TorchScriptCli, StartsFromWeightsTrainedInPython) {
                                  module + " base.file=" + state +
                                  " data.train_limit=2000 data.test_limit=500 zoo.k=3 threads=2 run_dir=" + run,
                              &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_CONTAINS(out, "base: read " + state);
   auto info = nlohmann::json::parse(read_text_file(run + "/base.json"));
   EXPECT_NEAR(info["test_accuracy"].get<double>(), py_acc, 0.05);
@@ -120,14 +114,14 @@ TEST(TorchScriptCli, BadModulesRefusedWithTheShapes) {
   const std::string tmp = test::temp_dir("torchscript_bad");
   std::string out;
   for (const char* m : {"wide_out", "rgb_only"})
-    ASSERT_EQ(test::run_command(own_data("script '" + tmp + "/" + m + ".pt' --model " + m), &out), 0) << out;
+    ASSERT_EQ(test::run_command(test::own_data_command("script '" + tmp + "/" + m + ".pt' --model " + m), &out), 0) << out;
   write_file_atomic(tmp + "/text.pt", "not a module\n");
   auto refused = [&](const std::string& args, const std::string& expect) {
     const std::string run = tmp + "/run";
     int rc = test::run_command(test::pdiff_binary() + " collect data.train_limit=64 data.test_limit=32 run_dir=" + run +
                                    " model.arch=torchscript " + args,
                                &out);
-    EXPECT_EQ(rc, 1) << tail(out);
+    EXPECT_EQ(rc, 1) << test::tail(out);
     EXPECT_CONTAINS(out, expect);
     EXPECT_FALSE(file_exists(run)) << run << " was written";
   };

@@ -31,8 +31,6 @@ int table(const std::string& args, std::string* out) {
   return test::run_command(test::pdiff_binary() + " table " + args, out);
 }
 
-std::string tail(const std::string& s) { return s.substr(s.size() > 3000 ? s.size() - 3000 : 0); }
-
 int64_t mtime_ns(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return -1;
@@ -87,7 +85,7 @@ TEST(TableCli, RunsEveryConfigThenSkipsEverythingOnTheSecondRun) {
   const std::string a = write_config(dir, "a", "last_norm:2"), b = write_config(dir, "b", "bn4");
   const std::string args = a + " " + b + " --out " + out_dir + kTiny;
   std::string out;
-  ASSERT_EQ(table(args, &out), 0) << tail(out);
+  ASSERT_EQ(table(args, &out), 0) << test::tail(out, 3000);
 
   auto t = json::parse(read_text_file(out_dir + "/table.json"));
   ASSERT_EQ(t["rows"].size(), 2u) << t.dump(2);
@@ -106,9 +104,9 @@ TEST(TableCli, RunsEveryConfigThenSkipsEverythingOnTheSecondRun) {
   // Same configs again: every stage of both skipped, the same table rewritten.
   const int64_t zoo_a = mtime_ns(dir + "/a/zoo.pt"), zoo_b = mtime_ns(dir + "/b/zoo.pt");
   const int64_t report_a = mtime_ns(dir + "/a/report.json");
-  ASSERT_EQ(table(args, &out), 0) << tail(out);
+  ASSERT_EQ(table(args, &out), 0) << test::tail(out, 3000);
   for (const char* stage : {"collect: up to date", "train: up to date", "generate: up to date", "eval: up to date"})
-    EXPECT_EQ(count(out, stage), 2u) << stage << "\n" << tail(out);
+    EXPECT_EQ(count(out, stage), 2u) << stage << "\n" << test::tail(out, 3000);
   EXPECT_EQ(mtime_ns(dir + "/a/zoo.pt"), zoo_a);
   EXPECT_EQ(mtime_ns(dir + "/b/zoo.pt"), zoo_b);
   EXPECT_EQ(mtime_ns(dir + "/a/report.json"), report_a);
@@ -146,9 +144,9 @@ TEST(TableCli, RunsEveryConfigThenSkipsEverythingOnTheSecondRun) {
 
   // A config that fails while running (no data) loses no other row; the exit code says it failed.
   const std::string bad = write_config(dir, "bad", "bn4", dir + "/no-such-data");
-  ASSERT_NE(table(bad + " " + a + " --out " + dir + "/table2" + kTiny, &out), 0) << tail(out);
-  EXPECT_NE(out.find("config " + bad), std::string::npos) << tail(out);
-  EXPECT_NE(out.find("1 of 2 configs failed"), std::string::npos) << tail(out);
+  ASSERT_NE(table(bad + " " + a + " --out " + dir + "/table2" + kTiny, &out), 0) << test::tail(out, 3000);
+  EXPECT_NE(out.find("config " + bad), std::string::npos) << test::tail(out, 3000);
+  EXPECT_NE(out.find("1 of 2 configs failed"), std::string::npos) << test::tail(out, 3000);
   auto t2 = json::parse(read_text_file(dir + "/table2/table.json"));
   ASSERT_EQ(t2["rows"].size(), 1u) << t2.dump(2);
   EXPECT_EQ(t2["rows"][0], t["rows"][0]);

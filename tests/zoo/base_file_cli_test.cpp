@@ -17,16 +17,10 @@ namespace {
 
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
 
-std::string own_data(const std::string& args) {
-  return "/usr/bin/python3 '" + test::source_dir() + "/tests/python/own_data.py' " + args;
-}
-
-std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.size() - 4000 : 0); }
-
 // Trains ARCH in Python and saves it in `style`; returns Python's test accuracy (percent).
 double python_base(const std::string& arch, const std::string& path, const std::string& style) {
   std::string out;
-  EXPECT_EQ(test::run_command(own_data("base " + arch + " '" + path + "' --style " + style + " --test 500"), &out), 0)
+  EXPECT_EQ(test::run_command(test::own_data_command("base " + arch + " '" + path + "' --style " + style + " --test 500"), &out), 0)
       << out;
   const size_t at = out.rfind("accuracy ");
   EXPECT_NE(at, std::string::npos) << out;
@@ -52,9 +46,9 @@ TEST_P(BaseFileCli, CollectsFromPythonWeightsWithPythonsAccuracy) {
   const double py_acc = python_base(c.arch, weights, c.style);
   std::string out;
   int rc = collect("model.arch=" + c.arch + " base.file=" + weights + " run_dir=" + run, &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_CONTAINS(out, "base: read " + weights);
-  EXPECT_EQ(out.find("base: test accuracy"), std::string::npos) << "base training ran:\n" << tail(out);
+  EXPECT_EQ(out.find("base: test accuracy"), std::string::npos) << "base training ran:\n" << test::tail(out);
   auto info = nlohmann::json::parse(read_text_file(run + "/base.json"));
   EXPECT_EQ(info["train_seconds"].get<double>(), 0.0);
   EXPECT_EQ(info["source"], weights);
@@ -84,7 +78,7 @@ void expect_refused(const std::string& args, const std::string& run, const std::
                     const std::string& expect) {
   std::string out;
   int rc = collect(args + " run_dir=" + run, &out);
-  EXPECT_EQ(rc, 1) << tail(out);
+  EXPECT_EQ(rc, 1) << test::tail(out);
   EXPECT_CONTAINS(out, "base.file = " + path);
   EXPECT_CONTAINS(out, expect);
   EXPECT_FALSE(file_exists(run)) << run << " was written";
@@ -130,7 +124,7 @@ TEST(BaseFileCliBad, OrderedDictLoadsOrSaysHowToSave) {
     auto info = nlohmann::json::parse(read_text_file(run + "/base.json"));
     EXPECT_NEAR(info["test_accuracy"].get<double>(), py_acc, 0.05);
   } else {
-    EXPECT_EQ(rc, 1) << tail(out);
+    EXPECT_EQ(rc, 1) << test::tail(out);
     EXPECT_CONTAINS(out, "torch.save(dict(model.state_dict()), PATH)");
     EXPECT_FALSE(file_exists(run)) << run << " was written";
   }

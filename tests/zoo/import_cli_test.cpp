@@ -15,12 +15,6 @@
 namespace pdiff {
 namespace {
 
-std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.size() - 4000 : 0); }
-
-std::string own_data(const std::string& args) {
-  return "/usr/bin/python3 '" + test::source_dir() + "/tests/python/own_data.py' " + args;
-}
-
 const std::string kSettings = " model.arch=mlp data.train_limit=2000 data.test_limit=500 threads=2";
 const std::string kTiny = " ae.channels=4,8 ae.latent=8 ae.steps=5 ae.batch=4 ldm.channels=4,8 ldm.steps=5 ldm.batch=4"
                           " generate.n=3 generate.steps=3 eval.baseline_n=2 eval.tsne=false";
@@ -28,7 +22,7 @@ const std::string kTiny = " ae.channels=4,8 ae.latent=8 ae.steps=5 ae.batch=4 ld
 // Writes DIR/base.pt and DIR/ckpt_000.pt ...; returns Python's accuracy of each checkpoint.
 std::vector<double> python_zoo(const std::string& dir, int k) {
   std::string out;
-  EXPECT_EQ(test::run_command(own_data("zoo mlp '" + dir + "' --k " + std::to_string(k)), &out), 0) << out;
+  EXPECT_EQ(test::run_command(test::own_data_command("zoo mlp '" + dir + "' --k " + std::to_string(k)), &out), 0) << out;
   std::vector<double> acc;
   std::istringstream lines(out);
   std::string word;
@@ -48,7 +42,7 @@ TEST(ImportCli, ImportsPythonCheckpointsThenRunSkipsTheCollection) {
   int rc = test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt' base.file=" + ckpts +
                                  "/base.pt run_dir=" + run + kSettings,
                              &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_CONTAINS(out, "zoo: 6 checkpoints (imported from " + ckpts + "/ckpt_*.pt)");
   Zoo zoo = load_zoo(run + "/zoo.pt");
   ASSERT_EQ(zoo.params.size(0), 6);
@@ -62,7 +56,7 @@ TEST(ImportCli, ImportsPythonCheckpointsThenRunSkipsTheCollection) {
   }
   // `pdiff run` with the same settings keeps the imported zoo and goes on.
   rc = test::run_command("timeout 600 " + test::pdiff_binary() + " run run_dir=" + run + source + kSettings + kTiny, &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_CONTAINS(out, "== collect: up to date, skipped");
   EXPECT_EQ(load_generated(run + "/generated.pt").params.size(0), 3);
   EXPECT_TRUE(file_exists(run + "/report.json"));
@@ -70,7 +64,7 @@ TEST(ImportCli, ImportsPythonCheckpointsThenRunSkipsTheCollection) {
   rc = test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt' run_dir=" + tmp + "/run2" +
                              kSettings,
                          &out);
-  ASSERT_EQ(rc, 0) << tail(out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_CONTAINS(out, "base: read " + ckpts + "/ckpt_000.pt");
   EXPECT_NEAR(load_zoo(tmp + "/run2/zoo.pt").base_accuracy, py_acc[0], 0.05);
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
@@ -93,7 +87,7 @@ TEST(ImportCli, BadCheckpointsRefusedBeforeWriting) {
     int rc = test::run_command(test::pdiff_binary() + " import --from '" + from + "' base.file=" + ckpts +
                                    "/base.pt run_dir=" + run + kSettings,
                                &out);
-    EXPECT_EQ(rc, 1) << tail(out);
+    EXPECT_EQ(rc, 1) << test::tail(out);
     EXPECT_CONTAINS(out, expect);
     EXPECT_FALSE(file_exists(run)) << run << " was written";
   };
