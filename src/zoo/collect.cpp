@@ -96,6 +96,7 @@ torch::Tensor run_start(const torch::Tensor& base_vec, const ParamLayout& layout
   auto gen = make_generator(seed, 3, static_cast<uint64_t>(run));
   auto start = base_vec.clone();
   for (const auto& e : layout.entries()) {
+    if (e.name.find("running_") != std::string::npos) continue;  // statistics, not weights
     auto t = start.slice(0, e.offset, e.offset + e.numel);
     const double rms = t.square().mean().sqrt().item<double>();
     t.add_(torch::randn({e.numel}, gen, t.options()) * (noise * rms));
@@ -114,7 +115,7 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
 
   Classifier model = clone_classifier(base, spec);
   for (auto& p : model->parameters()) p.set_requires_grad(false);
-  auto tensors = layout.tensors(model);
+  auto tensors = layout.trainable(model);  // zoo.select=whole: running statistics follow the forward passes
   for (auto& t : tensors) t.set_requires_grad(true);
   const int64_t tail = model->first_stage_using(layout.names());
   const torch::Tensor base_vec = layout.flatten(base);

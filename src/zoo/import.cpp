@@ -70,7 +70,8 @@ torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Cl
         throw Error("zoo.import = " + paths[k] + ": tensor '" + name + "' differs from the base (largest difference " +
                     c10::str(diff) + "); p-diff trains only the selected subset (" + std::to_string(selected.size()) +
                     " tensors from '" + selected.front() + "'), everything else must be the base's: freeze it while "
-                    "training the checkpoints (BatchNorm layers in eval mode), or widen zoo.select");
+                    "training the checkpoints (BatchNorm layers in eval mode), widen zoo.select, or import whole "
+                    "networks with zoo.select=whole");
       }
     }
     for (const auto& e : layout.entries())

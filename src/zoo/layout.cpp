@@ -15,21 +15,44 @@ bool glob_match(const char* pat, const char* s) {
   return *s && (*pat == '?' || *pat == *s) && glob_match(pat + 1, s + 1);
 }
 
-std::map<std::string, torch::Tensor> params_by_name(const Classifier& model) {
+// Parameters, then floating-point buffers (BatchNorm running statistics; not the integer
+// num_batches_tracked): what a layout may hold.
+std::vector<std::pair<std::string, torch::Tensor>> layout_candidates(const Classifier& model) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& p : model->named_parameters()) out.emplace_back(p.key(), p.value());
+  for (const auto& b : model->named_buffers())
+    if (b.value().is_floating_point()) out.emplace_back(b.key(), b.value());
+  return out;
+}
+
+std::map<std::string, torch::Tensor> tensors_by_name(const Classifier& model) {
   std::map<std::string, torch::Tensor> out;
-  for (const auto& p : model->named_parameters()) out[p.key()] = p.value();
+  for (const auto& [name, t] : layout_candidates(model)) out[name] = t;
   return out;
 }
 
 }  // namespace
 
+bool is_running_variance(const std::string& name) {
+  const std::string tail = "running_var";
+  return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+std::vector<torch::Tensor> ParamLayout::trainable(const Classifier& model) const {
+  std::vector<torch::Tensor> out;
+  auto ts = tensors(model);
+  for (size_t i = 0; i < ts.size(); ++i)
+    if (model->named_parameters().contains(entries_[i].name)) out.push_back(ts[i]);
+  return out;
+}
+
 ParamLayout ParamLayout::of(const Classifier& model, const std::vector<std::string>& names) {
   ParamLayout layout;
-  for (const auto& p : model->named_parameters()) {
+  for (const auto& [name, t] : layout_candidates(model)) {
     bool wanted = false;
-    for (const auto& n : names) wanted |= (n == p.key());
+    for (const auto& n : names) wanted |= (n == name);
     if (!wanted) continue;
-    ParamEntry e{p.key(), p.value().sizes().vec(), layout.dim_, p.value().numel()};
+    ParamEntry e{name, t.sizes().vec(), layout.dim_, t.numel()};
     layout.dim_ += e.numel;
     layout.entries_.push_back(e);
   }
@@ -76,7 +99,7 @@ std::vector<std::string> ParamLayout::names() const {
 }
 
 std::vector<torch::Tensor> ParamLayout::tensors(const Classifier& model) const {
-  auto by_name = params_by_name(model);
+  auto by_name = tensors_by_name(model);
   std::vector<torch::Tensor> out;
   for (const auto& e : entries_) {
     auto it = by_name.find(e.name);
@@ -103,6 +126,8 @@ void ParamLayout::assign(const Classifier& model, const torch::Tensor& vec) cons
   for (size_t i = 0; i < ts.size(); ++i) {
     const auto& e = entries_[i];
     ts[i].copy_(vec.slice(0, e.offset, e.offset + e.numel).view(e.shape));
+    // A generated running variance can come out slightly negative; a variance cannot.
+    if (is_running_variance(e.name)) ts[i].clamp_min_(0.0);
   }
 }
 
@@ -122,6 +147,11 @@ std::vector<std::string> select_parameters(const Classifier& model, const std::s
   for (const auto& p : model->named_parameters()) all.push_back(p.key());
   std::vector<std::string> patterns;
   if (selection == "all") return all;
+  if (selection == "whole") {
+    for (const auto& b : model->named_buffers())
+      if (b.value().is_floating_point()) all.push_back(b.key());
+    return all;
+  }
   if (selection == "auto") return select_parameters(model, model->default_selection());
   if (selection.rfind("last_norm:", 0) == 0) {
     int64_t n = 0;

@@ -5,8 +5,10 @@ Usage: /usr/bin/python3 tests/python/check_run.py RUN_DIR [--models N] [--origin
                                                   [--data-root ROOT] [--batch B]
 
 Reads RUN_DIR/config.yaml (data.name, data.root, data.test_limit, model.arch, model.mlp_hidden,
-model.vit_patch), builds the architecture from pdiff_models.py, loads RUN_DIR/base.pt with
-load_state_dict(strict=True) and reads the test set with pdiff_data.py. Then it evaluates, in
+model.vit_patch), builds the architecture from pdiff_models.py (model.arch=torchscript: loads
+model.file with torch.jit.load), loads RUN_DIR/base.pt with load_state_dict(strict=True) and
+reads the test set with pdiff_data.py (data.name=tensors: test_x and test_y of data.file, uint8
+scaled to [0, 1], data.normalize=standard as pdiff does it). Then it evaluates, in
 eval mode on the (first data.test_limit) test images:
   - the base model, against base.json's test_accuracy (when base.json exists);
   - every generated parameter vector of generated.pt (or the first --models N), put into the
@@ -87,6 +89,34 @@ def parse_config(path):
         else:
             raise ValueError(f"{path}: indented line outside a section: {line!r}")
     return out
+
+
+# --- data.name=tensors: the user's dict, prepared as src/data/tensors.cpp prepares it -----------
+def load_tensors_test(data, test_limit, flat):
+    d = torch.load(data["file"])
+
+    def inputs(key):
+        x = d[key]
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        if x.dim() == 2:
+            x = x[:, :, None, None]
+        elif x.dim() == 3:
+            x = x.unsqueeze(1)
+        return x
+
+    test_x, test_y = inputs("test_x"), d["test_y"].long()
+    if data.get("normalize", "auto") == "standard":
+        train_x = inputs("train_x")
+        var, mean = torch.var_mean(train_x, (0, 2, 3), unbiased=False, keepdim=True)
+        std = var.sqrt()
+        std = torch.where(std < 1e-6, torch.ones_like(std), std)
+        test_x = (test_x - mean) / std
+    if test_limit:
+        test_x, test_y = test_x[:test_limit], test_y[:test_limit]
+    classes = int(data.get("num_classes") or 0) or int(max(d["train_y"].max(), d["test_y"].max())) + 1
+    if flat and test_x.shape[2] == 1:
+        test_x = test_x.flatten(1)  # a TorchScript module on [N, F] vectors takes [batch, F]
+    return test_x, test_y, classes
 
 
 # --- evaluation --------------------------------------------------------------------------------
@@ -181,9 +211,15 @@ def main():
     hidden = hidden if isinstance(hidden, list) else [hidden]
     vit_patch = int(mcfg.get("vit_patch", 4))
 
-    images, labels = pdiff_data.load_test(name, root, test_limit)
-    model = pdiff_models.build(arch, images.shape[1], images.shape[2], pdiff_data.NUM_CLASSES[name], hidden,
-                               vit_patch)
+    if name == "tensors":
+        images, labels, classes = load_tensors_test(data, test_limit, arch == "torchscript")
+    else:
+        images, labels = pdiff_data.load_test(name, root, test_limit)
+        classes = pdiff_data.NUM_CLASSES[name]
+    if arch == "torchscript":
+        model = torch.jit.load(mcfg["file"])
+    else:
+        model = pdiff_models.build(arch, images.shape[1], images.shape[2], classes, hidden, vit_patch)
     model.load_state_dict(torch.load(os.path.join(args.run_dir, "base.pt")), strict=True)
     model.eval()
     print(f"check_run: {args.run_dir}: {arch} on {name}, {images.shape[0]} test images "

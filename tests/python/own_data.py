@@ -18,10 +18,11 @@
         rgb_only wants 3 input channels: modules pdiff must refuse. --state: then trains the Python
         model for --steps SGD steps, saves dict(model.state_dict()) to STATE (the module at OUT
         keeps the untrained weights) and prints "accuracy A" on the first --test test images.
-    own_data.py zoo ARCH OUTDIR [--k K] [--steps S] [--train N] [--test M]
+    own_data.py zoo ARCH OUTDIR [--k K] [--steps S] [--train N] [--test M] [--whole]
         Trains ARCH for S steps, saves OUTDIR/base.pt, then trains only the last layer (the rest
         frozen, BatchNorm in eval mode) for K steps, saving OUTDIR/ckpt_000.pt ... (plain dicts)
-        and printing "accuracy k A" for each on the first M test images.
+        and printing "accuracy k A" for each on the first M test images. --whole: trains every
+        weight, BatchNorm in training mode (its running statistics change too).
     own_data.py eval MODULE STATE [--test M] [--data TENSORS]
         Loads STATE (a state dict pdiff wrote; "-": none) into the TorchScript MODULE and prints "accuracy A"
         on the first M Fashion-MNIST test images normalised as pdiff normalises them (or on the
@@ -131,6 +132,7 @@ def train(model, steps, n_train):
 
 def test_accuracy(model, n_test):
     test_x, test_y = pdiff_data.load_test("fashion-mnist", "", n_test)
+    model.eval()
     with torch.no_grad():
         return 100.0 * (model(test_x).argmax(1) == test_y).double().mean().item()
 
@@ -144,7 +146,7 @@ def write_zoo(a):
     os.makedirs(a.out, exist_ok=True)
     torch.save(dict(model.state_dict()), os.path.join(a.out, "base.pt"))
     last = "fc2" if a.arch == "mlp" else "fc"
-    params = [p for n, p in model.named_parameters() if n.startswith(last + ".")]
+    params = [p for n, p in model.named_parameters() if a.whole or n.startswith(last + ".")]
     for p in model.parameters():
         p.requires_grad_(False)
     for p in params:
@@ -152,8 +154,8 @@ def write_zoo(a):
     train_x, train_y = split("train", a.train)
     train_x = pdiff_data.normalise(train_x.unsqueeze(1), *pdiff_data.NORMALISATION["fashion-mnist"])
     opt = torch.optim.SGD(params, lr=0.01)
-    model.eval()  # BatchNorm statistics stay the base's
     for k in range(a.k):
+        model.train(a.whole)  # otherwise BatchNorm statistics stay the base's
         idx = torch.randint(0, train_x.shape[0], (64,))
         opt.zero_grad()
         F.cross_entropy(model(train_x[idx]), train_y[idx]).backward()
@@ -221,6 +223,7 @@ def main():
     z.add_argument("--train", type=int, default=2000)
     z.add_argument("--test", type=int, default=500)
     z.add_argument("--steps", type=int, default=30)
+    z.add_argument("--whole", action="store_true", help="train every weight, BatchNorm in training mode")
     e = sub.add_parser("eval")
     e.add_argument("module")
     e.add_argument("state")

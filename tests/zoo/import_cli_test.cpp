@@ -5,6 +5,7 @@
 // naming it, before anything is written.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/file_io.h"
@@ -20,9 +21,10 @@ const std::string kTiny = " ae.channels=4,8 ae.latent=8 ae.steps=5 ae.batch=4 ld
                           " generate.n=3 generate.steps=3 eval.baseline_n=2 eval.tsne=false";
 
 // Writes DIR/base.pt and DIR/ckpt_000.pt ...; returns Python's accuracy of each checkpoint.
-std::vector<double> python_zoo(const std::string& dir, int k) {
+std::vector<double> python_zoo(const std::string& dir, int k, const std::string& arch = "mlp",
+                               const std::string& extra = "") {
   std::string out;
-  EXPECT_EQ(test::run_command(test::own_data_command("zoo mlp '" + dir + "' --k " + std::to_string(k)), &out), 0) << out;
+  EXPECT_EQ(test::run_command(test::own_data_command("zoo " + arch + " '" + dir + "' --k " + std::to_string(k) + extra), &out), 0) << out;
   std::vector<double> acc;
   std::istringstream lines(out);
   std::string word;
@@ -67,6 +69,57 @@ TEST(ImportCli, ImportsPythonCheckpointsThenRunSkipsTheCollection) {
   ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_CONTAINS(out, "base: read " + ckpts + "/ckpt_000.pt");
   EXPECT_NEAR(load_zoo(tmp + "/run2/zoo.pt").base_accuracy, py_acc[0], 0.05);
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
+// Checkpoints of a ConvNet-4 trained everywhere, BatchNorm in training mode: they differ from
+// the base in every tensor, running statistics included. The default selection refuses them;
+// zoo.select=whole imports whole networks, statistics and all, and the generated models carry
+// their own statistics into the exported state dict.
+TEST(ImportCli, WholeNetworksWithTheirRunningStatistics) {
+  const std::string tmp = test::temp_dir("import_whole"), ckpts = tmp + "/ckpts", run = tmp + "/run";
+  const std::vector<double> py_acc = python_zoo(ckpts, 4, "convnet4", " --whole --steps 20");
+  const std::string settings = " model.arch=convnet4 data.train_limit=2000 data.test_limit=500 threads=2 base.file=" +
+                               ckpts + "/base.pt run_dir=" + run;
+  std::string out;
+  int rc = test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt'" + settings, &out);
+  EXPECT_EQ(rc, 1) << test::tail(out);
+  EXPECT_CONTAINS(out, "ckpt_000.pt: tensor 'conv1.weight' differs from the base");
+  EXPECT_CONTAINS(out, "zoo.select=whole");
+  EXPECT_FALSE(file_exists(run));
+
+  rc = test::run_command(test::pdiff_binary() + " run zoo.select=whole zoo.import='" + ckpts + "/ckpt_*.pt'" + settings +
+                             kTiny,
+                         &out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
+  const Zoo zoo = load_zoo(run + "/zoo.pt");
+  const auto names = zoo.layout.names();
+  EXPECT_EQ(names.front(), "conv1.weight");
+  EXPECT_NE(std::find(names.begin(), names.end(), "bn1.running_var"), names.end());
+  EXPECT_EQ(std::find(names.begin(), names.end(), "bn1.num_batches_tracked"), names.end());
+  ASSERT_EQ(zoo.params.size(0), 4);
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_NEAR(zoo.accuracy[k].item<double>(), py_acc[k], 0.05) << "checkpoint " << k;
+    const DictFile f = DictFile::load_any(ckpts + "/ckpt_00" + std::to_string(k) + ".pt");
+    for (const auto& e : zoo.layout.entries())
+      if (e.name == "bn4.running_mean")
+        EXPECT_TRUE(torch::equal(zoo.params[k].slice(0, e.offset, e.offset + e.numel), f.tensor(e.name))) << k;
+  }
+  ASSERT_EQ(test::run_command(test::pdiff_binary() + " export --index 1 zoo.select=whole zoo.import='" + ckpts +
+                                  "/ckpt_*.pt'" + settings + kTiny,
+                              &out),
+            0)
+      << test::tail(out);
+  const DictFile exported = DictFile::load_any(run + "/generated_1.pt");
+  const torch::Tensor vec = load_generated(run + "/generated.pt").params[1];
+  for (const auto& e : zoo.layout.entries())
+    if (e.name == "bn2.running_var") {
+      const torch::Tensor expect = vec.slice(0, e.offset, e.offset + e.numel).clamp_min(0.0);
+      EXPECT_TRUE(torch::equal(exported.tensor(e.name).flatten(), expect));
+    }
+  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + run, &out), 0)
+      << out;
+  EXPECT_CONTAINS(out, "check_run: OK");
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
