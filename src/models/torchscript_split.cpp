@@ -83,6 +83,8 @@ void specialise_to_eval(std::shared_ptr<Graph>& g) {
   torch::jit::EliminateDeadCode(g);
 }
 
+// Where a top-level node runs: once per chunk (reads the input, not the selection), per model
+// (reads the selection), or in whichever graph needs it (reads neither: attributes, constants).
 enum class Role { kPrefix, kTail, kBoth };
 
 // The analysis of one inlined, eval-mode forward graph for one selection.
