@@ -3,7 +3,10 @@
 // (zoo.select=auto), the speed-up, and whether the predictions are identical. For ResNet-18
 // (layer4.1.bn1/bn2) it also prints the tail's compute floor: its one convolution
 // (layer4.1.conv2, 512x512x3x3 on a 4x4 map) at the GEMM ceiling, direct and Winograd.
-// Usage: bench_tail [N=2000] [archs=mlp,convnet4,resnet18,resnet50,vit_tiny,convnext_tiny]
+// An entry torchscript:FILE measures a TorchScript module (model.arch=torchscript), whose
+// tail is the part of its forward after the first use of a selected tensor
+// (models/torchscript_split.h); docs/benchmarks.md says how to write such files.
+// Usage: bench_tail [N=2000] [archs=mlp,convnet4,resnet18,resnet50,vit_tiny,convnext_tiny,torchscript:FILE]
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
     while (std::getline(list, arch, ',')) {
       ClassifierSpec spec;
       spec.arch = arch;
+      if (arch.rfind("torchscript:", 0) == 0) spec.arch = "torchscript", spec.file = arch.substr(12);
       Classifier model = make_model(spec);
       ParamLayout layout = ParamLayout::of(model, select_parameters(model, "auto"));
       auto base = layout.flatten(model);

@@ -1,5 +1,7 @@
 #include "models/torchscript.h"
 
+#include <torch/csrc/jit/api/function_impl.h>
+
 #include <cstdio>
 
 #include "core/error.h"
@@ -98,6 +100,42 @@ TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(sp
 torch::Tensor TorchScriptImpl::forward_stage(int64_t i, torch::Tensor x) {
   if (flatten_input_) x = x.flatten(1);
   return module_.forward({x}).toTensor();
+}
+
+bool TorchScriptImpl::prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) {
+  chunks_.clear();
+  ++generation_;
+  split_ = ScriptSplit{};
+  if (start != 0) return false;
+  split_ = split_forward(module_, selected);
+  std::fprintf(stderr, "eval: TorchScript %s\n", split_.summary.c_str());
+  return static_cast<bool>(split_);
+}
+
+torch::Tensor TorchScriptImpl::fast_tail_cache(int64_t start, const torch::Tensor& h) {
+  check(split_ && !is_training(), "TorchScript fast tail: call prepare_fast_tail first, in eval mode");
+  std::vector<c10::IValue> stack{module_._ivalue(), flatten_input_ ? h.flatten(1) : h};
+  split_.prefix->run(stack);
+  const auto& values = stack.at(0).toTupleRef().elements();
+  check(values.size() == split_.frontier, "internal: the TorchScript prefix returned " +
+                                              std::to_string(values.size()) + " values, expected " +
+                                              std::to_string(split_.frontier));
+  chunks_.emplace_back(values.begin(), values.end());
+  return torch::tensor({generation_, static_cast<int64_t>(chunks_.size()) - 1});
+}
+
+torch::Tensor TorchScriptImpl::fast_tail_forward(int64_t start, const torch::Tensor& cached) {
+  check(split_ && !is_training(), "TorchScript fast tail: call prepare_fast_tail first, in eval mode");
+  check(cached.dim() == 1 && cached.size(0) == 2 && cached.scalar_type() == torch::kInt64,
+        "TorchScript fast tail: not a key from fast_tail_cache");
+  const auto key = cached.accessor<int64_t, 1>();  // (generation, chunk)
+  check(key[0] == generation_ && key[1] >= 0 && key[1] < static_cast<int64_t>(chunks_.size()),
+        "TorchScript fast tail: this chunk was cached before the last prepare_fast_tail; cache it again");
+  const auto& values = chunks_[key[1]];
+  std::vector<c10::IValue> stack{module_._ivalue()};
+  stack.insert(stack.end(), values.begin(), values.end());
+  split_.tail->run(stack);
+  return stack.at(0).toTensor();
 }
 
 void TorchScriptImpl::save_module(const std::string& path) {

@@ -2,11 +2,15 @@
 // torch.jit.trace, trained and evaluated through LibTorch's JIT. Its submodules, parameters
 // and buffers are mirrored as torch::nn modules under the same names (aliasing the same
 // tensors), so layouts, selections, state dicts and optimizers work as for the built-ins.
-// The forward pass is one stage: evaluation runs the full forward, batched.
+// The forward pass is one stage; evaluation is batched, and for many models that differ only
+// in the selected tensors it computes the part of the forward that does not read them once per
+// chunk of test images, where that is proven valid for the module (models/torchscript_split.h),
+// else the full forward.
 #pragma once
 #include <torch/script.h>
 
 #include "models/classifier.h"
+#include "models/torchscript_split.h"
 
 namespace pdiff {
 
@@ -24,6 +28,15 @@ class TorchScriptImpl : public ClassifierImpl {
   // type, in the order the module defines them.
   std::vector<std::string> norm_layers() const override { return norms_; }
   void train(bool on = true) override;
+  // Tail-only evaluation (zoo/tail_evaluator.h, eval mode, start 0): splits the forward at the
+  // first use of a selected tensor and says on stderr which path evaluation takes, one line
+  // ("eval: TorchScript prefix cached up to ..." or "eval: TorchScript full forward (why)").
+  bool prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) override;
+  // Runs the prefix on a chunk of images and keeps its values (one or more, of any type) in
+  // this model until the next prepare_fast_tail; returns the chunk's key for fast_tail_forward.
+  torch::Tensor fast_tail_cache(int64_t start, const torch::Tensor& h) override;
+  // Runs the tail on a cached chunk with the current selected tensors: logits.
+  torch::Tensor fast_tail_forward(int64_t start, const torch::Tensor& cached) override;
   // Writes the module, with its current weights, in eval mode, for Python's torch.jit.load
   // (to a temporary name, then renamed).
   void save_module(const std::string& path);
@@ -33,6 +46,9 @@ class TorchScriptImpl : public ClassifierImpl {
   bool flatten_input_;
   std::vector<std::string> names_;  // every parameter
   std::vector<std::string> norms_;
+  ScriptSplit split_;                             // valid after prepare_fast_tail returned true
+  std::vector<std::vector<c10::IValue>> chunks_;  // the prefix's values, per cached chunk
+  int64_t generation_ = 0;                        // counts prepare_fast_tail calls: stale keys fail
 };
 
 }  // namespace pdiff
