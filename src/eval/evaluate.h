@@ -1,6 +1,7 @@
 // `pdiff eval`: evaluates the originals, the generated models, the weight-average ensemble and
-// the baseline groups on the test set (tail-only), measures similarity to the originals, and
-// writes report.json, report.md and the plots to the run directory.
+// the baseline groups on the test set (tail-only), measures similarity and fidelity to the
+// originals and the generated models' dominance over each baseline, and writes report.json,
+// report.md and the plots to the run directory.
 #pragma once
 #include <torch/torch.h>
 
