@@ -112,6 +112,9 @@ const std::vector<KeyDef>& config_keys() {
       // Evaluation.
       {"eval.baseline_n", T::Int, "100", "models per baseline group", 1, 100000},
       {"eval.tsne", T::Bool, "true", "draw the t-SNE projection", -kInf, kInf},
+      {"eval.nn_k", T::Int, "5",
+       "k of the k-nearest-neighbour balls of precision, recall, density, coverage and the mode threshold "
+       "(5 as in Naeem et al. 2020)", 1, 1000},
   };
   return keys;
 }

@@ -8,6 +8,7 @@
 #include "core/progress.h"
 #include "core/run_lock.h"
 #include "eval/baselines.h"
+#include "eval/distance.h"
 #include "eval/report.h"
 #include "gen/generate.h"
 #include "gen/model_files.h"
@@ -48,6 +49,25 @@ void measure(GroupResult& g, const torch::Tensor& wrong, const torch::Tensor& or
   g.nn_l2_median = nearest_l2(g.params, orig_params, is_original).median().item<double>();
 }
 
+// The originals as the reference of the fidelity metrics, in both spaces.
+struct FidelityReference {
+  torch::Tensor params, wrong, scale;  // (K, D), (K, N), (D) the Standardizer's per-tensor std
+  torch::Tensor param_dist, pred_dist;  // (K, K) each
+  int64_t k = 5;
+};
+
+void measure_fidelity(GroupResult& g, const torch::Tensor& wrong, const FidelityReference& ref, bool is_original) {
+  if (is_original) {
+    g.param_fidelity = fidelity_of_reference(ref.param_dist, ref.k);
+    g.pred_fidelity = fidelity_of_reference(ref.pred_dist, ref.k);
+    return;
+  }
+  g.param_fidelity = fidelity(ref.param_dist, param_self_distances(g.params, ref.scale),
+                              param_distances(g.params, ref.params, ref.scale), ref.k);
+  g.pred_fidelity = fidelity(ref.pred_dist, prediction_distances(wrong, wrong), prediction_distances(wrong, ref.wrong),
+                             ref.k);
+}
+
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -73,7 +93,7 @@ std::string novelty_verdict(const EvalReport& r) {
   // A baseline is "at equal accuracy" when its mean is no more than 0.1 points below the generated mean.
   std::vector<std::string> rivals, beaten;
   for (const auto& g : r.groups) {
-    if (g.name == "original" || g.name == "generated" || g.name == "ensemble") continue;
+    if (!is_baseline(g.name)) continue;
     if (g.acc.mean < gen.acc.mean - 0.1) continue;
     (g.max_sim_mean <= gen.max_sim_mean ? rivals : beaten).push_back(g.name);
   }
@@ -126,15 +146,26 @@ EvalReport evaluate(const Config& cfg) {
 
   EvalReport report;
   const auto orig_wrong = wrong_sets(zoo.predictions, data.test.labels);
+  FidelityReference ref;
+  ref.params = zoo.params;
+  ref.wrong = orig_wrong;
+  ref.scale = standardizer.scale();
+  ref.param_dist = param_self_distances(zoo.params, ref.scale);
+  ref.pred_dist = prediction_distances(orig_wrong, orig_wrong);
+  ref.k = report.nn_k = cfg.i("eval.nn_k");
+  report.param_mode_threshold = mode_threshold(ref.param_dist, ref.k);
+  report.pred_mode_threshold = mode_threshold(ref.pred_dist, ref.k);
   auto add = [&](const std::string& name, const torch::Tensor& params, const torch::Tensor& acc,
                  const torch::Tensor& preds) {
     GroupResult g;
     g.name = name;
     g.params = params;
     g.accuracy = acc.to(torch::kFloat64);
-    measure(g, wrong_sets(preds, data.test.labels), orig_wrong, zoo.params, name == "original");
+    auto wrong = wrong_sets(preds, data.test.labels);
+    measure(g, wrong, orig_wrong, zoo.params, name == "original");
+    measure_fidelity(g, wrong, ref, name == "original");
     report.groups.push_back(g);
-    return wrong_sets(preds, data.test.labels);
+    return wrong;
   };
   add("original", zoo.params, zoo.accuracy, zoo.predictions);
   auto gen_wrong = add("generated", gen.params, gen.accuracy, gen.predictions);
@@ -155,6 +186,8 @@ EvalReport evaluate(const Config& cfg) {
   s.origin_generated = iou_matrix(orig_wrong, gen_wrong).mean().item<double>();
   s.generated_max = report.group("generated").max_sim_mean;
   report.verdict = novelty_verdict(report);
+  report.dominance = dominance_of_generated(report);
+  report.dominance_verdict = dominance_verdict(report.dominance);
 
   const double eval_s = timer.seconds();
   report.timings_s = stage_timings(dir, eval_s);

@@ -1,6 +1,7 @@
 // `pdiff eval`: evaluates the originals, the generated models, the weight-average ensemble and
-// the baseline groups on the test set (tail-only), measures similarity to the originals, and
-// writes report.json, report.md and the plots to the run directory.
+// the baseline groups on the test set (tail-only), measures similarity and fidelity to the
+// originals and the generated models' dominance over each baseline, and writes report.json,
+// report.md and the plots to the run directory.
 #pragma once
 #include <torch/torch.h>
 
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "core/config.h"
+#include "eval/dominance.h"
+#include "eval/fidelity.h"
 #include "eval/metrics.h"
 
 namespace pdiff {
@@ -21,6 +24,9 @@ struct GroupResult {
   torch::Tensor params;        // (M, D)
   torch::Tensor accuracy;      // (M) percent
   torch::Tensor max_sim;       // (M)
+  // Against the originals (eval/fidelity.h); for the originals, each left out of its own comparison.
+  Fidelity param_fidelity;     // L2 on vectors standardised per tensor (the Standardizer's std)
+  Fidelity pred_fidelity;      // 1 - IoU of wrong-prediction sets
 };
 
 struct Similarity {
@@ -32,6 +38,10 @@ struct EvalReport {
   Similarity similarity;
   std::vector<std::pair<std::string, double>> timings_s;  // stage -> seconds, in order, with "total"
   std::string verdict;                                    // the headline answer in words
+  int64_t nn_k = 5;                                       // k of the k-NN balls (eval.nn_k)
+  double param_mode_threshold = 0, pred_mode_threshold = 0;  // mode thresholds (eval/fidelity.h)
+  std::vector<DominanceRow> dominance;                    // generated against each baseline
+  std::string dominance_verdict;                          // the same in words
   const GroupResult& group(const std::string& name) const;
 };
 

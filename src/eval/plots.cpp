@@ -233,6 +233,27 @@ void plot_lines(const std::string& path, const std::string& title, const std::st
   });
 }
 
+void plot_fronts(const std::string& path, const std::string& title, const std::string& xlabel,
+                 const std::string& ylabel, const std::vector<FrontSeries>& groups) {
+  // Three series per group (points, front, mean); only the mean carries the group's name, so
+  // the legend has one entry per group (an empty title is no legend entry in gnuplot).
+  std::vector<Series> series;
+  for (const FrontSeries& g : groups) {
+    series.push_back({"", g.x, g.y});
+    series.push_back({"", g.front_x, g.front_y});
+    series.push_back({g.name, {g.mean_x}, {g.mean_y}});
+  }
+  plot_xy(path, title, xlabel, ylabel, series, /*log_y=*/false, [](size_t i, size_t) {
+    const size_t group = i / 3;
+    const std::string marker = std::to_string(kMarkers[group % kMarkers.size()]);
+    switch (i % 3) {
+      case 0: return "points pt " + marker + " ps 0.7 lc rgb " + colour(group, "60");
+      case 1: return "steps lw 2 lc rgb " + colour(group);
+      default: return "points pt " + marker + " ps 2.6 lc rgb " + colour(group);
+    }
+  }, /*extra=*/"set offsets graph 0.03, graph 0.03, graph 0.03, graph 0.03\n");
+}
+
 void plot_histograms(const std::string& path, const std::string& title, const std::string& xlabel,
                      const std::vector<Series>& series, int bins) {
   check_series(path, series, /*need_y=*/false);

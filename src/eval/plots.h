@@ -33,4 +33,18 @@ void plot_histograms(const std::string& path, const std::string& title, const st
 void plot_lines(const std::string& path, const std::string& title, const std::string& xlabel,
                 const std::string& ylabel, const std::vector<Series>& series, bool log_y = false);
 
+// One group for plot_fronts: its points, its Pareto front (points in order) and its mean.
+struct FrontSeries {
+  std::string name;
+  std::vector<double> x, y;              // every model
+  std::vector<double> front_x, front_y;  // the front, x ascending
+  double mean_x = 0, mean_y = 0;
+};
+
+// Per group, in one colour: its points (small, faint), its front as a staircase (each front
+// point's lower-right quadrant is what it dominates when up is better and left is better) and its
+// mean (a large marker). One legend entry per group.
+void plot_fronts(const std::string& path, const std::string& title, const std::string& xlabel,
+                 const std::string& ylabel, const std::vector<FrontSeries>& groups);
+
 }  // namespace pdiff

@@ -40,6 +40,23 @@ json config_json(const Config& cfg) {
   return out;
 }
 
+json fidelity_json(const Fidelity& f) {
+  return {{"precision", number(f.precision)},
+          {"recall", number(f.recall)},
+          {"density", number(f.density)},
+          {"coverage", number(f.coverage)},
+          {"modes", f.modes >= 0 ? json(f.modes) : json(nullptr)}};
+}
+
+// A figure for a markdown table; "n/a" where it is undefined.
+std::string cell(const char* format, double v) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+std::string modes_cell(int64_t modes) { return modes >= 0 ? std::to_string(modes) : "n/a"; }
+
 std::vector<double> to_vec(const torch::Tensor& t) {
   auto c = t.to(torch::kFloat64).contiguous();
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
@@ -64,6 +81,17 @@ void write_plots(const Config& cfg, const EvalReport& r, const std::string& dir)
   plot_scatter(dir + "/accuracy_vs_similarity.png",
                "Accuracy vs max similarity to the originals (lower IoU = more novel)",
                "max IoU of wrong-prediction sets to any (other) original", "test accuracy (%)", scatter);
+
+  std::vector<FrontSeries> fronts;
+  for (const auto& g : r.groups) {
+    FrontSeries f{g.name, to_vec(g.max_sim), to_vec(g.accuracy), {}, {}, g.max_sim_mean, g.acc.mean};
+    for (size_t i : pareto_front(f.x, f.y)) f.front_x.push_back(f.x[i]), f.front_y.push_back(f.y[i]);
+    fronts.push_back(f);
+  }
+  plot_fronts(dir + "/dominance.png",
+              "Models, Pareto front (steps) and mean (large) of each group; up and left is better",
+              "max IoU of wrong-prediction sets to any (other) original (lower = more novel)", "test accuracy (%)",
+              fronts);
 
   plot_histograms(dir + "/accuracy_histogram.png", "Test accuracy: originals vs generated", "test accuracy (%)",
                   {{"original", to_vec(r.group("original").accuracy), {}},
@@ -135,6 +163,37 @@ std::string summary_table(const EvalReport& r) {
   return os.str();
 }
 
+std::string fidelity_table(const EvalReport& r) {
+  std::ostringstream os;
+  os << "| group | n | param precision | recall | density | coverage | modes | pred precision | recall | density "
+        "| coverage | modes |\n"
+     << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& g : r.groups) {
+    os << "| " << g.name << " | " << g.acc.n;
+    for (const Fidelity* f : {&g.param_fidelity, &g.pred_fidelity})
+      os << " | " << cell("%.3f", f->precision) << " | " << cell("%.3f", f->recall) << " | "
+         << cell("%.3f", f->density) << " | " << cell("%.3f", f->coverage) << " | " << modes_cell(f->modes);
+    os << " |\n";
+  }
+  return os.str();
+}
+
+std::string dominance_table(const EvalReport& r) {
+  std::ostringstream os;
+  os << "| baseline | mean accuracy (%) | mean max-IoU | generated - baseline: accuracy (points) | max-IoU | "
+        "generated models |\n|---|---:|---:|---:|---:|---|\n";
+  for (const auto& row : r.dominance) {
+    const auto& g = r.group(row.baseline);
+    os << "| " << row.baseline << " | " << cell("%.2f", g.acc.mean) << " | " << cell("%.3f", g.max_sim_mean) << " | "
+       << cell("%+.2f", row.acc_diff) << " | " << cell("%+.3f", row.sim_diff) << " | "
+       << (row.result == Dominance::Dominates   ? "dominate it"
+           : row.result == Dominance::Dominated ? "are dominated"
+                                                : "neither")
+       << " |\n";
+  }
+  return os.str();
+}
+
 void write_report(const Config& cfg, const EvalReport& r) {
   const std::string dir = cfg.s("run_dir");
   json groups = json::object();
@@ -144,7 +203,13 @@ void write_report(const Config& cfg, const EvalReport& r) {
                        {{"best", g.acc.best}, {"mean", g.acc.mean}, {"median", g.acc.median}, {"min", g.acc.min},
                         {"std", g.acc.std}}},
                       {"max_sim", {{"mean", number(g.max_sim_mean)}}},
-                      {"nn_l2", {{"median", number(g.nn_l2_median)}}}};
+                      {"nn_l2", {{"median", number(g.nn_l2_median)}}},
+                      {"fidelity", {{"param", fidelity_json(g.param_fidelity)}, {"pred", fidelity_json(g.pred_fidelity)}}}};
+  json dominance = json::object();
+  for (const auto& row : r.dominance)
+    dominance[row.baseline] = {{"result", to_string(row.result)},
+                               {"acc_diff", number(row.acc_diff)},
+                               {"max_sim_diff", number(row.sim_diff)}};
   json timings = json::object();
   for (const auto& [k, v] : r.timings_s) timings[k] = v;
   const auto& s = r.similarity;
@@ -155,6 +220,13 @@ void write_report(const Config& cfg, const EvalReport& r) {
                    {"generated_generated", number(s.generated_generated)},
                    {"origin_generated", number(s.origin_generated)},
                    {"generated_max", number(s.generated_max)}}},
+                 {"fidelity",
+                  {{"k", r.nn_k},
+                   {"param_distance", "L2 on vectors divided by each tensor's std over the originals"},
+                   {"pred_distance", "1 - IoU of wrong-prediction sets"},
+                   {"param_mode_threshold", number(r.param_mode_threshold)},
+                   {"pred_mode_threshold", number(r.pred_mode_threshold)}}},
+                 {"dominance", {{"generated_vs", dominance}, {"verdict", r.dominance_verdict}}},
                  {"timings_s", timings},
                  {"verdict", r.verdict},
                  {"fingerprint", cfg.fingerprint(eval_config_keys())}};
@@ -172,7 +244,30 @@ void write_report(const Config& cfg, const EvalReport& r) {
                 "| origin-origin | generated-generated | origin-generated | generated max |\n|---:|---:|---:|---:|\n"
                 "| %.3f | %.3f | %.3f | %.3f |\n\n",
                 s.origin_origin, s.generated_generated, s.origin_generated, s.generated_max);
-  md << buf << "## Verdict\n\n" << r.verdict << "\n\n";
+  md << buf << "## Fidelity and diversity against the originals (k = " << r.nn_k << ")\n\n"
+     << "k-nearest-neighbour manifolds (Kynkaanniemi et al. 2019; density and coverage: Naeem et al. 2020), with "
+        "k = " << r.nn_k << " (`eval.nn_k`; 5 is the value Naeem et al. recommend). Each original's ball reaches its "
+        "k-th nearest other original. **Precision**: share of the group's models inside some original's ball "
+        "(fidelity); **recall**: share of the originals inside the ball of some model (reaching the group's own k-th "
+        "nearest other model); **density**: balls holding a model, per model, divided by k (about 1 for a fresh "
+        "sample of the originals' distribution, above 1 where models pile up); **coverage**: share of the originals "
+        "whose nearest model lies inside their ball. Recall and coverage measure diversity. **param**: L2 on "
+        "parameter vectors divided by each tensor's std over the originals (the generator's standardised space, "
+        "where the noise_std baselines are drawn), so that every tensor counts by its size and not by its units "
+        "(raw L2 would let the tensors with the largest values decide). **pred**: 1 - IoU of the wrong-prediction "
+        "sets (the similarity of max-IoU, as a distance). **Modes**: clusters of the group when any two models "
+        "at most the originals' median ball radius apart ("
+     << cell("%.4g", r.param_mode_threshold) << " param, " << cell("%.4g", r.pred_mode_threshold)
+     << " pred) are joined (single linkage); a collapsed group is 1 mode, the originals' own count is the "
+        "reference. The originals' row leaves each original out of its own comparison (coverage and density are then "
+        "1). These metrics do not detect copies: a copy of the originals scores 1 on all four; novelty is the "
+        "max-IoU and NN L2 above. n/a: undefined (recall needs more than k models).\n\n"
+     << fidelity_table(r) << "\n## Dominance\n\n"
+     << "Generated models against each baseline on mean accuracy and mean max-IoU to the originals: they dominate a "
+        "baseline when their mean accuracy is >= its mean and their mean max-IoU <= its mean (ties count), are "
+        "dominated when the baseline is >= and <= with one strict, and neither otherwise. The plot "
+        "`dominance.png` shows every group's models, Pareto front and mean.\n\n"
+     << dominance_table(r) << "\n## Verdict\n\n" << r.verdict << "\n\n" << r.dominance_verdict << "\n\n";
   const auto &gen = r.group("generated"), &orig = r.group("original");
   std::snprintf(buf, sizeof buf,
                 "Paper claim (generated >= originals): best %.2f vs %.2f, mean %.2f vs %.2f: %s.\n\n", gen.acc.best,
@@ -183,7 +278,7 @@ void write_report(const Config& cfg, const EvalReport& r) {
     std::snprintf(buf, sizeof buf, "| %s | %.1f |\n", k.c_str(), v);
     md << buf;
   }
-  md << "\n## Plots\n\n![accuracy vs similarity](accuracy_vs_similarity.png)\n\n"
+  md << "\n## Plots\n\n![accuracy vs similarity](accuracy_vs_similarity.png)\n\n![dominance](dominance.png)\n\n"
      << "![accuracy histogram](accuracy_histogram.png)\n\n![PCA](projection_pca.png)\n\n"
      << (cfg.b("eval.tsne") ? "![t-SNE](projection_tsne.png)\n\n" : "") << "![training loss](training_loss.png)\n";
   write_file_atomic(dir + "/report.md", md.str());

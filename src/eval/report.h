@@ -1,5 +1,6 @@
 // The run report: report.json (schema in docs/formats.md), report.md (summary table, similarity,
-// timings, the verdict in words) and the PNG plots, all written to the run directory.
+// fidelity, dominance, timings, the verdict in words) and the PNG plots, all written to the run
+// directory.
 #pragma once
 #include <string>
 #include <utility>
@@ -15,6 +16,11 @@ std::vector<std::pair<std::string, double>> stage_timings(const std::string& dir
 
 // The summary table (markdown) of every group.
 std::string summary_table(const EvalReport& report);
+
+// The fidelity metrics of every group in both spaces, and the generated models against each
+// baseline (markdown).
+std::string fidelity_table(const EvalReport& report);
+std::string dominance_table(const EvalReport& report);
 
 void write_report(const Config& cfg, const EvalReport& report);
 

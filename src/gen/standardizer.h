@@ -19,6 +19,8 @@ class Standardizer {
   torch::Tensor invert(const torch::Tensor& x) const;       // (M, padded_dim) -> (M, D)
   int64_t dim() const { return mean_.numel(); }
   int64_t padded_dim() const { return padded_dim_; }
+  // (D) each coordinate's divisor: its tensor's std over the K checkpoints (1 if it never varies).
+  const torch::Tensor& scale() const { return std_; }
 
   void save(DictFile& f, const std::string& prefix) const;
   static Standardizer load(const DictFile& f, const std::string& prefix);

@@ -73,8 +73,8 @@ void run_all(const Config& cfg) {
   say("eval", s.eval);
   if (!s.eval) {
     EvalReport r = evaluate(cfg);
-    std::printf("\n%s\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s.\n", summary_table(r).c_str(),
-                r.verdict.c_str(), dir.c_str(), timer.seconds());
+    std::printf("\n%s\n%s\n\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s.\n",
+                summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str(), dir.c_str(), timer.seconds());
   } else {
     std::printf("Every stage is up to date; the report is %s/report.md\n", dir.c_str());
     std::printf("%s", read_text_file(dir + "/report.md").c_str());

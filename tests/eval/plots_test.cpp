@@ -225,6 +225,27 @@ TEST(Plots, PixelsFollowTheData) {
   EXPECT_LT(mean_row_of_curve(a, b) + 100, mean_row_of_curve(b, a)) << "y = sin not drawn above y = -sin";
 }
 
+TEST(Plots, FrontsWritePngAndTheFrontIsDrawn) {
+  std::string dir = test::temp_dir("plots_fronts");
+  auto group = [](const std::string& name, double cx, double cy, unsigned seed, bool with_front) {
+    Series c = cloud(name, cx, cy, seed);
+    FrontSeries g{name, c.x, c.y, {}, {}, cx + 0.5, cy + 0.5};
+    if (with_front)
+      for (double t : {0.0, 0.3, 0.6, 0.9}) g.front_x.push_back(cx + t), g.front_y.push_back(cy + 0.1 + t);
+    return g;
+  };
+  plot_fronts(dir + "/with.png", "Dominance", "max IoU", "accuracy",
+              {group("generated", 0, 0, 1, true), group("average16", 0.5, 0.2, 2, true)});
+  plot_fronts(dir + "/without.png", "Dominance", "max IoU", "accuracy",
+              {group("generated", 0, 0, 1, false), group("average16", 0.5, 0.2, 2, false)});
+  Image with = expect_png(dir + "/with.png"), without = expect_png(dir + "/without.png");
+  ASSERT_EQ(with.pixels.size(), without.pixels.size());
+  EXPECT_GT(pixels_differing(with, without), 300) << "the fronts' staircases are not drawn";
+  // A group of one model (the ensemble): its point is its front and its mean.
+  plot_fronts(dir + "/one.png", "t", "x", "y", {FrontSeries{"ensemble", {0.9}, {91.0}, {0.9}, {91.0}, 0.9, 91.0}});
+  expect_png(dir + "/one.png");
+}
+
 TEST(Plots, BadInputThrows) {
   std::string dir = test::temp_dir("plots_bad");
   std::string path = dir + "/x.png";

@@ -64,6 +64,45 @@ void expect_verdict_matches_groups(const std::string& verdict, const nlohmann::j
   }
 }
 
+// Every group has precision, recall, density, coverage and modes in both spaces (recall is
+// undefined for the one-model ensemble); the originals, each left out of its own comparison,
+// have coverage 1 and density at least 1 (exactly 1 without tied distances); every baseline has
+// a dominance result that follows from the two means, and the verdict names it.
+void expect_fidelity_and_dominance(const nlohmann::json& report) {
+  const auto& groups = report["groups"];
+  EXPECT_EQ(report["fidelity"]["k"], 5);
+  for (const char* t : {"param_mode_threshold", "pred_mode_threshold"})
+    EXPECT_GT(report["fidelity"][t].get<double>(), 0.0) << t;
+  for (const auto& [name, g] : groups.items())
+    for (const char* space : {"param", "pred"}) {
+      const auto& f = g["fidelity"][space];
+      for (const char* k : {"precision", "coverage"})
+        EXPECT_TRUE(f[k].get<double>() >= 0 && f[k].get<double>() <= 1) << name << space << k;
+      EXPECT_GE(f["density"].get<double>(), 0.0) << name << space;
+      if (name == "ensemble") EXPECT_TRUE(f["recall"].is_null()) << space << ": recall needs more than k models";
+      else EXPECT_TRUE(f["recall"].get<double>() >= 0 && f["recall"].get<double>() <= 1) << name << space;
+      EXPECT_GE(f["modes"].get<int64_t>(), 1) << name << space;
+      EXPECT_LE(f["modes"].get<int64_t>(), g["n"].get<int64_t>()) << name << space;
+    }
+  for (const char* space : {"param", "pred"}) {
+    EXPECT_EQ(groups["original"]["fidelity"][space]["coverage"], 1.0) << space;
+    EXPECT_GE(groups["original"]["fidelity"][space]["density"].get<double>(), 1.0) << space;
+    EXPECT_EQ(groups["ensemble"]["fidelity"][space]["modes"], 1) << space;
+  }
+  const double gen_acc = groups["generated"]["acc"]["mean"], gen_sim = groups["generated"]["max_sim"]["mean"];
+  const auto& dominance = report["dominance"]["generated_vs"];
+  EXPECT_EQ(dominance.size(), 7u) << "one entry per baseline";
+  for (const auto& [name, d] : dominance.items()) {
+    const double acc = groups[name]["acc"]["mean"], sim = groups[name]["max_sim"]["mean"];
+    const std::string want = gen_acc >= acc && gen_sim <= sim   ? "dominates"
+                             : acc >= gen_acc && sim <= gen_sim ? "dominated"
+                                                                : "neither";
+    EXPECT_EQ(d["result"], want) << name;
+    EXPECT_NEAR(d["acc_diff"].get<double>(), gen_acc - acc, 1e-9) << name;
+    EXPECT_CONTAINS(report["dominance"]["verdict"].get<std::string>(), name);
+  }
+}
+
 TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
   std::string dir = test::temp_dir("run"), out;
   ASSERT_EQ(pdiff("run", tiny(dir), &out), 0) << out.substr(out.size() > 3000 ? out.size() - 3000 : 0);
@@ -101,15 +140,21 @@ TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
   for (const char* g : {"average16", "gaussian"}) EXPECT_GT(nn_l2(g), 0.0) << g << ": not a copy of an original";
   for (const char* k : {"origin_origin", "generated_generated", "origin_generated", "generated_max"})
     EXPECT_TRUE(report["similarity"][k].is_number()) << k;
+  expect_fidelity_and_dominance(report);
   for (const char* k : {"collect", "train_ae", "train_ldm", "generate", "eval", "total"})
     EXPECT_TRUE(report["timings_s"][k].is_number()) << k;
   EXPECT_EQ(report["config"]["zoo"]["k"], 20);
-  for (const char* png : {"accuracy_vs_similarity.png", "accuracy_histogram.png", "projection_pca.png",
-                          "projection_tsne.png", "training_loss.png"})
+  for (const char* png : {"accuracy_vs_similarity.png", "dominance.png", "accuracy_histogram.png",
+                          "projection_pca.png", "projection_tsne.png", "training_loss.png"})
     EXPECT_TRUE(file_exists(dir + "/" + png)) << png;
   std::string md = read_text_file(dir + "/report.md");
   const std::string verdict = report["verdict"];
-  EXPECT_CONTAINS(md, "## Verdict\n\n" + verdict);
+  EXPECT_CONTAINS(md, "## Verdict\n\n" + verdict + "\n\n" + report["dominance"]["verdict"].get<std::string>());
+  EXPECT_CONTAINS(md, "## Fidelity and diversity against the originals (k = 5)");
+  EXPECT_CONTAINS(md, "| original | 20 | ");
+  EXPECT_CONTAINS(md, "## Dominance");
+  EXPECT_CONTAINS(md, "| average16 | ");
+  EXPECT_CONTAINS(md, "![dominance](dominance.png)");
   expect_verdict_matches_groups(verdict, groups);
 
   // The report agrees with an independent recomputation in Python.

@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     }
     if (*eval) {
       pdiff::EvalReport r = pdiff::evaluate(resolve(eval_args));
-      std::printf("%s\n%s\n", pdiff::summary_table(r).c_str(), r.verdict.c_str());
+      std::printf("%s\n%s\n\n%s\n", pdiff::summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str());
     }
   } catch (const pdiff::Error& e) {
     std::fprintf(stderr, "pdiff: error: %s\n", e.what());

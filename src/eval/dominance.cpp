@@ -1,0 +1,89 @@
+#include "eval/dominance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "eval/evaluate.h"
+
+namespace pdiff {
+
+const char* to_string(Dominance d) {
+  switch (d) {
+    case Dominance::Dominates: return "dominates";
+    case Dominance::Dominated: return "dominated";
+    case Dominance::Neither: return "neither";
+  }
+  return "neither";
+}
+
+Dominance compare(double acc_a, double sim_a, double acc_b, double sim_b) {
+  if (std::isnan(acc_a) || std::isnan(sim_a) || std::isnan(acc_b) || std::isnan(sim_b)) return Dominance::Neither;
+  if (acc_a >= acc_b && sim_a <= sim_b) return Dominance::Dominates;
+  if (acc_b >= acc_a && sim_b <= sim_a) return Dominance::Dominated;  // one is strict: not both equal
+  return Dominance::Neither;
+}
+
+std::vector<size_t> pareto_front(const std::vector<double>& sim, const std::vector<double>& acc) {
+  std::vector<size_t> idx;
+  for (size_t i = 0; i < sim.size() && i < acc.size(); ++i)
+    if (std::isfinite(sim[i]) && std::isfinite(acc[i])) idx.push_back(i);
+  // Most novel first; at equal novelty the most accurate first, so the others are dominated.
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+    return sim[a] != sim[b] ? sim[a] < sim[b] : acc[a] > acc[b];
+  });
+  std::vector<size_t> front;
+  for (size_t i : idx)
+    if (front.empty() || acc[i] > acc[front.back()]) front.push_back(i);
+  return front;
+}
+
+bool is_baseline(const std::string& group) {
+  return group != "original" && group != "generated" && group != "ensemble";
+}
+
+std::vector<DominanceRow> dominance_of_generated(const EvalReport& r) {
+  const auto& gen = r.group("generated");
+  std::vector<DominanceRow> rows;
+  for (const auto& g : r.groups) {
+    if (!is_baseline(g.name)) continue;
+    rows.push_back({g.name, compare(gen.acc.mean, gen.max_sim_mean, g.acc.mean, g.max_sim_mean),
+                    gen.acc.mean - g.acc.mean, gen.max_sim_mean - g.max_sim_mean});
+  }
+  return rows;
+}
+
+std::string dominance_verdict(const std::vector<DominanceRow>& rows) {
+  std::string text = "Dominance (the generated models dominate a baseline when their mean accuracy is >= its mean "
+                     "and their mean max-IoU <= its mean; they are dominated when the baseline is >= and <= with "
+                     "one strict): ";
+  if (rows.empty()) return text + "there are no baselines to compare with.";
+  std::vector<std::string> dominates, dominated, neither;
+  for (const auto& row : rows) {
+    if (row.result == Dominance::Dominates) dominates.push_back(row.baseline);
+    else if (row.result == Dominance::Dominated) dominated.push_back(row.baseline);
+    else if (std::isnan(row.acc_diff) || std::isnan(row.sim_diff))
+      neither.push_back(row.baseline + " (not comparable: a figure is undefined)");
+    else
+      neither.push_back(row.baseline + (row.acc_diff > 0 ? " (generated more accurate, less novel)"
+                                                         : " (generated more novel, less accurate)"));
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+    return s;
+  };
+  std::vector<std::string> parts;
+  if (!dominates.empty()) parts.push_back("they dominate " + join(dominates));
+  if (!dominated.empty()) parts.push_back("they are dominated by " + join(dominated));
+  if (!neither.empty()) parts.push_back("neither with " + join(neither));
+  for (size_t i = 0; i < parts.size(); ++i) text += (i ? "; " : "") + parts[i];
+  text += ". ";
+  if (dominates.size() == rows.size()) text += "The generated models dominate every baseline.";
+  else
+    text += "The generated models dominate " + std::to_string(dominates.size()) + " of " +
+            std::to_string(rows.size()) + " baselines.";
+  return text;
+}
+
+}  // namespace pdiff
