@@ -95,6 +95,30 @@ TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(sp
         where + ": forward on an input of shape " + c10::str(x.sizes()) + " returned shape " + c10::str(y.sizes()) +
             "; a classifier must return logits [batch, classes] = [2, " + std::to_string(spec.num_classes) +
             "] for this data");
+  channels_last_ = !flatten_input_ && accepts_channels_last(x);  // make_classifier converts the weights
+}
+
+bool TorchScriptImpl::accepts_channels_last(const torch::Tensor& zeros) {
+  std::vector<torch::Tensor> weights;
+  for (auto& p : parameters())
+    if (p.dim() == 4) weights.push_back(p);
+  if (weights.empty()) return false;
+  torch::NoGradGuard ng;
+  // A varied input: on zeros a forward that reorders features could still agree.
+  const torch::Tensor x = torch::linspace(-2.0, 2.0, zeros.numel()).sin().view(zeros.sizes());
+  module_.eval();
+  const torch::Tensor y = module_.forward({x}).toTensor();
+  for (auto& w : weights) w.set_data(w.contiguous(torch::MemoryFormat::ChannelsLast));  // the module's own tensors
+  bool same = false;
+  try {
+    c10::IValue out = module_.forward({x.contiguous(torch::MemoryFormat::ChannelsLast)});
+    same = out.isTensor() && out.toTensor().sizes() == y.sizes() && torch::allclose(out.toTensor(), y, 1e-4, 1e-5);
+  } catch (const std::exception&) {
+    // e.g. "view size is not compatible with input tensor's size and stride": stay NCHW
+  }
+  module_.train();
+  for (auto& w : weights) w.set_data(w.contiguous());
+  return same;
 }
 
 torch::Tensor TorchScriptImpl::forward_stage(int64_t i, torch::Tensor x) {

@@ -27,6 +27,10 @@ class TorchScriptImpl : public ClassifierImpl {
   // BatchNorm*, LayerNorm, GroupNorm and InstanceNorm* submodules with parameters, by module
   // type, in the order the module defines them.
   std::vector<std::string> norm_layers() const override { return norms_; }
+  // Modules with 4-D weights (convolutions) take channels-last weights and inputs, as the
+  // built-in conv nets do, unless their forward refuses them (x.view(n, -1) after a convolution
+  // does): oneDNN's convolutions are faster so (bench_torchscript).
+  bool channels_last() const override { return channels_last_; }
   void train(bool on = true) override;
   // Tail-only evaluation (zoo/tail_evaluator.h, eval mode, start 0): splits the forward at the
   // first use of a selected tensor and says on stderr which path evaluation takes, one line
@@ -43,7 +47,12 @@ class TorchScriptImpl : public ClassifierImpl {
 
  private:
   torch::jit::Module module_;
+  // Whether forward with channels-last 4-D weights and input gives what it gives without
+  // (on a varied input of the shape of `zeros`).
+  bool accepts_channels_last(const torch::Tensor& zeros);
+
   bool flatten_input_;
+  bool channels_last_ = false;
   std::vector<std::string> names_;  // every parameter
   std::vector<std::string> norms_;
   ScriptSplit split_;                             // valid after prepare_fast_tail returned true
