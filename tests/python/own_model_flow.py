@@ -3,7 +3,7 @@
 data from Python, checkpoints trained in Python, then pdiff, then PyTorch again.
 
     own_model_flow.py --pdiff BIN --work DIR --model lenet_bn|lenet_gn [--collect]
-                      [--train N] [--test M] [--epochs E] [--k K] [--warmup W]
+                      [--train N] [--test M] [--epochs E] [--k K] [--warmup W] [--zoo-lr LR]
                       [--export N] [KEY=VALUE ...]
 
 1. Python: writes DIR/data.pt (Fashion-MNIST's first N training and M test images as
@@ -11,7 +11,8 @@ data from Python, checkpoints trained in Python, then pdiff, then PyTorch again.
    BatchNorm, or a small CNN with GroupNorm and LayerNorm) for E epochs and saves
    DIR/module.pt (torch.jit.script) and DIR/base.pt (its state dict).
 2. Python (unless --collect): trains only the last two normalisation layers from the base,
-   W + K AdamW steps (lr 1e-2, weight decay 5e-4, batch 128, BatchNorm statistics frozen),
+   W + K AdamW steps (--zoo-lr, default 1e-3: a smooth zoo, like the last epoch of a training at
+   a small learning rate; weight decay 5e-4, batch 128, BatchNorm statistics frozen),
    saving each of the last K steps as DIR/ckpts/ckpt_NNN.pt: the zoo, as p-diff's protocol
    makes it (the official code saves the last iterations of a training, not its first steps).
 3. pdiff: `import --from DIR/ckpts` (with --collect: pdiff collects K checkpoints itself),
@@ -83,7 +84,7 @@ def train_base(model, x, y, epochs):
     model.eval()
 
 
-def train_zoo(model, x, y, warmup, k, out_dir):
+def train_zoo(model, x, y, lr, warmup, k, out_dir):
     """The last two normalisation layers only, one checkpoint per step (p-diff's protocol)."""
     norms = last_two_norms(model)
     for p in model.parameters():
@@ -91,7 +92,7 @@ def train_zoo(model, x, y, warmup, k, out_dir):
     params = [p for n, p in model.named_parameters() if any(n.startswith(m + ".") for m in norms)]
     for p in params:
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=5e-4)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=5e-4)
     gen = torch.Generator().manual_seed(1)
     model.eval()  # BatchNorm statistics stay the base's: everything outside the subset is shared
     os.makedirs(out_dir, exist_ok=True)
@@ -146,7 +147,8 @@ def main():
     ap.add_argument("--test", type=int, default=10000)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--k", type=int, default=30, help="checkpoints (--collect: pdiff's zoo.k)")
-    ap.add_argument("--warmup", type=int, default=100, help="subset steps before the first saved checkpoint")
+    ap.add_argument("--warmup", type=int, default=0, help="subset steps before the first saved checkpoint")
+    ap.add_argument("--zoo-lr", type=float, default=1e-3, help="AdamW learning rate of the subset")
     ap.add_argument("--export", type=int, default=5)
     ap.add_argument("settings", nargs="*", help="KEY=VALUE for every pdiff call")
     a = ap.parse_args()
@@ -169,7 +171,7 @@ def main():
     torch.save(dict(model.state_dict()), base_file)
     if not a.collect:
         shutil.rmtree(ckpts, ignore_errors=True)
-        norms = train_zoo(model, train_x, train_y, a.warmup, a.k, ckpts)
+        norms = train_zoo(model, train_x, train_y, a.zoo_lr, a.warmup, a.k, ckpts)
     times["python"] = time.time() - t0
     print(f"python: {a.model} base {base_acc:.2f} % after {a.epochs} epochs on {a.train} images"
           + ("" if a.collect else f", {a.k} checkpoints of {norms}") + f" ({times['python']:.0f} s)")
