@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 scripts/sanitized_build.sh pdiff_tests
 source scripts/sanitizer_env.sh
 build-sanitize/pdiff_tests \
-  --gtest_filter='-*Cli*:*EveryMode*:*EveryArchEveryFormat*:*ShippedConfig*:*PythonReaders*' "$@"
+  --gtest_filter='-*Cli*:*EveryMode*:*EveryArchEveryFormat*:*ShippedConfig*:*PythonReaders*:*OwnModelFlow*' "$@"
 echo "sanitize.sh: unit tests clean under ASan + UBSan"
