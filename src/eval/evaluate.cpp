@@ -7,6 +7,7 @@
 #include "core/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
+#include "eval/baseline_cache.h"
 #include "eval/baselines.h"
 #include "eval/distance.h"
 #include "eval/report.h"
@@ -127,8 +128,7 @@ EvalReport evaluate(const Config& cfg) {
   check(zoo.predictions.size(1) == data.test.size(),
         dir + "/zoo.pt was evaluated on " + std::to_string(zoo.predictions.size(1)) + " test images but the config's "
             "test set has " + std::to_string(data.test.size()) + "; use the config of that run");
-  Classifier base = load_base(need(dir + "/base.pt", "collect"), classifier_spec(cfg, data));
-  TailEvaluator evaluator(base, zoo.layout, data.test);
+  const std::string base_path = need(dir + "/base.pt", "collect");
 
   const int64_t n = cfg.i("eval.baseline_n");
   auto rng = make_generator(cfg.i("seed"), 400);
@@ -172,7 +172,18 @@ EvalReport evaluate(const Config& cfg) {
   // All baselines in one evaluation pass, one progress line.
   std::vector<torch::Tensor> all;
   for (const auto& b : baselines) all.push_back(b.second);
-  EvalResult r = evaluator.evaluate(torch::cat(all), "baselines eval");
+  // Reused from baselines.pt when only the generator changed since they were evaluated.
+  const torch::Tensor all_params = torch::cat(all);
+  const std::string cache = dir + "/baselines.pt";
+  std::optional<EvalResult> cached = load_baseline_results(cache, zoo, all_params);
+  EvalResult r;
+  if (cached) {
+    r = *cached;
+  } else {
+    TailEvaluator evaluator(load_base(base_path, classifier_spec(cfg, data)), zoo.layout, data.test);
+    r = evaluator.evaluate(all_params, "baselines eval");
+    save_baseline_results(cache, zoo, all_params, r);
+  }
   int64_t at = 0;
   for (const auto& [name, params] : baselines) {
     const int64_t m = params.size(0);

@@ -1,7 +1,8 @@
 // `pdiff eval`: evaluates the originals, the generated models, the weight-average ensemble and
 // the baseline groups on the test set (tail-only), measures similarity and fidelity to the
 // originals and the generated models' dominance over each baseline, and writes report.json,
-// report.md and the plots to the run directory.
+// report.md and the plots to the run directory. The baselines' test results are kept in
+// baselines.pt and reused while the zoo and the baselines are the same (eval/baseline_cache.h).
 #pragma once
 #include <torch/torch.h>
 

@@ -185,7 +185,8 @@ size_t write_points(const std::string& file, const Series& s, bool with_y,
 // `extra` adds script lines before the plot command.
 void plot_xy(const std::string& path, const std::string& title, const std::string& xlabel,
              const std::string& ylabel, const std::vector<Series>& series, bool log_y,
-             const std::function<std::string(size_t, size_t)>& style, const std::string& extra = "") {
+             const std::function<std::string(size_t, size_t)>& style, const std::string& extra = "",
+             const std::string& more_plots = "") {
   check_series(path, series, /*need_y=*/true);
   auto keep = [log_y](double x, double y) {
     return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0);
@@ -208,7 +209,7 @@ void plot_xy(const std::string& path, const std::string& title, const std::strin
   }
   std::string script = preamble(path + ".tmp.png", title, xlabel, ylabel) + extra;
   if (log_y) script += "set logscale y\nset format y '%g'\n";
-  render(path, dir, script + plot.str() + "\n");
+  render(path, dir, script + plot.str() + more_plots + "\n");
 }
 
 }  // namespace
@@ -252,6 +253,40 @@ void plot_fronts(const std::string& path, const std::string& title, const std::s
       default: return "points pt " + marker + " ps 2.6 lc rgb " + colour(group);
     }
   }, /*extra=*/"set offsets graph 0.03, graph 0.03, graph 0.03, graph 0.03\n");
+}
+
+void plot_labelled(const std::string& path, const std::string& title, const std::string& xlabel,
+                   const std::string& ylabel, const std::vector<LabelledSeries>& series) {
+  std::vector<Series> plain;
+  for (const auto& s : series) {
+    check(s.labels.size() == s.x.size(), path + ": series '" + s.name + "' has " + std::to_string(s.x.size()) +
+                                             " points but " + std::to_string(s.labels.size()) +
+                                             " labels; give one label per point");
+    plain.push_back({s.name, s.x, s.y});
+  }
+  // The labels go to their own files (x y "label"); plot_xy draws the points and the legend.
+  TempDir labels_dir;
+  // The legend below, so the plot keeps the width the labels need.
+  std::string extra = "set offsets graph 0.05, graph 0.25, graph 0.05, graph 0.05\nset key below box\n";
+  std::ostringstream labels;
+  for (size_t i = 0; i < series.size(); ++i) {
+    std::string text;
+    for (size_t j = 0; j < series[i].x.size(); ++j) {
+      if (!std::isfinite(series[i].x[j]) || !std::isfinite(series[i].y[j])) continue;
+      std::string label = series[i].labels[j];
+      for (char& c : label)
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r') c = '\'';
+      text += number(series[i].x[j]) + " " + number(series[i].y[j]) + " \"" + label + "\"\n";
+    }
+    if (text.empty()) continue;
+    std::string file = labels_dir.file("labels" + std::to_string(i) + ".dat");
+    write_text(file, text);
+    labels << ", \\\n     " << gp_quote(file) << " using 1:2:3 with labels left offset 0.7,0.35 font ',8' tc rgb "
+           << colour(i) << " notitle";
+  }
+  plot_xy(path, title, xlabel, ylabel, plain, /*log_y=*/false, [](size_t i, size_t) {
+    return "points pt " + std::to_string(kMarkers[i % kMarkers.size()]) + " ps 1.6 lc rgb " + colour(i);
+  }, extra, labels.str());
 }
 
 void plot_histograms(const std::string& path, const std::string& title, const std::string& xlabel,

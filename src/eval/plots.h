@@ -47,4 +47,14 @@ struct FrontSeries {
 void plot_fronts(const std::string& path, const std::string& title, const std::string& xlabel,
                  const std::string& ylabel, const std::vector<FrontSeries>& groups);
 
+// Named sets of points, each point with a text label written beside it (a sweep's points, the
+// baselines' means); one colour and marker per set, one legend entry per set.
+struct LabelledSeries {
+  std::string name;
+  std::vector<double> x, y;
+  std::vector<std::string> labels;  // one per point
+};
+void plot_labelled(const std::string& path, const std::string& title, const std::string& xlabel,
+                   const std::string& ylabel, const std::vector<LabelledSeries>& series);
+
 }  // namespace pdiff

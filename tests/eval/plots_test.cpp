@@ -246,6 +246,24 @@ TEST(Plots, FrontsWritePngAndTheFrontIsDrawn) {
   expect_png(dir + "/one.png");
 }
 
+TEST(Plots, LabelledPointsCarryTheirLabels) {
+  std::string dir = test::temp_dir("plots_labelled");
+  auto series = [](const std::vector<std::string>& labels) {
+    return std::vector<LabelledSeries>{{"sweep points", {0.8, 0.85}, {91.0, 90.5}, labels},
+                                       {"baselines", {0.9, 0.95, NAN}, {91.1, 90.9, 90.0}, {"average16", "gaussian", "none"}}};
+  };
+  plot_labelled(dir + "/with.png", "Sweep", "max IoU", "accuracy", series({"0.1, 0 \"quoted\"", "0.3, 1"}));
+  plot_labelled(dir + "/without.png", "Sweep", "max IoU", "accuracy", series({"", ""}));
+  Image with = expect_png(dir + "/with.png"), without = expect_png(dir + "/without.png");
+  ASSERT_EQ(with.pixels.size(), without.pixels.size());
+  EXPECT_GT(pixels_differing(with, without), 50) << "the labels are not drawn";
+  std::string msg = error_of([&] {
+    plot_labelled(dir + "/bad.png", "t", "x", "y", {LabelledSeries{"a", {1, 2}, {1, 2}, {"one"}}});
+  });
+  EXPECT_NE(msg.find("one label per point"), std::string::npos) << msg;
+  EXPECT_FALSE(file_exists(dir + "/bad.png"));
+}
+
 TEST(Plots, BadInputThrows) {
   std::string dir = test::temp_dir("plots_bad");
   std::string path = dir + "/x.png";

@@ -13,6 +13,7 @@
 #include "eval/report.h"
 #include "gen/generate.h"
 #include "run/run.h"
+#include "run/sweep.h"
 #include "run/table.h"
 #include "gen/train.h"
 #include "zoo/collect.h"
@@ -91,6 +92,16 @@ int main(int argc, char** argv) {
   table->add_option("configs", table_words, "CONFIG files, then section.key=value overrides for every config")
       ->required();
   table->add_option("--out,-o", table_out, "directory for table.md and table.json (default: runs/table)");
+  pdiff::SweepArgs sweep_args;
+  auto* sweep = app.add_subcommand(
+      "sweep", "`pdiff run` over a grid of settings, sharing the stages whose keys do not change; one table and plot");
+  sweep->add_option("--config,-c", sweep_args.config_path, "experiment YAML (default: built-in fmnist-convnet4)");
+  sweep->add_option("--out,-o", sweep_args.out_dir, "sweep directory: one run directory per point, sweep.md, "
+                                                    "sweep.json, sweep.png (default: runs/sweep)");
+  sweep->add_option("grid", sweep_args.words,
+                    "KEY=V1,V2,... to sweep KEY (';' between values of list and text keys, quoted: "
+                    "'ae.channels=8,16;16,32'); KEY=V for a fixed value")
+      ->required();
   auto* keys = app.add_subcommand("keys", "list every config key with its default and meaning");
   CLI11_PARSE(app, argc, argv);
 
@@ -119,6 +130,15 @@ int main(int argc, char** argv) {
       if (failed > 0) {
         std::fprintf(stderr, "pdiff: error: %d of %zu configs failed (errors above); %s/table.md holds the others\n",
                      failed, t.configs.size(), t.out_dir.c_str());
+        return 1;
+      }
+    }
+    if (*sweep) {
+      sweep_args.command = "pdiff " + pdiff::shell_command(std::vector<std::string>(argv + 1, argv + argc));
+      const int failed = pdiff::run_sweep(sweep_args);
+      if (failed > 0) {
+        std::fprintf(stderr, "pdiff: error: %d points of the sweep failed (errors above); %s/sweep.md holds the others\n",
+                     failed, sweep_args.out_dir.c_str());
         return 1;
       }
     }

@@ -1,0 +1,153 @@
+#include "run/sweep.h"
+
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/progress.h"
+#include "core/run_lock.h"
+#include "core/runtime.h"
+#include "eval/evaluate.h"
+#include "gen/generate.h"
+#include "gen/train.h"
+#include "run/run.h"
+#include "run/stage_share.h"
+#include "run/sweep_grid.h"
+#include "run/sweep_report.h"
+#include "zoo/collect.h"
+
+namespace pdiff {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct Job {
+  SweepPoint point;
+  Config cfg;
+  json shares;  // stage -> 1-based number of the first point with the same fingerprint
+};
+
+std::vector<Job> load_jobs(const SweepArgs& args, const SweepGrid& grid) {
+  check(args.config_path.empty() || file_exists(args.config_path),
+        args.config_path + ": config file not found; nothing was run");
+  std::vector<Job> jobs;
+  for (const auto& p : sweep_points(grid)) {
+    std::vector<std::string> overrides = grid.fixed;
+    for (const auto& o : p.overrides()) overrides.push_back(o);
+    overrides.push_back("run_dir=" + args.out_dir + "/" + p.name);
+    jobs.push_back({p, Config::load(args.config_path, overrides), json::object()});
+  }
+  // Which points share each stage: the same fingerprint of its keys means the same inputs.
+  const std::vector<std::pair<const char*, const std::vector<std::string>*>> stages = {
+      {"collect", &collect_config_keys()}, {"train", &ldm_config_keys()}, {"generate", &generate_config_keys()}};
+  for (const auto& [stage, keys] : stages) {
+    std::map<std::string, int> first;
+    for (size_t i = 0; i < jobs.size(); ++i)
+      jobs[i].shares[stage] = first.emplace(jobs[i].cfg.fingerprint(*keys), int(i) + 1).first->second;
+  }
+  return jobs;
+}
+
+std::string error_text(const std::exception& e) {
+  if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
+void write_sweep(const SweepArgs& args, const json& sweep) {
+  make_dirs(args.out_dir);
+  plot_sweep(args.out_dir + "/sweep.png", sweep);
+  write_file_atomic(args.out_dir + "/sweep.md", sweep_markdown(sweep));
+  write_file_atomic(args.out_dir + "/sweep.json", sweep.dump(2) + "\n");
+}
+
+// Runs one point: shares what another point's directory has for it, then `pdiff run`.
+void run_point(const Job& job, const std::vector<Job>& jobs) {
+  const std::string dir = job.cfg.s("run_dir");
+  std::vector<std::string> candidates;
+  for (const auto& other : jobs)  // only points on the same zoo can share anything
+    if (other.shares["collect"] == job.shares["collect"]) candidates.push_back(other.cfg.s("run_dir"));
+  std::string from;
+  const int shared = share_stages(job.cfg, candidates, &from);
+  if (shared > 0) {
+    std::string names;
+    for (int s = 0; s < shared; ++s) names += (s ? ", " : "") + std::string(shared_stages()[s].name);
+    std::fprintf(stderr, "== sweep: %s shared with %s (linked, not recomputed)\n", names.c_str(), from.c_str());
+  }
+  {
+    RunDirLock lock(dir, /*create=*/true);
+    save_config(job.cfg, dir);  // collect writes it too, but a shared collect does not run here
+  }
+  apply_threads(job.cfg);
+  run_all(job.cfg);
+}
+
+}  // namespace
+
+int run_sweep(const SweepArgs& args) {
+  const SweepGrid grid = parse_sweep_words(args.words);
+  const std::vector<Job> jobs = load_jobs(args, grid);
+  RunDirLock lock(args.out_dir, /*create=*/true);  // each point's run_dir is locked by run_all
+  json keys = json::array();
+  std::vector<std::string> key_names;
+  for (const auto& a : grid.axes) keys.push_back(a.key), key_names.push_back(a.key);
+  json sweep = {{"command", args.command},
+                {"config", args.config_path.empty() ? "(built-in)" : args.config_path},
+                {"keys", keys},
+                {"fixed", grid.fixed},
+                {"points", json::array()},
+                {"zoos", json::array()},
+                {"failed", json::array()},
+                {"pending", json::array()}};
+  Stopwatch timer;
+  int ran = 0;
+  double ran_s = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const Job& job = jobs[i];
+    const std::string dir = job.cfg.s("run_dir");
+    std::fprintf(stderr, "=== sweep: point %zu of %zu: %s (run_dir %s)\n", i + 1, jobs.size(),
+                 job.point.label().c_str(), dir.c_str());
+    Stopwatch point_timer;
+    bool skipped = false;
+    try {
+      skipped = stage_status(job.cfg).eval;
+      if (!skipped) run_point(job, jobs);
+      json row = sweep_row(int(i) + 1, job.point.name, dir, key_names, job.shares);
+      sweep["points"].push_back(row);
+      // The originals and baselines once per zoo, from its first finished point.
+      const int zoo = job.shares["collect"];
+      json* z = nullptr;
+      for (auto& entry : sweep["zoos"])
+        if (entry["zoo"] == zoo) z = &entry;
+      if (!z) {
+        sweep["zoos"].push_back({{"zoo", zoo}, {"run_dir", dir}, {"points", json::array()}, {"groups", sweep_baselines(dir)}});
+        z = &sweep["zoos"].back();
+      }
+      (*z)["points"].push_back(int(i) + 1);
+    } catch (const std::exception& e) {
+      std::string msg = error_text(e);
+      std::fprintf(stderr, "pdiff: error: sweep point %zu (%s): %s\n", i + 1, job.point.label().c_str(), msg.c_str());
+      sweep["failed"].push_back({{"point", int(i) + 1}, {"name", job.point.name}, {"error", msg}});
+    }
+    json pending = json::array();
+    for (size_t j = i + 1; j < jobs.size(); ++j) pending.push_back(jobs[j].point.name);
+    sweep["pending"] = pending;
+    write_sweep(args, sweep);
+    const size_t left = jobs.size() - i - 1;
+    if (!skipped) ++ran, ran_s += point_timer.seconds();
+    std::string eta;  // the mean point so far: an upper bound where later points share stages
+    if (left && ran) eta = ", at most ~" + std::to_string(int(ran_s / ran * left)) + " s left";
+    std::fprintf(stderr, "=== sweep: point %zu of %zu %s (%.1f s); %.1f s so far, %zu to go%s\n", i + 1, jobs.size(),
+                 skipped ? "up to date, skipped" : "done", point_timer.seconds(), timer.seconds(), left, eta.c_str());
+  }
+  std::printf("\n%s\nSweep: %s/sweep.md, %s/sweep.json, %s/sweep.png\n", sweep_markdown(sweep).c_str(),
+              args.out_dir.c_str(), args.out_dir.c_str(), args.out_dir.c_str());
+  return int(sweep["failed"].size());
+}
+
+}  // namespace pdiff
