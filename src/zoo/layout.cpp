@@ -40,9 +40,10 @@ bool is_running_variance(const std::string& name) {
 
 std::vector<torch::Tensor> ParamLayout::trainable(const Classifier& model) const {
   std::vector<torch::Tensor> out;
+  const auto params = model->named_parameters();
   auto ts = tensors(model);
   for (size_t i = 0; i < ts.size(); ++i)
-    if (model->named_parameters().contains(entries_[i].name)) out.push_back(ts[i]);
+    if (params.contains(entries_[i].name)) out.push_back(ts[i]);
   return out;
 }
 
