@@ -2,7 +2,9 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -34,6 +36,8 @@ struct Job {
 };
 
 std::vector<Job> load_jobs(const SweepArgs& args, const SweepGrid& grid) {
+  check(!args.name.empty() && args.name.find('/') == std::string::npos && args.name[0] != '.',
+        "--name " + args.name + ": give a plain file name (no '/', not starting with '.'); nothing was run");
   check(args.config_path.empty() || file_exists(args.config_path),
         args.config_path + ": config file not found; nothing was run");
   std::vector<Job> jobs;
@@ -61,17 +65,34 @@ std::string error_text(const std::exception& e) {
 
 void write_sweep(const SweepArgs& args, const json& sweep) {
   make_dirs(args.out_dir);
-  plot_sweep(args.out_dir + "/sweep.png", sweep);
-  write_file_atomic(args.out_dir + "/sweep.md", sweep_markdown(sweep));
-  write_file_atomic(args.out_dir + "/sweep.json", sweep.dump(2) + "\n");
+  const std::string base = args.out_dir + "/" + args.name;
+  plot_sweep(base + ".png", sweep);
+  write_file_atomic(base + ".md", sweep_markdown(sweep));
+  write_file_atomic(base + ".json", sweep.dump(2) + "\n");
+}
+
+// Run directories that earlier sweeps left in `out` (a zoo of another sweep in the same folder
+// is shared too; share_stages takes only what is current for the point's own keys).
+std::vector<std::string> earlier_run_dirs(const std::string& out, const std::vector<Job>& jobs) {
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
+    const std::string d = entry.path().string();
+    bool ours = false;
+    for (const auto& j : jobs) ours = ours || j.cfg.s("run_dir") == d;
+    if (!ours && entry.is_directory(ec) && file_exists(d + "/zoo.pt")) dirs.push_back(d);
+  }
+  std::sort(dirs.begin(), dirs.end());  // the same donor on every run
+  return dirs;
 }
 
 // Runs one point: shares what another point's directory has for it, then `pdiff run`.
-void run_point(const Job& job, const std::vector<Job>& jobs) {
+void run_point(const Job& job, const std::vector<Job>& jobs, const std::vector<std::string>& earlier) {
   const std::string dir = job.cfg.s("run_dir");
   std::vector<std::string> candidates;
   for (const auto& other : jobs)  // only points on the same zoo can share anything
     if (other.shares["collect"] == job.shares["collect"]) candidates.push_back(other.cfg.s("run_dir"));
+  candidates.insert(candidates.end(), earlier.begin(), earlier.end());
   std::string from;
   const int shared = share_stages(job.cfg, candidates, &from);
   if (shared > 0) {
@@ -92,11 +113,13 @@ void run_point(const Job& job, const std::vector<Job>& jobs) {
 int run_sweep(const SweepArgs& args) {
   const SweepGrid grid = parse_sweep_words(args.words);
   const std::vector<Job> jobs = load_jobs(args, grid);
+  const std::vector<std::string> earlier = earlier_run_dirs(args.out_dir, jobs);
   RunDirLock lock(args.out_dir, /*create=*/true);  // each point's run_dir is locked by run_all
   json keys = json::array();
   std::vector<std::string> key_names;
   for (const auto& a : grid.axes) keys.push_back(a.key), key_names.push_back(a.key);
-  json sweep = {{"command", args.command},
+  json sweep = {{"name", args.name},
+                {"command", args.command},
                 {"config", args.config_path.empty() ? "(built-in)" : args.config_path},
                 {"keys", keys},
                 {"fixed", grid.fixed},
@@ -116,7 +139,7 @@ int run_sweep(const SweepArgs& args) {
     bool skipped = false;
     try {
       skipped = stage_status(job.cfg).eval;
-      if (!skipped) run_point(job, jobs);
+      if (!skipped) run_point(job, jobs, earlier);
       json row = sweep_row(int(i) + 1, job.point.name, dir, key_names, job.shares);
       sweep["points"].push_back(row);
       // The originals and baselines once per zoo, from its first finished point.
@@ -145,8 +168,9 @@ int run_sweep(const SweepArgs& args) {
     std::fprintf(stderr, "=== sweep: point %zu of %zu %s (%.1f s); %.1f s so far, %zu to go%s\n", i + 1, jobs.size(),
                  skipped ? "up to date, skipped" : "done", point_timer.seconds(), timer.seconds(), left, eta.c_str());
   }
-  std::printf("\n%s\nSweep: %s/sweep.md, %s/sweep.json, %s/sweep.png\n", sweep_markdown(sweep).c_str(),
-              args.out_dir.c_str(), args.out_dir.c_str(), args.out_dir.c_str());
+  const std::string base = args.out_dir + "/" + args.name;
+  std::printf("\n%s\nSweep: %s.md, %s.json, %s.png\n", sweep_markdown(sweep).c_str(), base.c_str(), base.c_str(),
+              base.c_str());
   return int(sweep["failed"].size());
 }
 

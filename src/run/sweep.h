@@ -2,8 +2,9 @@
 // in its own run directory OUT/POINT, redoing only the stages whose keys change: a stage whose
 // outputs are current in another point's directory for this point's config is shared
 // (run/stage_share.h), so a sweep of generator keys collects one zoo, and the baselines'
-// evaluation is reused with it (eval/baseline_cache.h). Writes OUT/sweep.md, OUT/sweep.json and
-// OUT/sweep.png after every point. A second sweep with the same grid skips every finished point.
+// evaluation is reused with it (eval/baseline_cache.h). Run directories that other sweeps left
+// in OUT are shared from too. Writes OUT/NAME.md, OUT/NAME.json and OUT/NAME.png after every
+// point. A second sweep with the same grid skips every finished point.
 #pragma once
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@ struct SweepArgs {
   std::string config_path;          // YAML file; empty: the built-in benchmark task
   std::vector<std::string> words;   // KEY=V1,V2 (swept) and KEY=V (fixed) words
   std::string out_dir = "runs/sweep";
+  std::string name = "sweep";       // OUT/NAME.md, .json, .png: several sweeps may share one OUT
   std::string command;              // the command line, written under the table
 };
 

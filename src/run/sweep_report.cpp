@@ -202,7 +202,8 @@ std::string sweep_markdown(const json& sweep) {
     md << "\nFailed: point " << f["point"] << " (`" << f["name"].get<std::string>()
        << "`): " << f["error"].get<std::string>() << "\n";
   for (const auto& p : sweep.at("pending")) md << "\nNot run yet: `" << p.get<std::string>() << "`\n";
-  md << "\n![every point against the baselines](sweep.png)\n\nCommand:\n\n    " << sweep.at("command").get<std::string>()
+  md << "\n![every point against the baselines](" << sweep.value("name", std::string("sweep"))
+     << ".png)\n\nCommand:\n\n    " << sweep.at("command").get<std::string>()
      << "\n";
   return md.str();
 }

@@ -187,6 +187,33 @@ TEST(SweepCli, CollectionGridMakesOneZooPerValue) {
   EXPECT_TRUE(file_exists(out_dir + "/sweep.png"));
 }
 
+TEST(SweepCli, NamedSweepsInOneFolderShareTheirZoos) {
+  const std::string dir = test::temp_dir("sweep_named"), out_dir = dir + "/sweep";
+  std::string out;
+  ASSERT_EQ(sweep("--out " + out_dir + " --name noise zoo.k=5 ae.latent_noise=0.1,0.3" + std::string(kTiny), &out), 0)
+      << test::tail(out, 4000);
+  EXPECT_EQ(count(out, "== collect: running"), 1u) << test::tail(out, 4000);
+  // Another grid on the same zoo, in the same folder: nothing of the first is collected or
+  // trained again, and the first sweep's table stays as it was.
+  const std::string first = read_text_file(out_dir + "/noise.md");
+  ASSERT_EQ(sweep("--out " + out_dir + " --name eta zoo.k=5 'generate.eta=0;1'" + std::string(kTiny), &out), 0)
+      << test::tail(out, 4000);
+  EXPECT_EQ(count(out, "== collect: running"), 0u) << test::tail(out, 4000);
+  EXPECT_EQ(count(out, "== train: running"), 0u) << "ae.latent_noise=0.1 is the default: its models are shared\n"
+                                                 << test::tail(out, 4000);
+  EXPECT_EQ(count(out, "== generate: running"), 1u) << "eta 0 is point 1 of the first sweep\n" << test::tail(out, 4000);
+  EXPECT_EQ(count(out, "baselines: reusing"), 2u);
+  EXPECT_EQ(read_text_file(out_dir + "/noise.md"), first);
+  const json s = read_json(out_dir + "/eta.json");
+  ASSERT_EQ(s["points"].size(), 2u);
+  for (const auto& row : s["points"]) expect_row_matches_report(row, {"generate.eta"});
+  EXPECT_CONTAINS(read_text_file(out_dir + "/eta.md"), "](eta.png)");
+  EXPECT_TRUE(file_exists(out_dir + "/eta.png"));
+  EXPECT_FALSE(file_exists(out_dir + "/sweep.md"));
+  EXPECT_NE(sweep("--out " + out_dir + " --name ../x generate.eta=0,1" + std::string(kTiny), &out), 0);
+  EXPECT_CONTAINS(out, "--name ../x: give a plain file name");
+}
+
 TEST(SweepCli, BadWordsStopBeforeAnythingIsWritten) {
   const std::string dir = test::temp_dir("sweep_bad"), out_dir = dir + "/sweep";
   std::string out;

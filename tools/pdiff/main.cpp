@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
   sweep->add_option("--config,-c", sweep_args.config_path, "experiment YAML (default: built-in fmnist-convnet4)");
   sweep->add_option("--out,-o", sweep_args.out_dir, "sweep directory: one run directory per point, sweep.md, "
                                                     "sweep.json, sweep.png (default: runs/sweep)");
+  sweep->add_option("--name,-n", sweep_args.name, "file name of the table, JSON and plot: several sweeps in one "
+                                                  "--out folder share its zoos (default: sweep)");
   sweep->add_option("grid", sweep_args.words,
                     "KEY=V1,V2,... to sweep KEY (';' between values of list and text keys, quoted: "
                     "'ae.channels=8,16;16,32'); KEY=V for a fixed value")
@@ -137,8 +139,8 @@ int main(int argc, char** argv) {
       sweep_args.command = "pdiff " + pdiff::shell_command(std::vector<std::string>(argv + 1, argv + argc));
       const int failed = pdiff::run_sweep(sweep_args);
       if (failed > 0) {
-        std::fprintf(stderr, "pdiff: error: %d points of the sweep failed (errors above); %s/sweep.md holds the others\n",
-                     failed, sweep_args.out_dir.c_str());
+        std::fprintf(stderr, "pdiff: error: %d points of the sweep failed (errors above); %s/%s.md holds the others\n",
+                     failed, sweep_args.out_dir.c_str(), sweep_args.name.c_str());
         return 1;
       }
     }
