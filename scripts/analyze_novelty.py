@@ -65,6 +65,61 @@ class Autoencoder:
         return F.conv1d(h, self.w("out_conv.weight"), self.w("out_conv.bias"), padding=self.k // 2).squeeze(1)
 
 
+class Denoiser:
+    """The latent denoiser of src/gen/denoiser.cpp (EMA weights from ldm.pt), with DDIM sampling."""
+
+    def __init__(self, d):
+        self.d = d
+        self.ch = list(d["channels"])
+        self.k = int(d["kernel"])
+        self.td = int(d["time_dim"])
+        self.scale = float(d["latent_scale"])
+        self.mean = d["latent_mean"]
+        betas = torch.linspace(float(d["beta_start"]), float(d["beta_end"]), int(d["timesteps"]), dtype=torch.float64)
+        self.ab = torch.cumprod(1 - betas, 0)
+
+    def w(self, name):
+        return self.d["ema." + name]
+
+    def block(self, kind, i, h, temb, stride):
+        h = h + F.linear(temb, self.w(f"{kind}_time.{i}.weight"), self.w(f"{kind}_time.{i}.bias")).unsqueeze(2)
+        h = F.conv1d(h, self.w(f"{kind}_convs.{i}.weight"), self.w(f"{kind}_convs.{i}.bias"), stride=stride, padding=self.k // 2)
+        return F.elu(group_norm(h, self.w(f"{kind}_norms.{i}.weight"), self.w(f"{kind}_norms.{i}.bias")))
+
+    def __call__(self, x, t):
+        half = self.td // 2
+        freqs = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(half, dtype=torch.float32) / half)
+        args = t.float().unsqueeze(1) * freqs.unsqueeze(0)
+        temb = torch.cat([torch.sin(args), torch.cos(args)], 1)
+        temb = F.linear(F.silu(F.linear(temb, self.w("time_fc1.weight"), self.w("time_fc1.bias"))),
+                        self.w("time_fc2.weight"), self.w("time_fc2.bias"))
+        h = x.unsqueeze(1)
+        if "ema.position" in self.d:
+            h = torch.cat([h, self.w("position").expand(x.shape[0], -1, -1)], 1)
+        skips = []
+        for i in range(len(self.ch)):
+            h = self.block("enc", i, h, temb, 1 if i == 0 else 2)
+            skips.append(h)
+        for j in range(len(self.ch) - 1):
+            skip = skips[-2 - j]
+            h = h.repeat_interleave(skip.shape[2] // h.shape[2], 2)
+            h = self.block("dec", j, torch.cat([h, skip], 1), temb, 1)
+        return F.conv1d(h, self.w("out_conv.weight"), self.w("out_conv.bias"), padding=self.k // 2).squeeze(1)
+
+    def sample_ddim(self, n, steps=50):
+        """Unit-variance latents (the diffusion's space), as src/gen/diffusion.cpp samples them with eta 0."""
+        T = self.ab.numel()
+        ts = [i * T // steps for i in range(steps - 1, -1, -1)]
+        x = torch.randn(n, self.mean.numel())
+        for k, t in enumerate(ts):
+            a_t = self.ab[t].item()
+            a_prev = self.ab[ts[k + 1]].item() if k + 1 < len(ts) else 1.0
+            eps = self(x, torch.full((n,), t, dtype=torch.int64))
+            x0 = (x - (1 - a_t) ** 0.5 * eps) / a_t**0.5
+            x = a_prev**0.5 * x0 + (1 - a_prev) ** 0.5 * eps
+        return x
+
+
 def single_linkage(dist, threshold):
     """Connected components of the graph 'distance <= threshold'."""
     n = dist.shape[0]
@@ -167,6 +222,28 @@ def main():
         across = ((ae.decode(base + eps * rnd) - dec0).norm(dim=1) / eps).mean().item()
         out.update(decoder_gain_pc1=along, decoder_gain_random=across)
         print(f"decoder gain |d decode| / |d z|: along the zoo's first latent PC {along:.3f}, along random directions {across:.3f}")
+        # The diffusion's own samples against the zoo's latents, in its unit-variance space.
+        den = Denoiser(ldm)
+        zs = den.sample_ddim(100)
+        zz = (zo - den.mean) * den.scale
+        nn_zoo = torch.cdist(zz, zz).fill_diagonal_(float("inf")).min(1).values.median().item()
+        nn_s = torch.cdist(zs, zz).min(1).values.median().item()
+        v = torch.linalg.svd(zz - zz.mean(0), full_matrices=False).Vh
+        std_z = ((zz - zz.mean(0)) @ v[:4].T).std(0)
+        std_s = ((zs - zz.mean(0)) @ v[:4].T).std(0)
+        in_sub = lambda q, r: ((q - zz.mean(0)) @ v[:r].T).pow(2).sum() / (q - zz.mean(0)).pow(2).sum()
+        out.update(sample_nn=nn_s, zoo_nn=nn_zoo, sample_pc_std=std_s.tolist(), zoo_pc_std=std_z.tolist(),
+                   sample_share_in_zoo_top10=in_sub(zs, 10).item(), sample_rms=zs.pow(2).mean().sqrt().item(),
+                   zoo_rms=zz.pow(2).mean().sqrt().item())
+        print(f"diffusion samples (DDIM-50, eta 0, in Python) in its unit-variance space: median distance to the nearest zoo "
+              f"latent {nn_s:.3f} (zoo to zoo {nn_zoo:.3f}); RMS {zs.pow(2).mean().sqrt().item():.3f} "
+              f"(zoo {zz.pow(2).mean().sqrt().item():.3f}); std on the zoo's first 4 PCs {[round(x, 3) for x in std_s.tolist()]} "
+              f"(zoo {[round(x, 3) for x in std_z.tolist()]}); share of the samples' spread inside the zoo's "
+              f"top-10 PC subspace {in_sub(zs, 10).item():.3f} (zoo {in_sub(zz, 10).item():.3f})")
+        dec = ae.invert(ae.decode(zs / den.scale + den.mean))
+        xd = ae.standardize(dec)
+        print(f"  decoded: median distance to the nearest original {torch.cdist(xd, xo).min(1).values.median().item():.3f} "
+              f"(generated.pt {torch.cdist(xg, xo).min(1).values.median().item():.3f}, originals {nn_o.median().item():.3f})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=2)

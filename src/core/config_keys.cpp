@@ -95,6 +95,8 @@ const std::vector<KeyDef>& config_keys() {
       // Latent diffusion.
       {"ldm.channels", T::IntList, "16,32,64", "denoiser encoder widths (decoder mirrors)", 1, 8192},
       {"ldm.kernel", T::Int, "7", "conv kernel size (odd)", 1, 63},
+      {"ldm.position", T::Int, "0", "learned position channels given to the denoiser beside the latent (0: none; "
+       "a convolution alone cannot tell the latent's entries apart)", 0, 1024},
       {"ldm.timesteps", T::Int, "1000", "diffusion steps T", 2, 100000},
       {"ldm.beta_start", T::Float, "1e-4", "first beta of the linear schedule", 0, 1},
       {"ldm.beta_end", T::Float, "2e-2", "last beta of the linear schedule", 0, 1},
@@ -107,6 +109,8 @@ const std::vector<KeyDef>& config_keys() {
       {"generate.sampler", T::String, "ddim", "ddpm (T ancestral steps) or ddim", -kInf, kInf, {"ddpm", "ddim"}},
       {"generate.steps", T::Int, "50", "DDIM steps", 1, 100000},
       {"generate.eta", T::Float, "0", "DDIM eta (0 = deterministic)", 0, 1},
+      {"generate.clip", T::Bool, "false", "clamp the denoiser's estimate of the clean latent, at every step, to the "
+       "range each latent entry takes over the zoo (keeps the samples from drifting far off the zoo)", -kInf, kInf},
       {"generate.seed", T::Int, "0", "seed of the sampler noise", 0, 2147483647},
       {"generate.batch", T::Int, "100", "models sampled together", 1, 1000000},
       // Evaluation.

@@ -24,7 +24,8 @@ DenoiserImpl::DenoiserImpl(const DenoiserConfig& cfg) : cfg_(cfg) {
   const int64_t n = static_cast<int64_t>(ch.size()), pad = cfg.kernel / 2, td = cfg.time_dim;
   time_fc1_ = register_module("time_fc1", torch::nn::Linear(td, 2 * td));
   time_fc2_ = register_module("time_fc2", torch::nn::Linear(2 * td, 2 * td));
-  int64_t prev = 1;
+  check(cfg.position >= 0, "ldm.position must be >= 0");
+  int64_t prev = 1 + cfg.position;
   for (int64_t i = 0; i < n; ++i) {
     auto opts = torch::nn::Conv1dOptions(prev, ch[i], cfg.kernel).padding(pad).stride(i == 0 ? 1 : 2);
     enc_time_->push_back(torch::nn::Linear(2 * td, prev));
@@ -47,13 +48,15 @@ DenoiserImpl::DenoiserImpl(const DenoiserConfig& cfg) : cfg_(cfg) {
   register_module("dec_convs", dec_convs_);
   register_module("dec_norms", dec_norms_);
   register_module("out_conv", out_conv_);
+  // Drawn last: without position channels the other weights are drawn exactly as before.
+  if (cfg.position > 0) position_ = register_parameter("position", torch::randn({1, cfg.position, cfg.length}));
 }
 
 double DenoiserImpl::flops_per_sample() const {
   const auto& ch = cfg_.channels;
   const int64_t n = static_cast<int64_t>(ch.size()), k = cfg_.kernel, td = cfg_.time_dim;
   double macs = double(td) * 2 * td + 4.0 * td * td;  // time MLP
-  int64_t prev = 1;
+  int64_t prev = 1 + cfg_.position;
   for (int64_t i = 0; i < n; ++i) {
     macs += double(cfg_.length >> i) * ch[i] * prev * k + 2.0 * td * prev;
     prev = ch[i];
@@ -78,6 +81,7 @@ torch::Tensor DenoiserImpl::block(int64_t i, torch::Tensor h, const torch::Tenso
 torch::Tensor DenoiserImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
   auto temb = time_fc2_(torch::silu(time_fc1_(timestep_embedding(t, cfg_.time_dim))));  // (B, 2*td)
   auto h = x.unsqueeze(1);                                                          // (B, 1, L)
+  if (position_.defined()) h = torch::cat({h, position_.expand({x.size(0), -1, -1})}, 1);  // (B, 1 + P, L)
   std::vector<torch::Tensor> skips;
   for (size_t i = 0; i < enc_convs_->size(); ++i) {
     h = block(i, h, temb, true);                      // (B, ch[i], L / 2^max(i,0))

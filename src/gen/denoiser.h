@@ -2,6 +2,10 @@
 // predicts the noise. Encoder blocks halve the length after the first, decoder blocks upsample
 // and take the matching encoder output as a skip connection. Every block's input gets a
 // projection of the timestep embedding (sinusoidal, per sample, through a small MLP).
+// The latent comes from a Linear layer: its entries have no order and no neighbours, and a
+// convolution alone treats every position alike (it sees only how far the padding is). With
+// `position` > 0, that many learned channels, one code per latent entry, go in beside it, so
+// the denoiser can model each entry's own distribution.
 #pragma once
 #include <torch/torch.h>
 
@@ -14,6 +18,7 @@ struct DenoiserConfig {
   std::vector<int64_t> channels = {64, 128, 256};
   int64_t kernel = 7;
   int64_t time_dim = 128;
+  int64_t position = 0;                    // learned position channels beside the latent
   // The latent length must be divisible by 2^(blocks-1).
   int64_t length_multiple() const { return int64_t{1} << (channels.size() - 1); }
 };
@@ -33,6 +38,7 @@ class DenoiserImpl : public torch::nn::Module {
   torch::nn::Linear time_fc1_{nullptr}, time_fc2_{nullptr};
   torch::nn::ModuleList enc_convs_, enc_norms_, enc_time_, dec_convs_, dec_norms_, dec_time_;
   torch::nn::Conv1d out_conv_{nullptr};
+  torch::Tensor position_;                 // (1, position, L); undefined when position == 0
 };
 TORCH_MODULE(Denoiser);
 

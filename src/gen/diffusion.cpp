@@ -24,6 +24,16 @@ torch::Tensor ddpm_loss(const NoiseSchedule& s, const DenoiseFn& denoise, const 
   return torch::mse_loss(denoise(xt, t), eps);
 }
 
+DenoiseFn clip_clean_estimate(const NoiseSchedule& s, DenoiseFn denoise, torch::Tensor lo, torch::Tensor hi) {
+  torch::Tensor ab = s.alpha_bar.to(torch::kFloat32);
+  return [=](const torch::Tensor& x, const torch::Tensor& t) {
+    auto eps = denoise(x, t);
+    auto a = ab.to(x.device()).index_select(0, t).unsqueeze(1);  // (B, 1)
+    auto x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(lo.to(x.device()), hi.to(x.device()));
+    return (x - a.sqrt() * x0) / (1 - a).sqrt();
+  };
+}
+
 torch::Tensor per_sample_noise(std::vector<torch::Generator>& gens, int64_t length) {
   std::vector<torch::Tensor> rows;
   rows.reserve(gens.size());

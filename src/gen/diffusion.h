@@ -26,6 +26,12 @@ torch::Tensor ddpm_loss(const NoiseSchedule& s, const DenoiseFn& denoise, const 
 torch::Tensor per_sample_noise(std::vector<torch::Generator>& gens, int64_t length);
 
 // Ancestral DDPM over all T steps with the posterior variance.
+// The denoiser seen through a clamp of its clean-latent estimate x0 = (x - sqrt(1 - ab) eps) /
+// sqrt(ab) to [lo, hi] per entry: returns the noise that gives the clamped x0. Both samplers
+// take it unchanged. At high noise eps-prediction errors are multiplied by 1 / sqrt(ab) (150
+// at t = T), which a small denoiser trained for few steps cannot keep small.
+DenoiseFn clip_clean_estimate(const NoiseSchedule& s, DenoiseFn denoise, torch::Tensor lo, torch::Tensor hi);
+
 torch::Tensor sample_ddpm(const NoiseSchedule& s, const DenoiseFn& denoise,
                           std::vector<torch::Generator>& gens, int64_t length);
 // DDIM over `steps` evenly spaced timesteps; eta = 0 is deterministic given the start noise.

@@ -52,7 +52,7 @@ void generate(const Config& cfg) {
   Classifier base = load_base(need(dir + "/base.pt", "collect"), spec);
 
   SamplingOptions opts{cfg.s("generate.sampler"), cfg.i("generate.steps"), cfg.f("generate.eta"),
-                       static_cast<uint64_t>(cfg.i("generate.seed"))};
+                       static_cast<uint64_t>(cfg.i("generate.seed")), cfg.b("generate.clip")};
   const int64_t n = cfg.i("generate.n"), batch = cfg.i("generate.batch");
   Generated g;
   Stopwatch sample_timer;

@@ -28,6 +28,7 @@ DenoiserConfig denoiser_config(const Config& cfg) {
   c.length = cfg.i("ae.latent");
   c.channels = cfg.ilist("ldm.channels");
   c.kernel = cfg.i("ldm.kernel");
+  c.position = cfg.i("ldm.position");
   return c;
 }
 
@@ -80,11 +81,14 @@ void save_ldm(const std::string& path, const LdmModel& m, const std::string& con
   save_ints(f, "channels", c.channels);
   f.set("kernel", c.kernel);
   f.set("time_dim", c.time_dim);
+  f.set("position", c.position);
   f.set("timesteps", m.schedule.timesteps);
   f.set("beta_start", m.beta_start);
   f.set("beta_end", m.beta_end);
   f.set("latent_scale", m.latent_scale);
   f.set_tensor("latent_mean", m.latent_mean);
+  f.set_tensor("latent_min", m.latent_min);
+  f.set_tensor("latent_max", m.latent_max);
   m.layout.save(f);
   save_module(*m.ema, f, "ema.");
   f.set("config", config_yaml);
@@ -101,6 +105,7 @@ LdmModel load_ldm(const std::string& path) {
   c.channels = f.ints("channels");
   c.kernel = f.integer("kernel");
   c.time_dim = f.integer("time_dim");
+  c.position = f.integer("position");
   LdmModel m;
   m.ema = Denoiser(c);
   load_module(*m.ema, f, "ema.");
@@ -113,6 +118,10 @@ LdmModel load_ldm(const std::string& path) {
   check(m.latent_mean.dim() == 1 && m.latent_mean.size(0) == c.length,
         path + ": latent_mean has shape " + c10::str(m.latent_mean.sizes()) + ", expected (" +
             std::to_string(c.length) + "); " + kTrainHint);
+  m.latent_min = f.tensor("latent_min");
+  m.latent_max = f.tensor("latent_max");
+  check(m.latent_min.sizes() == m.latent_mean.sizes() && m.latent_max.sizes() == m.latent_mean.sizes(),
+        path + ": latent_min / latent_max do not match latent_mean's shape; " + kTrainHint);
   m.layout = ParamLayout::load(f);
   m.ae_fingerprint = f.str("ae_fingerprint");
   m.fingerprint = f.str("fingerprint");
@@ -133,6 +142,9 @@ torch::Tensor sample_parameters(AeModel& ae, LdmModel& ldm, const SamplingOption
   std::vector<torch::Generator> gens;
   for (int64_t i = 0; i < count; ++i) gens.push_back(make_generator(opts.seed, 300, first + i));
   DenoiseFn denoise = [&](const torch::Tensor& x, const torch::Tensor& t) { return ldm.ema->forward(x, t); };
+  if (opts.clip) {
+    denoise = clip_clean_estimate(ldm.schedule, denoise, ldm.latent_min, ldm.latent_max);
+  }
   const int64_t length = ldm.ema->config().length;
   torch::Tensor z = opts.sampler == "ddpm" ? sample_ddpm(ldm.schedule, denoise, gens, length)
                                            : sample_ddim(ldm.schedule, denoise, gens, length, opts.steps, opts.eta);

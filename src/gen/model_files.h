@@ -14,7 +14,7 @@
 namespace pdiff {
 
 inline constexpr int64_t kAeFormatVersion = 1;
-inline constexpr int64_t kLdmFormatVersion = 2;  // 2: latent_mean
+inline constexpr int64_t kLdmFormatVersion = 3;  // 2: latent_mean; 3: latent_min / max, position
 
 struct AeModel {
   Autoencoder net{nullptr};
@@ -35,6 +35,8 @@ struct LdmModel {
   // convolutional denoiser, which cannot place a constant per-position offset precisely.
   torch::Tensor latent_mean;    // (latent)
   double latent_scale = 1;
+  // Each entry's range over the zoo in the diffusion's space (generate.clip).
+  torch::Tensor latent_min, latent_max;  // (latent)
   ParamLayout layout;
   std::string ae_fingerprint;
   std::string fingerprint;
@@ -60,6 +62,7 @@ struct SamplingOptions {
   int64_t steps = 50;
   double eta = 0;
   uint64_t seed = 0;
+  bool clip = false;             // clamp each step's clean-latent estimate to the zoo's range
 };
 torch::Tensor sample_parameters(AeModel& ae, LdmModel& ldm, const SamplingOptions& opts, int64_t first,
                                 int64_t count);

@@ -123,6 +123,8 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   const torch::Tensor centred = latents - m.latent_mean;
   m.latent_scale = 1.0 / std::max(centred.std().item<double>(), 1e-12);  // unit variance (SPEC 2)
   const torch::Tensor z = centred * m.latent_scale;
+  m.latent_min = std::get<0>(z.min(0));
+  m.latent_max = std::get<0>(z.max(0));
   m.beta_start = cfg.f("ldm.beta_start");
   m.beta_end = cfg.f("ldm.beta_end");
   m.schedule = NoiseSchedule::linear(cfg.i("ldm.timesteps"), m.beta_start, m.beta_end);

@@ -56,6 +56,51 @@ TEST(Denoiser, PerSampleTimestepsAndShapes) {
   EXPECT_FALSE(torch::allclose(single, other_t, 1e-4, 1e-5));
 }
 
+// Fits a denoiser to return one fixed vector whatever its input, and returns the remaining error.
+double fit_fixed_target(int64_t position) {
+  torch::manual_seed(3);
+  DenoiserConfig c;
+  c.length = 64;
+  c.channels = {16, 32};
+  c.kernel = 5;
+  c.position = position;
+  Denoiser net(c);
+  auto target = torch::randn({1, 64}).expand({8, 64});  // a different value for every entry
+  auto x = torch::zeros({8, 64});
+  auto t = torch::full({8}, 100, torch::kInt64);
+  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-2));
+  double loss = 0;
+  for (int step = 0; step < 300; ++step) {
+    opt.zero_grad();
+    auto l = torch::mse_loss(net->forward(x, t), target);
+    l.backward();
+    opt.step();
+    loss = l.item<double>();
+  }
+  return loss;
+}
+
+// The latent's entries come from a Linear layer and each has its own distribution. Without
+// position channels a convolution computes the same function at every entry (only the padding
+// tells the ends apart), so it cannot return a different value per entry for a uniform input;
+// with them it can.
+TEST(Denoiser, PositionChannelsTellTheLatentEntriesApart) {
+  const double plain = fit_fixed_target(0), with_position = fit_fixed_target(8);
+  EXPECT_GT(plain, 0.3) << "a plain convolution fitted per-entry values: the test lost its point";
+  EXPECT_LT(with_position, 0.02);
+  // No position channels: the same weights as before the option existed (drawn first).
+  DenoiserConfig c;
+  c.length = 32;
+  c.channels = {8, 16};
+  torch::manual_seed(1);
+  Denoiser a(c);
+  c.position = 4;
+  torch::manual_seed(1);
+  Denoiser b(c);
+  EXPECT_EQ(a->parameters().size() + 1, b->parameters().size());
+  EXPECT_TRUE(torch::equal(a->named_parameters()["time_fc1.weight"], b->named_parameters()["time_fc1.weight"]));
+}
+
 std::vector<torch::Generator> gens(int64_t first, int64_t n) {
   std::vector<torch::Generator> g;
   for (int64_t i = 0; i < n; ++i) g.push_back(make_generator(5, 300, first + i));
@@ -82,6 +127,36 @@ TEST(Samplers, ReproducibleAndIndependentOfTheBatch) {
         << "a sample does not depend on its batch";
     EXPECT_TRUE(torch::isfinite(a).all().item<bool>());
   }
+}
+
+// A denoiser that predicts no noise at all makes x0 = x / sqrt(ab): 150 times the start noise
+// at t = T. Clamping the clean estimate keeps both samplers inside the given range, and
+// leaves a denoiser whose estimates are inside it alone.
+TEST(Samplers, ClippedCleanEstimateStaysInTheZoosRange) {
+  auto s = NoiseSchedule::linear(1000, 1e-4, 2e-2);
+  auto lo = torch::linspace(-1.0, -0.5, 8), hi = torch::linspace(0.5, 1.0, 8);
+  DenoiseFn lazy = [](const torch::Tensor& x, const torch::Tensor&) { return torch::zeros_like(x); };
+  DenoiseFn clipped = clip_clean_estimate(s, lazy, lo, hi);
+  for (bool ddim : {true, false}) {
+    auto g1 = gens(0, 6), g2 = gens(0, 6);
+    auto run = [&](DenoiseFn fn, std::vector<torch::Generator>& g) {
+      return ddim ? sample_ddim(s, fn, g, 8, 25, 0.0) : sample_ddpm(s, fn, g, 8);
+    };
+    auto wild = run(lazy, g1), tame = run(clipped, g2);
+    EXPECT_GT(wild.abs().max().item<double>(), 10.0) << (ddim ? "ddim" : "ddpm") << ": the test lost its point";
+    // Both samplers' last step returns the final clean estimate.
+    const double slack = 1e-4;
+    EXPECT_TRUE((tame >= lo - slack).all().item<bool>() && (tame <= hi + slack).all().item<bool>())
+        << (ddim ? "ddim" : "ddpm") << "\n" << tame;
+  }
+  // Inside the range the clamp changes nothing.
+  auto x0 = torch::zeros({3, 8});
+  auto eps = torch::randn({3, 8});
+  auto t = torch::tensor({10, 500, 990}, torch::kInt64);
+  auto a = s.alpha_bar.index_select(0, t).to(torch::kFloat32).unsqueeze(1);
+  auto xt = a.sqrt() * x0 + (1 - a).sqrt() * eps;
+  DenoiseFn exact = [&](const torch::Tensor&, const torch::Tensor&) { return eps; };
+  EXPECT_LT(test::max_relative_difference(clip_clean_estimate(s, exact, lo, hi)(xt, t), eps), 1e-3);
 }
 
 TEST(Samplers, DdimWithEtaZeroIsDeterministicGivenStartNoise) {
