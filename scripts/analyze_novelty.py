@@ -75,11 +75,20 @@ class Denoiser:
         self.td = int(d["time_dim"])
         self.scale = float(d["latent_scale"])
         self.mean = d["latent_mean"]
+        self.basis = d.get("latent_basis")  # (r, latent) with ldm.subspace = r > 0
         betas = torch.linspace(float(d["beta_start"]), float(d["beta_end"]), int(d["timesteps"]), dtype=torch.float64)
         self.ab = torch.cumprod(1 - betas, 0)
 
     def w(self, name):
         return self.d["ema." + name]
+
+    def to_z(self, latents):
+        c = latents - self.mean
+        return (c @ self.basis.T if self.basis is not None else c) * self.scale
+
+    def from_z(self, z):
+        c = z / self.scale
+        return (c @ self.basis if self.basis is not None else c) + self.mean
 
     def block(self, kind, i, h, temb, stride):
         h = h + F.linear(temb, self.w(f"{kind}_time.{i}.weight"), self.w(f"{kind}_time.{i}.bias")).unsqueeze(2)
@@ -110,7 +119,7 @@ class Denoiser:
         """Unit-variance latents (the diffusion's space), as src/gen/diffusion.cpp samples them with eta 0."""
         T = self.ab.numel()
         ts = [i * T // steps for i in range(steps - 1, -1, -1)]
-        x = torch.randn(n, self.mean.numel())
+        x = torch.randn(n, self.basis.shape[0] if self.basis is not None else self.mean.numel())
         for k, t in enumerate(ts):
             a_t = self.ab[t].item()
             a_prev = self.ab[ts[k + 1]].item() if k + 1 < len(ts) else 1.0
@@ -225,7 +234,7 @@ def main():
         # The diffusion's own samples against the zoo's latents, in its unit-variance space.
         den = Denoiser(ldm)
         zs = den.sample_ddim(100)
-        zz = (zo - den.mean) * den.scale
+        zz = den.to_z(zo)
         nn_zoo = torch.cdist(zz, zz).fill_diagonal_(float("inf")).min(1).values.median().item()
         nn_s = torch.cdist(zs, zz).min(1).values.median().item()
         v = torch.linalg.svd(zz - zz.mean(0), full_matrices=False).Vh
@@ -240,7 +249,15 @@ def main():
               f"(zoo {zz.pow(2).mean().sqrt().item():.3f}); std on the zoo's first 4 PCs {[round(x, 3) for x in std_s.tolist()]} "
               f"(zoo {[round(x, 3) for x in std_z.tolist()]}); share of the samples' spread inside the zoo's "
               f"top-10 PC subspace {in_sub(zs, 10).item():.3f} (zoo {in_sub(zz, 10).item():.3f})")
-        dec = ae.invert(ae.decode(zs / den.scale + den.mean))
+        sv = torch.linalg.svdvals(zs - zs.mean(0)).pow(2)
+        first = zs @ torch.linalg.svd(zs - zs.mean(0), full_matrices=False).Vh[0]
+        out.update(sample_first_direction_share=(sv[0] / sv.sum()).item(),
+                   sample_first_direction_sides=[int((first < 0).sum()), int((first >= 0).sum())])
+        print(f"  the samples' own first direction holds {(sv[0] / sv.sum()).item():.3f} of their spread; "
+              f"{int((first < 0).sum())} samples on one side of it, {int((first >= 0).sum())} on the other "
+              f"(|projection| median {first.abs().median().item():.1f}; the zoo's latents have norm "
+              f"{zz.norm(dim=1).mean().item():.1f})")
+        dec = ae.invert(ae.decode(den.from_z(zs)))
         xd = ae.standardize(dec)
         print(f"  decoded: median distance to the nearest original {torch.cdist(xd, xo).min(1).values.median().item():.3f} "
               f"(generated.pt {torch.cdist(xg, xo).min(1).values.median().item():.3f}, originals {nn_o.median().item():.3f})")

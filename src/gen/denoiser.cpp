@@ -19,7 +19,7 @@ DenoiserImpl::DenoiserImpl(const DenoiserConfig& cfg) : cfg_(cfg) {
   check(!ch.empty(), "ldm.channels must list at least one width");
   check(cfg.kernel % 2 == 1, "ldm.kernel must be odd, got " + std::to_string(cfg.kernel));
   check(cfg.length % cfg.length_multiple() == 0,
-        "ae.latent = " + std::to_string(cfg.length) + " must be divisible by " +
+        "the latent length " + std::to_string(cfg.length) + " (ae.latent, or ldm.subspace) must be divisible by " +
             std::to_string(cfg.length_multiple()) + " for " + std::to_string(ch.size()) + " denoiser blocks");
   const int64_t n = static_cast<int64_t>(ch.size()), pad = cfg.kernel / 2, td = cfg.time_dim;
   time_fc1_ = register_module("time_fc1", torch::nn::Linear(td, 2 * td));

@@ -25,7 +25,7 @@ AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim) {
 
 DenoiserConfig denoiser_config(const Config& cfg) {
   DenoiserConfig c;
-  c.length = cfg.i("ae.latent");
+  c.length = cfg.i("ldm.subspace") > 0 ? cfg.i("ldm.subspace") : cfg.i("ae.latent");
   c.channels = cfg.ilist("ldm.channels");
   c.kernel = cfg.i("ldm.kernel");
   c.position = cfg.i("ldm.position");
@@ -87,6 +87,7 @@ void save_ldm(const std::string& path, const LdmModel& m, const std::string& con
   f.set("beta_end", m.beta_end);
   f.set("latent_scale", m.latent_scale);
   f.set_tensor("latent_mean", m.latent_mean);
+  if (m.latent_basis.defined()) f.set_tensor("latent_basis", m.latent_basis);
   f.set_tensor("latent_min", m.latent_min);
   f.set_tensor("latent_max", m.latent_max);
   m.layout.save(f);
@@ -115,13 +116,21 @@ LdmModel load_ldm(const std::string& path) {
   m.schedule = NoiseSchedule::linear(f.integer("timesteps"), m.beta_start, m.beta_end);
   m.latent_scale = f.number("latent_scale");
   m.latent_mean = f.tensor("latent_mean");
-  check(m.latent_mean.dim() == 1 && m.latent_mean.size(0) == c.length,
-        path + ": latent_mean has shape " + c10::str(m.latent_mean.sizes()) + ", expected (" +
-            std::to_string(c.length) + "); " + kTrainHint);
+  if (f.has("latent_basis")) {
+    m.latent_basis = f.tensor("latent_basis");
+    check(m.latent_basis.dim() == 2 && m.latent_basis.size(0) == c.length && m.latent_mean.dim() == 1 &&
+              m.latent_basis.size(1) == m.latent_mean.size(0),
+          path + ": latent_basis has shape " + c10::str(m.latent_basis.sizes()) + ", expected (" +
+              std::to_string(c.length) + ", " + std::to_string(m.latent_mean.numel()) + "); " + kTrainHint);
+  } else {
+    check(m.latent_mean.dim() == 1 && m.latent_mean.size(0) == c.length,
+          path + ": latent_mean has shape " + c10::str(m.latent_mean.sizes()) + ", expected (" +
+              std::to_string(c.length) + "); " + kTrainHint);
+  }
   m.latent_min = f.tensor("latent_min");
   m.latent_max = f.tensor("latent_max");
-  check(m.latent_min.sizes() == m.latent_mean.sizes() && m.latent_max.sizes() == m.latent_mean.sizes(),
-        path + ": latent_min / latent_max do not match latent_mean's shape; " + kTrainHint);
+  check(m.latent_min.dim() == 1 && m.latent_min.size(0) == c.length && m.latent_max.sizes() == m.latent_min.sizes(),
+        path + ": latent_min / latent_max do not match the denoiser's length; " + kTrainHint);
   m.layout = ParamLayout::load(f);
   m.ae_fingerprint = f.str("ae_fingerprint");
   m.fingerprint = f.str("fingerprint");
@@ -148,7 +157,19 @@ torch::Tensor sample_parameters(AeModel& ae, LdmModel& ldm, const SamplingOption
   const int64_t length = ldm.ema->config().length;
   torch::Tensor z = opts.sampler == "ddpm" ? sample_ddpm(ldm.schedule, denoise, gens, length)
                                            : sample_ddim(ldm.schedule, denoise, gens, length, opts.steps, opts.eta);
-  return ae.standardizer.invert(ae.net->decode(z / ldm.latent_scale + ldm.latent_mean));
+  return ae.standardizer.invert(ae.net->decode(from_diffusion_space(ldm, z)));
+}
+
+torch::Tensor to_diffusion_space(const LdmModel& m, const torch::Tensor& latents) {
+  auto centred = latents - m.latent_mean;
+  if (m.latent_basis.defined()) centred = centred.matmul(m.latent_basis.t());
+  return centred * m.latent_scale;
+}
+
+torch::Tensor from_diffusion_space(const LdmModel& m, const torch::Tensor& z) {
+  auto centred = z / m.latent_scale;
+  if (m.latent_basis.defined()) centred = centred.matmul(m.latent_basis);
+  return centred + m.latent_mean;
 }
 
 }  // namespace pdiff

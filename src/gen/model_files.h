@@ -34,6 +34,11 @@ struct LdmModel {
   // away from 0 (an MLP's last layer: spread 0.01 at distance 2.5) is out of reach of the
   // convolutional denoiser, which cannot place a constant per-position offset precisely.
   torch::Tensor latent_mean;    // (latent)
+  // With ldm.subspace = r > 0, diffusion runs on the r coordinates of the centred latent along
+  // the zoo's first r principal directions (rows of latent_basis): the zoo's latents fill a
+  // few directions, and in the others eps-prediction errors, multiplied by 1 / sqrt(alpha_bar)
+  // at high noise, drive DDIM samples far out (docs/novelty.md). Undefined when r = 0.
+  torch::Tensor latent_basis;   // (r, latent)
   double latent_scale = 1;
   // Each entry's range over the zoo in the diffusion's space (generate.clip).
   torch::Tensor latent_min, latent_max;  // (latent)
@@ -44,7 +49,10 @@ struct LdmModel {
 };
 
 AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim);
-DenoiserConfig denoiser_config(const Config& cfg);
+DenoiserConfig denoiser_config(const Config& cfg);  // length: ldm.subspace, else ae.latent
+// The diffusion's coordinates of latents (B, latent) and back.
+torch::Tensor to_diffusion_space(const LdmModel& m, const torch::Tensor& latents);
+torch::Tensor from_diffusion_space(const LdmModel& m, const torch::Tensor& z);
 
 void save_ae(const std::string& path, const AeModel& m, const std::string& config_yaml);
 AeModel load_ae(const std::string& path);

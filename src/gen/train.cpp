@@ -120,7 +120,22 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   LdmModel m;
   m.layout = zoo.layout;
   m.latent_mean = latents.mean(0);                  // centred on the zoo (model_files.h)
-  const torch::Tensor centred = latents - m.latent_mean;
+  if (const int64_t r = cfg.i("ldm.subspace"); r > 0) {
+    check(r <= std::min(latents.size(0), latents.size(1)),
+          "ldm.subspace = " + std::to_string(r) + " is more than the zoo's " + std::to_string(latents.size(0)) +
+              " checkpoints or ae.latent = " + std::to_string(latents.size(1)) + "; choose fewer, or 0 for the whole latent");
+    const torch::Tensor centred = latents - m.latent_mean;
+    auto svd = torch::linalg::svd(centred, /*full_matrices=*/false, c10::nullopt);
+    auto vh = std::get<2>(svd).slice(0, 0, r);
+    // The sign of each direction made definite (largest entry positive), so a rerun agrees.
+    auto sign = torch::where(vh.gather(1, vh.abs().argmax(1, true)) < 0, -1.0, 1.0).to(vh.dtype());
+    m.latent_basis = (vh * sign).contiguous();
+    auto s2 = std::get<1>(svd).pow(2);
+    std::fprintf(stderr, "ldm: diffusion on the zoo's first %lld latent principal directions (%.5f of its variance)\n",
+                 static_cast<long long>(r), (s2.slice(0, 0, r).sum() / s2.sum().clamp_min(1e-30)).item<double>());
+  }
+  m.latent_scale = 1;
+  const torch::Tensor centred = to_diffusion_space(m, latents);
   m.latent_scale = 1.0 / std::max(centred.std().item<double>(), 1e-12);  // unit variance (SPEC 2)
   const torch::Tensor z = centred * m.latent_scale;
   m.latent_min = std::get<0>(z.min(0));

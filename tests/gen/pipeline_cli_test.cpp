@@ -80,6 +80,42 @@ TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
   run_ok(check_generated + "--no-export " + dir + " 500");
 }
 
+// The keys of docs/novelty.md's fixes, end to end: diffusion on the zoo's first principal
+// directions of the latent, position channels and the clamped clean estimate.
+TEST(PipelineCli, SubspacePositionAndClipRunEndToEnd) {
+  std::string dir = test::temp_dir("subspace");
+  const std::string keys = tiny(dir) + " ldm.subspace=8 ldm.position=4 generate.clip=true";
+  run_ok(pdiff_cmd("run", keys));
+  AeModel ae = load_ae(dir + "/ae.pt");
+  LdmModel ldm = load_ldm(dir + "/ldm.pt");
+  torch::NoGradGuard ng;
+  ae.net->eval();
+  ASSERT_TRUE(ldm.latent_basis.defined());
+  ASSERT_EQ(ldm.latent_basis.sizes(), (std::vector<int64_t>{8, 32}));
+  EXPECT_EQ(ldm.ema->config().length, 8);
+  EXPECT_EQ(ldm.ema->config().position, 4);
+  // Orthonormal directions, ordered by the zoo's variance along them; unit variance in the
+  // diffusion's space, and the zoo's range kept for the clamp.
+  EXPECT_LT((ldm.latent_basis.matmul(ldm.latent_basis.t()) - torch::eye(8)).abs().max().item<double>(), 1e-4);
+  auto latents = ae.net->encode(ae.standardizer.apply(load_zoo(dir + "/zoo.pt").params));
+  auto z = to_diffusion_space(ldm, latents);
+  EXPECT_NEAR(z.std().item<double>(), 1.0, 1e-3);
+  auto var = z.var(0);
+  EXPECT_TRUE((var.slice(0, 0, 7) >= var.slice(0, 1, 8) - 1e-5).all().item<bool>()) << var;
+  EXPECT_TRUE(torch::allclose(std::get<0>(z.min(0)), ldm.latent_min, 1e-4, 1e-5));
+  // Back from the subspace: the zoo's latents up to what the other directions held.
+  auto back = from_diffusion_space(ldm, z);
+  EXPECT_LT((back - latents).norm().item<double>(), (latents - ldm.latent_mean).norm().item<double>() * 0.5);
+  Generated g = load_generated(dir + "/generated.pt");
+  EXPECT_EQ(g.params.sizes(), (std::vector<int64_t>{10, 768}));
+  EXPECT_TRUE(torch::isfinite(g.params).all().item<bool>());
+  EXPECT_TRUE(file_exists(dir + "/report.json"));
+  // More directions than the zoo has checkpoints: a clear error before training.
+  std::string out;
+  EXPECT_NE(test::run_command(pdiff_cmd("train", tiny(dir) + " ldm.subspace=24"), &out), 0);
+  EXPECT_CONTAINS(out, "ldm.subspace = 24 is more than the zoo's 20 checkpoints");
+}
+
 TEST(PipelineCli, RefusesAZooThatDoesNotMatchTheTrainedModels) {
   std::string dir = test::temp_dir("mismatch"), other = test::temp_dir("mismatch_other");
   run_ok(pdiff_cmd("collect", tiny(dir)));
