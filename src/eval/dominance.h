@@ -37,4 +37,11 @@ std::vector<DominanceRow> dominance_of_generated(const EvalReport& report);
 // The rows in words, for the verdict.
 std::string dominance_verdict(const std::vector<DominanceRow>& rows);
 
+// Whether this run meets docs/novelty.md's goal: the generated models dominate every baseline
+// and are no more alike among themselves (mean generated-generated IoU) than the originals.
+bool novelty_goal_met(const std::vector<DominanceRow>& rows, double generated_generated, double origin_origin);
+// The same in words, with where the search for such a setting stands.
+std::string novelty_goal_sentence(const std::vector<DominanceRow>& rows, double generated_generated,
+                                  double origin_origin);
+
 }  // namespace pdiff

@@ -198,7 +198,8 @@ EvalReport evaluate(const Config& cfg) {
   s.generated_max = report.group("generated").max_sim_mean;
   report.verdict = novelty_verdict(report);
   report.dominance = dominance_of_generated(report);
-  report.dominance_verdict = dominance_verdict(report.dominance);
+  report.dominance_verdict = dominance_verdict(report.dominance) + " " +
+                             novelty_goal_sentence(report.dominance, s.generated_generated, s.origin_origin);
 
   const double eval_s = timer.seconds();
   report.timings_s = stage_timings(dir, eval_s);

@@ -75,8 +75,19 @@ TEST(Dominance, OfGeneratedOverEveryBaselineInWords) {
   EXPECT_CONTAINS(v, "they dominate noise_std_0.001; they are dominated by noise_raw_0.12; neither with average16 "
                      "(generated more novel, less accurate), gaussian (generated more accurate, less novel).");
   EXPECT_CONTAINS(v, "The generated models dominate 1 of 4 baselines.");
+  EXPECT_FALSE(novelty_goal_met(rows, 0.70, 0.73)) << "dominated by one baseline";
+  EXPECT_CONTAINS(novelty_goal_sentence(rows, 0.70, 0.73), "Goal not met");
   for (auto& row : rows) row.result = Dominance::Dominates;
   EXPECT_CONTAINS(dominance_verdict(rows), "The generated models dominate every baseline.");
+  // The goal: every baseline dominated, and no more alike among themselves than the originals.
+  EXPECT_TRUE(novelty_goal_met(rows, 0.70, 0.73));
+  EXPECT_TRUE(novelty_goal_met(rows, 0.73, 0.73));
+  EXPECT_FALSE(novelty_goal_met(rows, 0.74, 0.73)) << "collapsed: more alike than the originals";
+  EXPECT_FALSE(novelty_goal_met(rows, std::nan(""), 0.73));
+  EXPECT_FALSE(novelty_goal_met({}, 0.70, 0.73)) << "nothing to dominate";
+  EXPECT_CONTAINS(novelty_goal_sentence(rows, 0.70, 0.73),
+                  "Goal met: the generated models dominate every baseline and are as diverse as the originals "
+                  "(generated-generated IoU 0.700, originals 0.730).");
   EXPECT_CONTAINS(dominance_verdict({}), "there are no baselines");
   EXPECT_TRUE(is_baseline("average16"));
   EXPECT_FALSE(is_baseline("ensemble"));
