@@ -88,6 +88,7 @@ void save_ldm(const std::string& path, const LdmModel& m, const std::string& con
   f.set("latent_scale", m.latent_scale);
   f.set_tensor("latent_mean", m.latent_mean);
   if (m.latent_basis.defined()) f.set_tensor("latent_basis", m.latent_basis);
+  check(m.latent_min.defined() && m.latent_max.defined(), "internal: ldm.pt written without the latent range");
   f.set_tensor("latent_min", m.latent_min);
   f.set_tensor("latent_max", m.latent_max);
   m.layout.save(f);

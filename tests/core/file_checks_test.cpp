@@ -96,6 +96,8 @@ std::vector<Kind> kinds() {
                    m.beta_start = 1e-4, m.beta_end = 2e-2;
                    m.schedule = NoiseSchedule::linear(10, m.beta_start, m.beta_end);
                    m.latent_mean = torch::randn({4});
+                   m.latent_min = -torch::ones({4});
+                   m.latent_max = torch::ones({4});
                    m.layout = layout;
                    save_ldm(p, m, "seed: 0\n");
                  },
