@@ -14,7 +14,7 @@
 namespace pdiff {
 
 inline constexpr int64_t kAeFormatVersion = 1;
-inline constexpr int64_t kLdmFormatVersion = 3;  // 2: latent_mean; 3: latent_min / max, position
+inline constexpr int64_t kLdmFormatVersion = 3;  // 2: latent_mean; 3: latent_min / max, position, latent_basis
 
 struct AeModel {
   Autoencoder net{nullptr};
@@ -41,7 +41,7 @@ struct LdmModel {
   torch::Tensor latent_basis;   // (r, latent)
   double latent_scale = 1;
   // Each entry's range over the zoo in the diffusion's space (generate.clip).
-  torch::Tensor latent_min, latent_max;  // (latent)
+  torch::Tensor latent_min, latent_max;  // (denoiser length: ldm.subspace, else latent)
   ParamLayout layout;
   std::string ae_fingerprint;
   std::string fingerprint;

@@ -134,7 +134,7 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
     std::fprintf(stderr, "ldm: diffusion on the zoo's first %lld latent principal directions (%.5f of its variance)\n",
                  static_cast<long long>(r), (s2.slice(0, 0, r).sum() / s2.sum().clamp_min(1e-30)).item<double>());
   }
-  m.latent_scale = 1;
+  m.latent_scale = 1;  // the spread is measured in the diffusion's coordinates before scaling
   const torch::Tensor centred = to_diffusion_space(m, latents);
   m.latent_scale = 1.0 / std::max(centred.std().item<double>(), 1e-12);  // unit variance (SPEC 2)
   const torch::Tensor z = centred * m.latent_scale;
