@@ -16,15 +16,14 @@ Usage: /usr/bin/python3 scripts/analyze_novelty.py RUN_DIR [--json OUT]
 """
 import argparse
 import json
+import math
 
 import torch
 import torch.nn.functional as F
 
 
 def group_norm(h, w, b):
-    c = w.numel()
-    import math
-    return F.group_norm(h, math.gcd(c, 32), w, b)
+    return F.group_norm(h, math.gcd(w.numel(), 32), w, b)
 
 
 class Autoencoder:
