@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -21,7 +22,8 @@ const std::map<std::string, std::string>& paper_recipe() {
       {"ae.channels", "64,128,256,256,32"}, {"ae.kernel", "7"}, {"ae.latent", "128"},
       {"ae.lr", "2e-5"}, {"ae.weight_decay", "0"}, {"ae.steps", "500"}, {"ae.batch", "50"},
       {"ldm.channels", "64,128,256,512"}, {"ldm.kernel", "7"}, {"ldm.lr", "1e-4"},
-      {"ldm.steps", "1000"}, {"ldm.batch", "50"}, {"generate.sampler", "ddpm"}};
+      {"ldm.steps", "1000"}, {"ldm.batch", "50"}, {"ldm.subspace", "0"}, {"ldm.position", "0"},
+      {"generate.sampler", "ddpm"}};
   return preset;
 }
 
@@ -168,8 +170,11 @@ void Config::set(const std::string& key, const std::string& raw, const std::stri
   auto in_range = [&](double v) { return v >= d->min && v <= d->max; };
   switch (d->type) {
     case KeyType::Int: {
+      // An integer key may also accept words (`auto`), listed in its choices.
+      if (std::find(d->choices.begin(), d->choices.end(), value) != d->choices.end()) break;
       int64_t v;
-      if (!parse_int(value, &v)) throw bad("expected " + type_name(d->type));
+      if (!parse_int(value, &v))
+        throw bad("expected " + type_name(d->type) + (d->choices.empty() ? "" : " or " + d->choices.front()));
       if (!in_range(static_cast<double>(v))) throw bad("must be" + range_text(*d));
       value = std::to_string(v);
       break;
@@ -266,6 +271,11 @@ double Config::f(const std::string& key) const {
 }
 
 bool Config::b(const std::string& key) const { return s(key) == "true"; }
+
+bool Config::is_word(const std::string& key) const {
+  int64_t v = 0;
+  return !parse_int(s(key), &v);
+}
 
 const std::string& Config::s(const std::string& key) const {
   auto it = values_.find(key);

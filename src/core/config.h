@@ -39,6 +39,8 @@ class Config {
   void apply_override(const std::string& assignment);  // "section.key=value"
 
   int64_t i(const std::string& key) const;
+  // An integer key holding one of its words (`auto`) instead of a number.
+  bool is_word(const std::string& key) const;
   double f(const std::string& key) const;
   bool b(const std::string& key) const;
   const std::string& s(const std::string& key) const;

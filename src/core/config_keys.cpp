@@ -95,10 +95,12 @@ const std::vector<KeyDef>& config_keys() {
       // Latent diffusion.
       {"ldm.channels", T::IntList, "16,32,64", "denoiser encoder widths (decoder mirrors)", 1, 8192},
       {"ldm.kernel", T::Int, "7", "conv kernel size (odd)", 1, 63},
-      {"ldm.subspace", T::Int, "0", "diffuse only along the zoo's first N principal directions of the latent (0: the "
-       "whole latent); the other directions hold almost none of the zoo's variance, and there the samples drift far out "
-       "(docs/novelty.md). Must be divisible by 2^(blocks of ldm.channels - 1)", 0, 65536},
-      {"ldm.position", T::Int, "0", "learned position channels given to the denoiser beside the latent (0: none; "
+      {"ldm.subspace", T::Int, "auto",
+       "diffuse only along the zoo's first N principal directions of the latent; the others hold almost none of "
+       "the zoo's variance, and there the samples drift far out (docs/novelty.md). auto: 16, or fewer when the zoo "
+       "has fewer checkpoints or ae.latent is smaller, rounded down to a multiple of 2^(blocks of ldm.channels - 1); "
+       "0: the whole latent", 0, 65536, {"auto"}},
+      {"ldm.position", T::Int, "16", "learned position channels given to the denoiser beside the latent (0: none; "
        "a convolution alone cannot tell the latent's entries apart)", 0, 1024},
       {"ldm.timesteps", T::Int, "1000", "diffusion steps T", 2, 100000},
       {"ldm.beta_start", T::Float, "1e-4", "first beta of the linear schedule", 0, 1},

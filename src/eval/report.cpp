@@ -27,7 +27,7 @@ json config_json(const Config& cfg) {
   for (const auto& k : config_keys()) {
     json v;
     switch (k.type) {
-      case KeyType::Int: v = cfg.i(k.key); break;
+      case KeyType::Int: v = cfg.is_word(k.key) ? json(cfg.s(k.key)) : json(cfg.i(k.key)); break;
       case KeyType::Float: v = cfg.f(k.key); break;
       case KeyType::Bool: v = cfg.b(k.key); break;
       case KeyType::String: v = cfg.s(k.key); break;

@@ -49,7 +49,9 @@ struct LdmModel {
 };
 
 AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim);
-DenoiserConfig denoiser_config(const Config& cfg);  // length: ldm.subspace, else ae.latent
+// ldm.subspace resolved for a zoo of zoo_size checkpoints (0: the whole latent).
+int64_t diffusion_subspace(const Config& cfg, int64_t zoo_size);
+DenoiserConfig denoiser_config(const Config& cfg, int64_t zoo_size);  // length: the subspace, else ae.latent
 // The diffusion's coordinates of latents (B, latent) and back.
 torch::Tensor to_diffusion_space(const LdmModel& m, const torch::Tensor& latents);
 torch::Tensor from_diffusion_space(const LdmModel& m, const torch::Tensor& z);

@@ -120,7 +120,7 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   LdmModel m;
   m.layout = zoo.layout;
   m.latent_mean = latents.mean(0);                  // centred on the zoo (model_files.h)
-  if (const int64_t r = cfg.i("ldm.subspace"); r > 0) {
+  if (const int64_t r = diffusion_subspace(cfg, latents.size(0)); r > 0) {
     check(r <= std::min(latents.size(0), latents.size(1)),
           "ldm.subspace = " + std::to_string(r) + " is more than the zoo's " + std::to_string(latents.size(0)) +
               " checkpoints or ae.latent = " + std::to_string(latents.size(1)) + "; choose fewer, or 0 for the whole latent");
@@ -133,6 +133,9 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
     auto s2 = std::get<1>(svd).pow(2);
     std::fprintf(stderr, "ldm: diffusion on the zoo's first %lld latent principal directions (%.5f of its variance)\n",
                  static_cast<long long>(r), (s2.slice(0, 0, r).sum() / s2.sum().clamp_min(1e-30)).item<double>());
+  } else {
+    std::fprintf(stderr, "ldm: diffusion on the whole latent (%lld entries)%s\n", static_cast<long long>(latents.size(1)),
+                 cfg.is_word("ldm.subspace") ? ": ldm.subspace=auto found too few directions for the denoiser" : "");
   }
   m.latent_scale = 1;  // the spread is measured in the diffusion's coordinates before scaling
   const torch::Tensor centred = to_diffusion_space(m, latents);
@@ -144,8 +147,8 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   m.beta_end = cfg.f("ldm.beta_end");
   m.schedule = NoiseSchedule::linear(cfg.i("ldm.timesteps"), m.beta_start, m.beta_end);
   torch::manual_seed(cfg.i("seed") + 1);
-  Denoiser net(denoiser_config(cfg));
-  m.ema = Denoiser(denoiser_config(cfg));
+  Denoiser net(denoiser_config(cfg, latents.size(0)));
+  m.ema = Denoiser(denoiser_config(cfg, latents.size(0)));
   {
     torch::NoGradGuard ng;
     auto src = net->parameters(), dst = m.ema->parameters();

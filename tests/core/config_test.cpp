@@ -266,6 +266,29 @@ TEST(Config, PaperRecipePresetsUnsetKeysOnly) {
   EXPECT_EQ(Config::load("", {"recipe=default"}).f("ae.lr"), def.f("ae.lr"));
 }
 
+TEST(Config, AnIntegerKeyMayAcceptItsWord) {
+  Config def;
+  EXPECT_TRUE(def.is_word("ldm.subspace"));
+  EXPECT_EQ(def.s("ldm.subspace"), "auto");
+  Config set = Config::load("", {"ldm.subspace=24"});
+  EXPECT_FALSE(set.is_word("ldm.subspace"));
+  EXPECT_EQ(set.i("ldm.subspace"), 24);
+  try {
+    Config::load("", {"ldm.subspace=many"});
+    FAIL() << "a word the key does not list was accepted";
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(std::string(e.what()), "ldm.subspace");
+    EXPECT_CONTAINS(std::string(e.what()), "expected an integer or auto");
+  }
+  EXPECT_THROW(Config::load("", {"ldm.subspace=-3"}), Error);
+  EXPECT_THROW(Config::load("", {"zoo.k=auto"}), Error);  // only keys that list the word take it
+  // The paper recipe is the official generator: the whole latent, no position channels.
+  Config paper = Config::load("", {"recipe=paper"});
+  EXPECT_EQ(paper.i("ldm.subspace"), 0);
+  EXPECT_EQ(paper.i("ldm.position"), 0);
+  EXPECT_EQ(def.i("ldm.position"), 16);
+}
+
 TEST(Config, BenchmarkConfigMatchesSpecDefaults) {
   const std::string path = test::source_dir() + "/configs/fmnist-convnet4.yaml";
   Config file = Config::load(path);
