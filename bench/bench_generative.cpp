@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
                 cfg.s("ae.channels").c_str(), (long long)x.size(0), 1 / t_ae, ae_gflops, 100 * ae_gflops / ceiling);
 
     // Denoiser training step.
-    DenoiserConfig dc = denoiser_config(cfg, cfg.i("zoo.k"));
+    DenoiserConfig dc = denoiser_config(cfg, cfg.i("zoo.k"), cfg.i("ae.latent"));
     Denoiser den(dc);
     torch::optim::AdamW den_opt(den->parameters(), torch::optim::AdamWOptions(1e-4));
     auto sched = NoiseSchedule::linear(cfg.i("ldm.timesteps"), cfg.f("ldm.beta_start"), cfg.f("ldm.beta_end"));
@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
       ldm = load_ldm(dir + "/ldm.pt");
     } else {
       Zoo fake;
-      aem.net = ae;
+      aem.kind = "conv";
+      aem.net = ae.ptr();
       aem.standardizer = Standardizer(torch::randn({4, 768}), ParamLayout(), 1);
       ldm.ema = den;
       ldm.schedule = sched;

@@ -17,8 +17,9 @@ const std::vector<KeyDef>& config_keys() {
       {"device", T::String, "cpu", "cpu (cuda is reserved: this version refuses it)", -kInf, kInf, {"cpu", "cuda"}},
       {"threads", T::Int, "0", "CPU threads (0 = all cores)", 0, 1024},
       {"recipe", T::String, "default",
-       "default (fast, sized for a 2-core CPU) or paper (official sizes and steps; presets every "
-       "ae.* and ldm.* key and generate.sampler=ddpm where not set explicitly)", -kInf, kInf, {"default", "paper"}},
+       "default (fast, sized for a 2-core CPU) or paper (the official generator: presets the conv "
+       "autoencoder's and the denoiser's sizes, steps and learning rates, the whole latent without position "
+       "channels, and generate.sampler=ddpm, where not set explicitly)", -kInf, kInf, {"default", "paper"}},
       // Data.
       {"data.name", T::String, "fashion-mnist",
        "dataset (tensors: your own, from data.file)", -kInf, kInf,
@@ -83,9 +84,16 @@ const std::vector<KeyDef>& config_keys() {
        "seeds mode: each run starts from the base values plus Gaussian noise of this size relative "
        "to each selected tensor's RMS, drawn from the run's own seed", 0, 100},
       // Parameter autoencoder.
-      {"ae.channels", T::IntList, "16,32,64,64,16", "encoder block widths (decoder mirrors)", 1, 8192},
-      {"ae.kernel", T::Int, "7", "conv kernel size (odd)", 1, 63},
-      {"ae.latent", T::Int, "128", "latent size", 1, 65536},
+      {"ae.kind", T::String, "auto",
+       "conv (p-diff's 1-D conv autoencoder, whose Linear to the latent holds ~64 * D weights), tokens (a "
+       "shared per-token MLP, cost linear in D: gen/token_autoencoder.h) or auto (conv up to D = 65536, tokens "
+       "above)", -kInf, kInf, {"auto", "conv", "tokens"}},
+      {"ae.token_size", T::Int, "256", "ae.kind=tokens: parameter entries per token", 1, 65536},
+      {"ae.token_hidden", T::Int, "256", "ae.kind=tokens: width of the per-token MLP", 1, 65536},
+      {"ae.token_latent", T::Int, "8", "ae.kind=tokens: latent numbers per token", 1, 65536},
+      {"ae.channels", T::IntList, "16,32,64,64,16", "ae.kind=conv: encoder block widths (decoder mirrors)", 1, 8192},
+      {"ae.kernel", T::Int, "7", "ae.kind=conv: conv kernel size (odd)", 1, 63},
+      {"ae.latent", T::Int, "128", "ae.kind=conv: latent size", 1, 65536},
       {"ae.input_noise", T::Float, "0.001", "sigma of noise added to the input in training", 0, 10},
       {"ae.latent_noise", T::Float, "0.1", "sigma of noise added to the latent in training", 0, 10},
       {"ae.steps", T::Int, "500", "training steps", 1, 10000000},
@@ -98,7 +106,7 @@ const std::vector<KeyDef>& config_keys() {
       {"ldm.subspace", T::Int, "auto",
        "diffuse only along the zoo's first N principal directions of the latent; the others hold almost none of "
        "the zoo's variance, and there the samples drift far out (docs/novelty.md). auto: 16, or fewer when the zoo "
-       "has fewer checkpoints or ae.latent is smaller, rounded down to a multiple of 2^(blocks of ldm.channels - 1); "
+       "has fewer checkpoints or the latent is smaller, rounded down to a multiple of 2^(blocks of ldm.channels - 1); "
        "0: the whole latent", 0, 65536, {"auto"}},
       {"ldm.position", T::Int, "16", "learned position channels given to the denoiser beside the latent (0: none; "
        "a convolution alone cannot tell the latent's entries apart)", 0, 1024},

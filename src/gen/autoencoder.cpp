@@ -11,7 +11,8 @@ torch::nn::GroupNorm group_norm(int64_t c) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(g, c));
 }
 
-AutoencoderImpl::AutoencoderImpl(const AutoencoderConfig& cfg) : cfg_(cfg) {
+AutoencoderImpl::AutoencoderImpl(const AutoencoderConfig& cfg)
+    : ParamAutoencoderImpl(cfg.input_noise, cfg.latent_noise), cfg_(cfg) {
   const auto& ch = cfg.channels;
   check(!ch.empty(), "ae.channels must list at least one width");
   check(cfg.kernel % 2 == 1, "ae.kernel must be odd, got " + std::to_string(cfg.kernel));
@@ -76,10 +77,10 @@ double AutoencoderImpl::flops_per_sample() const {
   return 2 * macs;
 }
 
-torch::Tensor AutoencoderImpl::forward_noisy(const torch::Tensor& x, torch::Generator& gen) {
-  auto noisy = x + cfg_.input_noise * torch::randn(x.sizes(), gen, x.options());
+torch::Tensor ParamAutoencoderImpl::forward_noisy(const torch::Tensor& x, torch::Generator& gen) {
+  auto noisy = x + input_noise_ * torch::randn(x.sizes(), gen, x.options());
   auto z = encode(noisy);
-  z = z + cfg_.latent_noise * torch::randn(z.sizes(), gen, z.options());
+  z = z + latent_noise_ * torch::randn(z.sizes(), gen, z.options());
   return decode(z);
 }
 

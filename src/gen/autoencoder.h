@@ -6,6 +6,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <vector>
 
 namespace pdiff {
@@ -21,16 +22,33 @@ struct AutoencoderConfig {
   int64_t pad_multiple() const { return int64_t{1} << channels.size(); }
 };
 
-class AutoencoderImpl : public torch::nn::Module {
+// What the pipeline needs of a parameter autoencoder (this conv one, or the token one of
+// token_autoencoder.h): vectors (B, dim) to latents (B, latent_size()) and back.
+class ParamAutoencoderImpl : public torch::nn::Module {
  public:
-  explicit AutoencoderImpl(const AutoencoderConfig& cfg);
-  torch::Tensor encode(const torch::Tensor& x);   // (B, dim) -> (B, latent)
-  torch::Tensor decode(const torch::Tensor& z);   // (B, latent) -> (B, dim)
+  ParamAutoencoderImpl(double input_noise, double latent_noise)
+      : input_noise_(input_noise), latent_noise_(latent_noise) {}
+  virtual torch::Tensor encode(const torch::Tensor& x) = 0;
+  virtual torch::Tensor decode(const torch::Tensor& z) = 0;
+  virtual int64_t latent_size() const = 0;
+  // Multiply-adds x 2 of one forward pass (encode + decode) for one vector.
+  virtual double flops_per_sample() const = 0;
   // Training forward: noise on input and latent drawn from gen; returns the reconstruction.
   torch::Tensor forward_noisy(const torch::Tensor& x, torch::Generator& gen);
+
+ private:
+  double input_noise_, latent_noise_;
+};
+using ParamAutoencoder = std::shared_ptr<ParamAutoencoderImpl>;
+
+class AutoencoderImpl : public ParamAutoencoderImpl {
+ public:
+  explicit AutoencoderImpl(const AutoencoderConfig& cfg);
+  torch::Tensor encode(const torch::Tensor& x) override;   // (B, dim) -> (B, latent)
+  torch::Tensor decode(const torch::Tensor& z) override;   // (B, latent) -> (B, dim)
+  int64_t latent_size() const override { return cfg_.latent; }
   const AutoencoderConfig& config() const { return cfg_; }
-  // Multiply-adds x 2 of one forward pass (encode + decode) for one vector.
-  double flops_per_sample() const;
+  double flops_per_sample() const override;
 
  private:
   AutoencoderConfig cfg_;

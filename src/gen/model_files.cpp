@@ -9,10 +9,29 @@
 namespace pdiff {
 
 namespace {
+// The conv autoencoder's Linear to the latent has ~64 * D weights (4.2 M at this D).
+constexpr int64_t kConvAutoencoderMaxDim = 65536;
 const char* kTrainHint = "re-create it with `pdiff train`";
 
 void save_ints(DictFile& f, const std::string& key, const std::vector<int64_t>& v) { f.set_ints(key, v); }
 }  // namespace
+
+std::string autoencoder_kind(const Config& cfg, int64_t dim) {
+  const std::string& kind = cfg.s("ae.kind");
+  if (kind != "auto") return kind;
+  return dim <= kConvAutoencoderMaxDim ? "conv" : "tokens";
+}
+
+TokenAutoencoderConfig token_autoencoder_config(const Config& cfg, const ParamLayout& layout) {
+  TokenAutoencoderConfig c;
+  for (const auto& e : layout.entries()) c.tensor_sizes.push_back(e.numel);
+  c.token = cfg.i("ae.token_size");
+  c.hidden = cfg.i("ae.token_hidden");
+  c.token_latent = cfg.i("ae.token_latent");
+  c.input_noise = cfg.f("ae.input_noise");
+  c.latent_noise = cfg.f("ae.latent_noise");
+  return c;
+}
 
 AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim) {
   AutoencoderConfig c;
@@ -25,19 +44,19 @@ AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim) {
   return c;
 }
 
-int64_t diffusion_subspace(const Config& cfg, int64_t zoo_size) {
+int64_t diffusion_subspace(const Config& cfg, int64_t zoo_size, int64_t latent_size) {
   if (!cfg.is_word("ldm.subspace")) return cfg.i("ldm.subspace");
   // auto: 16 directions held 99.9 % of the benchmark zoo's latent variance, and more let the
   // samples run away again (docs/novelty.md). K centred latents span at most K - 1 directions.
   const int64_t multiple = int64_t{1} << (cfg.ilist("ldm.channels").size() - 1);
-  const int64_t n = std::min({int64_t{16}, zoo_size - 1, cfg.i("ae.latent")});
+  const int64_t n = std::min({int64_t{16}, zoo_size - 1, latent_size});
   return n / multiple * multiple;  // 0 (the whole latent) when too few directions are left
 }
 
-DenoiserConfig denoiser_config(const Config& cfg, int64_t zoo_size) {
+DenoiserConfig denoiser_config(const Config& cfg, int64_t zoo_size, int64_t latent_size) {
   DenoiserConfig c;
-  const int64_t subspace = diffusion_subspace(cfg, zoo_size);
-  c.length = subspace > 0 ? subspace : cfg.i("ae.latent");
+  const int64_t subspace = diffusion_subspace(cfg, zoo_size, latent_size);
+  c.length = subspace > 0 ? subspace : latent_size;
   c.channels = cfg.ilist("ldm.channels");
   c.kernel = cfg.i("ldm.kernel");
   c.position = cfg.i("ldm.position");
@@ -46,13 +65,23 @@ DenoiserConfig denoiser_config(const Config& cfg, int64_t zoo_size) {
 
 void save_ae(const std::string& path, const AeModel& m, const std::string& config_yaml) {
   DictFile f;
-  const auto& c = m.net->config();
-  f.set("dim", c.dim);
-  save_ints(f, "channels", c.channels);
-  f.set("kernel", c.kernel);
-  f.set("latent", c.latent);
-  f.set("input_noise", c.input_noise);
-  f.set("latent_noise", c.latent_noise);
+  f.set("kind", m.kind);
+  if (const auto* conv = dynamic_cast<const AutoencoderImpl*>(m.net.get())) {
+    const auto& c = conv->config();
+    f.set("dim", c.dim);
+    save_ints(f, "channels", c.channels);
+    f.set("kernel", c.kernel);
+    f.set("latent", c.latent);
+    f.set("input_noise", c.input_noise);
+    f.set("latent_noise", c.latent_noise);
+  } else {
+    const auto& c = dynamic_cast<const TokenAutoencoderImpl&>(*m.net).config();
+    f.set("token_size", c.token);
+    f.set("token_hidden", c.hidden);
+    f.set("token_latent", c.token_latent);
+    f.set("input_noise", c.input_noise);
+    f.set("latent_noise", c.latent_noise);
+  }
   m.standardizer.save(f, "standardizer");
   m.layout.save(f);
   save_module(*m.net, f, "model.");
@@ -65,23 +94,38 @@ void save_ae(const std::string& path, const AeModel& m, const std::string& confi
 
 AeModel load_ae(const std::string& path) {
   DictFile f = DictFile::load(path, "pdiff.ae", kAeFormatVersion, kTrainHint);
-  AutoencoderConfig c;
-  c.dim = f.integer("dim");
-  c.channels = f.ints("channels");
-  c.kernel = f.integer("kernel");
-  c.latent = f.integer("latent");
-  c.input_noise = f.number("input_noise");
-  c.latent_noise = f.number("latent_noise");
   AeModel m;
-  m.net = Autoencoder(c);
-  load_module(*m.net, f, "model.");
-  m.net->eval();
+  m.kind = f.str("kind");
   m.standardizer = Standardizer::load(f, "standardizer");
   m.layout = ParamLayout::load(f);
+  int64_t input_dim = 0;
+  if (m.kind == "conv") {
+    AutoencoderConfig c;
+    c.dim = input_dim = f.integer("dim");
+    c.channels = f.ints("channels");
+    c.kernel = f.integer("kernel");
+    c.latent = f.integer("latent");
+    c.input_noise = f.number("input_noise");
+    c.latent_noise = f.number("latent_noise");
+    m.net = Autoencoder(c).ptr();
+  } else {
+    check(m.kind == "tokens", path + ": unknown autoencoder kind '" + m.kind + "'; " + kTrainHint);
+    TokenAutoencoderConfig c;
+    for (const auto& e : m.layout.entries()) c.tensor_sizes.push_back(e.numel);
+    c.token = f.integer("token_size");
+    c.hidden = f.integer("token_hidden");
+    c.token_latent = f.integer("token_latent");
+    c.input_noise = f.number("input_noise");
+    c.latent_noise = f.number("latent_noise");
+    input_dim = c.dim();
+    m.net = TokenAutoencoder(c).ptr();
+  }
+  load_module(*m.net, f, "model.");
+  m.net->eval();
   m.zoo_fingerprint = f.str("zoo_fingerprint");
   m.fingerprint = f.str("fingerprint");
   m.train_seconds = f.number("train_seconds");
-  check(m.standardizer.padded_dim() == c.dim && m.standardizer.dim() == m.layout.dim(),
+  check(m.standardizer.padded_dim() == input_dim && m.standardizer.dim() == m.layout.dim(),
         path + ": standardisation does not match the autoencoder's size; " + kTrainHint);
   return m;
 }

@@ -9,15 +9,17 @@
 #include "gen/denoiser.h"
 #include "gen/diffusion.h"
 #include "gen/standardizer.h"
+#include "gen/token_autoencoder.h"
 #include "zoo/layout.h"
 
 namespace pdiff {
 
-inline constexpr int64_t kAeFormatVersion = 1;
+inline constexpr int64_t kAeFormatVersion = 2;  // 2: kind (conv or tokens)
 inline constexpr int64_t kLdmFormatVersion = 3;  // 2: latent_mean; 3: latent_min / max, position, latent_basis
 
 struct AeModel {
-  Autoencoder net{nullptr};
+  std::string kind;             // "conv" or "tokens" (ae.kind resolved)
+  ParamAutoencoder net;
   Standardizer standardizer;
   ParamLayout layout;
   std::string zoo_fingerprint;  // zoo.pt it was trained on
@@ -48,10 +50,14 @@ struct LdmModel {
   double train_seconds = 0;
 };
 
+// ae.kind resolved for a zoo of D = dim entries: conv or tokens.
+std::string autoencoder_kind(const Config& cfg, int64_t dim);
 AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim);
-// ldm.subspace resolved for a zoo of zoo_size checkpoints (0: the whole latent).
-int64_t diffusion_subspace(const Config& cfg, int64_t zoo_size);
-DenoiserConfig denoiser_config(const Config& cfg, int64_t zoo_size);  // length: the subspace, else ae.latent
+TokenAutoencoderConfig token_autoencoder_config(const Config& cfg, const ParamLayout& layout);
+// ldm.subspace resolved for zoo_size checkpoints and latents of latent_size (0: the whole latent).
+int64_t diffusion_subspace(const Config& cfg, int64_t zoo_size, int64_t latent_size);
+// length: the subspace, else the latent.
+DenoiserConfig denoiser_config(const Config& cfg, int64_t zoo_size, int64_t latent_size);
 // The diffusion's coordinates of latents (B, latent) and back.
 torch::Tensor to_diffusion_space(const LdmModel& m, const torch::Tensor& latents);
 torch::Tensor from_diffusion_space(const LdmModel& m, const torch::Tensor& z);

@@ -4,17 +4,24 @@
 
 namespace pdiff {
 
-Standardizer::Standardizer(const torch::Tensor& params, const ParamLayout& layout, int64_t pad_multiple) {
+Standardizer::Standardizer(const torch::Tensor& params, const ParamLayout& layout, int64_t pad_multiple,
+                           bool centre_per_coordinate) {
   check(params.dim() == 2 && params.size(1) == layout.dim(), "standardizer: params do not match the layout");
   const int64_t d = layout.dim();
   mean_ = torch::empty({d});
   std_ = torch::empty({d});
-  auto p = params.to(torch::kFloat64);
   for (const auto& e : layout.entries()) {
-    auto block = p.slice(1, e.offset, e.offset + e.numel);
-    double mean = block.mean().item<double>();
-    double std = block.numel() > 1 ? block.std().item<double>() : 0.0;
-    mean_.slice(0, e.offset, e.offset + e.numel).fill_(mean);
+    // One tensor at a time in float64: no double copy of the whole zoo.
+    auto block = params.slice(1, e.offset, e.offset + e.numel).to(torch::kFloat64);
+    double std = 0;
+    if (centre_per_coordinate) {
+      auto mean = block.mean(0);
+      mean_.slice(0, e.offset, e.offset + e.numel).copy_(mean);
+      std = block.numel() > 1 ? (block - mean).pow(2).mean().sqrt().item<double>() : 0.0;
+    } else {
+      mean_.slice(0, e.offset, e.offset + e.numel).fill_(block.mean().item<double>());
+      std = block.numel() > 1 ? block.std().item<double>() : 0.0;
+    }
     // A tensor that never varies keeps scale 1 rather than dividing by ~0.
     std_.slice(0, e.offset, e.offset + e.numel).fill_(std > 1e-8 ? std : 1.0);
   }

@@ -37,6 +37,12 @@ const std::vector<std::string>& ldm_config_keys() {
 
 namespace {
 
+int64_t parameter_count(const torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
 // Rows of x chosen for one step, without replacement within the step.
 torch::Tensor batch_rows(const torch::Tensor& x, int64_t batch, torch::Generator& gen) {
   const int64_t k = x.size(0);
@@ -68,10 +74,21 @@ AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& 
   Stopwatch timer;
   AeModel m;
   m.layout = zoo.layout;
-  AutoencoderConfig probe = autoencoder_config(cfg, 0);
-  m.standardizer = Standardizer(zoo.params, zoo.layout, probe.pad_multiple());
-  torch::manual_seed(cfg.i("seed"));
-  m.net = Autoencoder(autoencoder_config(cfg, m.standardizer.padded_dim()));
+  m.kind = autoencoder_kind(cfg, zoo.layout.dim());
+  if (m.kind == "conv") {
+    AutoencoderConfig probe = autoencoder_config(cfg, 0);
+    m.standardizer = Standardizer(zoo.params, zoo.layout, probe.pad_multiple());
+    torch::manual_seed(cfg.i("seed"));
+    m.net = Autoencoder(autoencoder_config(cfg, m.standardizer.padded_dim())).ptr();
+  } else {
+    m.standardizer = Standardizer(zoo.params, zoo.layout, 1, /*centre_per_coordinate=*/true);
+    torch::manual_seed(cfg.i("seed"));
+    m.net = TokenAutoencoder(token_autoencoder_config(cfg, zoo.layout)).ptr();
+  }
+  std::fprintf(stderr, "ae: %s autoencoder (ae.kind=%s, D = %lld), %lld weights, latent %lld\n",
+               m.kind == "conv" ? "conv" : "token", cfg.s("ae.kind").c_str(),
+               static_cast<long long>(zoo.layout.dim()), static_cast<long long>(parameter_count(*m.net)),
+               static_cast<long long>(m.net->latent_size()));
   const torch::Tensor x = m.standardizer.apply(zoo.params);
   const uint64_t seed = cfg.i("seed");
   const int64_t batch = cfg.i("ae.batch");
@@ -120,10 +137,10 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   LdmModel m;
   m.layout = zoo.layout;
   m.latent_mean = latents.mean(0);                  // centred on the zoo (model_files.h)
-  if (const int64_t r = diffusion_subspace(cfg, latents.size(0)); r > 0) {
+  if (const int64_t r = diffusion_subspace(cfg, latents.size(0), latents.size(1)); r > 0) {
     check(r <= std::min(latents.size(0), latents.size(1)),
           "ldm.subspace = " + std::to_string(r) + " is more than the zoo's " + std::to_string(latents.size(0)) +
-              " checkpoints or ae.latent = " + std::to_string(latents.size(1)) + "; choose fewer, or 0 for the whole latent");
+              " checkpoints or the latent's " + std::to_string(latents.size(1)) + " entries; choose fewer, or 0 for the whole latent");
     const torch::Tensor centred = latents - m.latent_mean;
     auto svd = torch::linalg::svd(centred, /*full_matrices=*/false, c10::nullopt);
     auto vh = std::get<2>(svd).slice(0, 0, r);
@@ -147,8 +164,8 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   m.beta_end = cfg.f("ldm.beta_end");
   m.schedule = NoiseSchedule::linear(cfg.i("ldm.timesteps"), m.beta_start, m.beta_end);
   torch::manual_seed(cfg.i("seed") + 1);
-  Denoiser net(denoiser_config(cfg, latents.size(0)));
-  m.ema = Denoiser(denoiser_config(cfg, latents.size(0)));
+  Denoiser net(denoiser_config(cfg, latents.size(0), latents.size(1)));
+  m.ema = Denoiser(denoiser_config(cfg, latents.size(0), latents.size(1)));
   {
     torch::NoGradGuard ng;
     auto src = net->parameters(), dst = m.ema->parameters();

@@ -79,7 +79,23 @@ std::vector<Kind> kinds() {
                    AeModel m;
                    m.standardizer = Standardizer(zoo, layout, c.pad_multiple());
                    c.dim = m.standardizer.padded_dim();
-                   m.net = Autoencoder(c);
+                   m.kind = "conv";
+                   m.net = Autoencoder(c).ptr();
+                   m.layout = layout;
+                   save_ae(p, m, "seed: 0\n");
+                 },
+                 [](const std::string& p) { load_ae(p); }});
+  out.push_back({"ae_tokens.pt",
+                 [=](const std::string& p) {
+                   TokenAutoencoderConfig c;
+                   for (const auto& e : layout.entries()) c.tensor_sizes.push_back(e.numel);
+                   c.token = 4;
+                   c.hidden = 4;
+                   c.token_latent = 2;
+                   AeModel m;
+                   m.kind = "tokens";
+                   m.standardizer = Standardizer(torch::randn({3, D}), layout, 1, true);
+                   m.net = TokenAutoencoder(c).ptr();
                    m.layout = layout;
                    save_ae(p, m, "seed: 0\n");
                  },

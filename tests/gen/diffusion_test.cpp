@@ -106,19 +106,19 @@ TEST(Denoiser, PositionChannelsTellTheLatentEntriesApart) {
 // ldm.subspace=auto: 16 directions, fewer for a small zoo or latent, a multiple of the
 // denoiser's length multiple (2^(blocks - 1)), and the whole latent when none is left.
 TEST(Denoiser, AutoSubspaceFitsTheZooTheLatentAndTheDenoiser) {
-  auto subspace = [](const std::vector<std::string>& keys, int64_t k) {
-    return diffusion_subspace(Config::load("", keys), k);
+  auto subspace = [](const std::vector<std::string>& keys, int64_t k, int64_t latent = 128) {
+    return diffusion_subspace(Config::load("", keys), k, latent);
   };
   EXPECT_EQ(subspace({}, 200), 16);                               // the benchmark task
   EXPECT_EQ(subspace({}, 11), 8);                                 // 10 directions, 3 blocks: a multiple of 4
   EXPECT_EQ(subspace({"ldm.channels=8,16"}, 6), 4);               // 5 directions, 2 blocks
-  EXPECT_EQ(subspace({"ae.latent=8", "ldm.channels=8,16"}, 200), 8);
+  EXPECT_EQ(subspace({"ldm.channels=8,16"}, 200, 8), 8);          // a latent of 8
   EXPECT_EQ(subspace({}, 4), 0);                                  // 3 directions < 4: the whole latent
   EXPECT_EQ(subspace({"ldm.subspace=0"}, 200), 0);
   EXPECT_EQ(subspace({"ldm.subspace=32"}, 200), 32);
-  EXPECT_EQ(denoiser_config(Config::load("", {}), 200).length, 16);
-  EXPECT_EQ(denoiser_config(Config::load("", {}), 4).length, 128);  // ae.latent
-  EXPECT_EQ(denoiser_config(Config::load("", {}), 200).position, 16);
+  EXPECT_EQ(denoiser_config(Config::load("", {}), 200, 128).length, 16);
+  EXPECT_EQ(denoiser_config(Config::load("", {}), 4, 128).length, 128);  // the whole latent
+  EXPECT_EQ(denoiser_config(Config::load("", {}), 200, 128).position, 16);
 }
 
 std::vector<torch::Generator> gens(int64_t first, int64_t n) {

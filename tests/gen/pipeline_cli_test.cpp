@@ -6,6 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/file_io.h"
 #include "gen/generate.h"
 #include "gen/model_files.h"
@@ -39,7 +41,8 @@ TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
   run_ok(pdiff_cmd("train", tiny(dir)));
   for (const char* f : {"ae.pt", "ldm.pt", "ae_loss.csv", "ldm_loss.csv"}) EXPECT_TRUE(file_exists(dir + "/" + f)) << f;
   {
-    // The diffusion ran on the zoo's latents centred on their mean and scaled to unit variance.
+    // The diffusion ran on the zoo's latents centred on their mean, along their first 16
+    // principal directions (ldm.subspace=auto), scaled to unit variance.
     AeModel ae = load_ae(dir + "/ae.pt");
     LdmModel ldm = load_ldm(dir + "/ldm.pt");
     torch::NoGradGuard ng;
@@ -47,7 +50,8 @@ TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
     auto latents = ae.net->encode(ae.standardizer.apply(load_zoo(dir + "/zoo.pt").params));
     ASSERT_EQ(ldm.latent_mean.sizes(), (std::vector<int64_t>{32}));
     EXPECT_LT((ldm.latent_mean - latents.mean(0)).abs().max().item<double>(), 1e-4);
-    auto z = (latents - ldm.latent_mean) * ldm.latent_scale;
+    auto z = to_diffusion_space(ldm, latents);
+    ASSERT_EQ(z.sizes(), (std::vector<int64_t>{20, 16}));
     EXPECT_NEAR(z.std().item<double>(), 1.0, 1e-3);
     EXPECT_LT(z.mean(0).abs().max().item<double>(), 1e-3);
   }
@@ -114,6 +118,39 @@ TEST(PipelineCli, SubspacePositionAndClipRunEndToEnd) {
   std::string out;
   EXPECT_NE(test::run_command(pdiff_cmd("train", tiny(dir) + " ldm.subspace=24"), &out), 0);
   EXPECT_CONTAINS(out, "ldm.subspace = 24 is more than the zoo's 20 checkpoints");
+}
+
+// A whole network (every weight of an MLP, D = 101 770): ae.kind=auto takes the token
+// autoencoder, and the generated networks work as well as the checkpoints they come from.
+TEST(PipelineCli, WholeMlpWithTheTokenAutoencoder) {
+  std::string dir = test::temp_dir("whole_mlp");
+  const std::string keys = tiny(dir) +
+                           " model.arch=mlp model.mlp_hidden=128 zoo.select=all zoo.optimizer=sgd zoo.lr=0.01"
+                           " ae.token_hidden=64 ae.steps=100";
+  std::string out;
+  ASSERT_EQ(test::run_command(pdiff_cmd("run", keys), &out), 0) << out.substr(out.size() > 3000 ? out.size() - 3000 : 0);
+  EXPECT_CONTAINS(out, "ae: token autoencoder (ae.kind=auto, D = 101770)");
+  AeModel ae = load_ae(dir + "/ae.pt");
+  EXPECT_EQ(ae.kind, "tokens");
+  EXPECT_EQ(ae.net->latent_size(), (392 + 1 + 5 + 1) * 8);
+  Generated g = load_generated(dir + "/generated.pt");
+  EXPECT_EQ(g.params.sizes(), (std::vector<int64_t>{10, 101770}));
+  auto report = nlohmann::json::parse(read_text_file(dir + "/report.json"));
+  const auto& groups = report["groups"];
+  const double gen_mean = groups["generated"]["acc"]["mean"], gen_min = groups["generated"]["acc"]["min"];
+  const double orig_mean = groups["original"]["acc"]["mean"], orig_min = groups["original"]["acc"]["min"];
+  // The tiny zoo is a steep stretch of training (59-72 % here), so the bar is its range: a
+  // whole network that collapsed (~10 %) or drifted off (noise_raw_0.06: ~40 %) fails it.
+  EXPECT_GT(orig_mean, 60.0) << "the tiny base MLP did not learn: the test lost its point";
+  EXPECT_GE(gen_mean, orig_min);
+  EXPECT_GE(gen_min, orig_min - 5.0);
+  // The conv autoencoder stays the choice at small D, and can be asked for by name.
+  std::string dir2 = test::temp_dir("whole_mlp_conv");
+  run_ok(pdiff_cmd("collect", tiny(dir2)));
+  ASSERT_EQ(test::run_command(pdiff_cmd("train", tiny(dir2) + " ae.kind=tokens ae.token_size=64"), &out), 0) << out;
+  EXPECT_CONTAINS(out, "ae: token autoencoder (ae.kind=tokens, D = 768)");
+  ASSERT_EQ(test::run_command(pdiff_cmd("train", tiny(dir2)), &out), 0) << out;
+  EXPECT_CONTAINS(out, "ae: conv autoencoder (ae.kind=auto, D = 768)");
 }
 
 TEST(PipelineCli, RefusesAZooThatDoesNotMatchTheTrainedModels) {

@@ -43,6 +43,25 @@ TEST(Standardizer, EachTensorGetsZeroMeanUnitStd) {
   }
 }
 
+// The token autoencoder's centring: every entry's own mean over the checkpoints is kept
+// exactly, and each tensor's deviations from it have unit RMS.
+TEST(Standardizer, CentringPerCoordinateKeepsTheMeanCheckpoint) {
+  auto layout = convnet_bn_layout();
+  auto base = torch::randn({1, 768}) * 3;
+  auto params = base + 0.01 * torch::randn({30, 768});
+  params.slice(1, 0, 100).add_(0.05 * torch::randn({30, 100}));  // one part varies more
+  Standardizer s(params, layout, 1, /*centre_per_coordinate=*/true);
+  auto x = s.apply(params);
+  EXPECT_LT(x.mean(0).abs().max().item<double>(), 1e-4);
+  for (const auto& e : layout.entries())
+    EXPECT_NEAR(x.slice(1, e.offset, e.offset + e.numel).pow(2).mean().sqrt().item<double>(), 1.0, 1e-4) << e.name;
+  EXPECT_TRUE(torch::allclose(s.invert(torch::zeros({1, 768})), params.mean(0, true), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(s.invert(x), params, 1e-5, 1e-5));
+  // Per tensor instead, the checkpoints' shared values dominate: far from zero mean per entry.
+  Standardizer per_tensor(params, layout, 1);
+  EXPECT_GT(per_tensor.apply(params).mean(0).abs().max().item<double>(), 0.5);
+}
+
 TEST(Standardizer, SavesAndLoads) {
   auto layout = convnet_bn_layout();
   auto params = torch::randn({10, 768});

@@ -111,12 +111,15 @@ TEST_P(ShippedConfig, RunsEndToEnd) {
   const std::string cfg = test::source_dir() + "/configs/" + name + ".yaml";
   Config c = Config::load(cfg);
   const std::string arch = c.s("model.arch");
-  const int64_t d = arch == "mlp" ? 128 * 10 + 10 : default_d(arch, 10);  // fmnist-mlp: 256-128-10
+  const bool whole = c.s("zoo.select") == "all";  // fmnist-mlp-whole
+  const int64_t d = whole ? 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+                          : arch == "mlp" ? 128 * 10 + 10 : default_d(arch, 10);  // fmnist-mlp: 256-128-10
   run_ok(" --config " + cfg + tiny(dir), dir, d);
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfig,
-                         ::testing::Values("fmnist-mlp", "fmnist-resnet18", "fmnist-vit_tiny", "fmnist-convnext_tiny"),
+                         ::testing::Values("fmnist-mlp", "fmnist-mlp-whole", "fmnist-resnet18", "fmnist-vit_tiny",
+                                           "fmnist-convnext_tiny"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string n = info.param;
                            for (auto& ch : n)
