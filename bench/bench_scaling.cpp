@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "gen/autoencoder.h"
 #include "gen/token_autoencoder.h"
+#include "gen/trainer.h"
 #include "models/classifier.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/tail_evaluator.h"
@@ -36,12 +37,6 @@ double peak_rss_mb() {
   while (std::getline(in, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
   return NAN;
-}
-
-int64_t weights_of(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
 }
 
 // Seconds per AdamW step of an autoencoder on a batch that varies along 4 directions.
@@ -91,7 +86,7 @@ int run_one(int64_t d) {
   auto params = layout.flatten(mlp).unsqueeze(0).repeat({4, 1});
   const double eval_model = bench::time_per_call([&] { eval.evaluate(params); }, 1.0) / 4;
   std::printf("%lld %.6f %lld %.6f %.6f %.1f %.1f\n", static_cast<long long>(d), token_step,
-              static_cast<long long>(weights_of(*tokens)), conv_step, eval_model, peak_rss_mb(), token_rss);
+              static_cast<long long>(parameter_count(*tokens)), conv_step, eval_model, peak_rss_mb(), token_rss);
   return 0;
 }
 

@@ -37,12 +37,6 @@ const std::vector<std::string>& ldm_config_keys() {
 
 namespace {
 
-int64_t parameter_count(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
-
 // Rows of x chosen for one step, without replacement within the step.
 torch::Tensor batch_rows(const torch::Tensor& x, int64_t batch, torch::Generator& gen) {
   const int64_t k = x.size(0);
@@ -140,7 +134,8 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   if (const int64_t r = diffusion_subspace(cfg, latents.size(0), latents.size(1)); r > 0) {
     check(r <= std::min(latents.size(0), latents.size(1)),
           "ldm.subspace = " + std::to_string(r) + " is more than the zoo's " + std::to_string(latents.size(0)) +
-              " checkpoints or the latent's " + std::to_string(latents.size(1)) + " entries; choose fewer, or 0 for the whole latent");
+              " checkpoints or the latent's " + std::to_string(latents.size(1)) +
+              " entries; choose fewer, or 0 for the whole latent");
     const torch::Tensor centred = latents - m.latent_mean;
     auto svd = torch::linalg::svd(centred, /*full_matrices=*/false, c10::nullopt);
     auto vh = std::get<2>(svd).slice(0, 0, r);
@@ -151,7 +146,8 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
     std::fprintf(stderr, "ldm: diffusion on the zoo's first %lld latent principal directions (%.5f of its variance)\n",
                  static_cast<long long>(r), (s2.slice(0, 0, r).sum() / s2.sum().clamp_min(1e-30)).item<double>());
   } else {
-    std::fprintf(stderr, "ldm: diffusion on the whole latent (%lld entries)%s\n", static_cast<long long>(latents.size(1)),
+    std::fprintf(stderr, "ldm: diffusion on the whole latent (%lld entries)%s\n",
+                 static_cast<long long>(latents.size(1)),
                  cfg.is_word("ldm.subspace") ? ": ldm.subspace=auto found too few directions for the denoiser" : "");
   }
   m.latent_scale = 1;  // the spread is measured in the diffusion's coordinates before scaling

@@ -27,6 +27,12 @@ void load_module(torch::nn::Module& module, const DictFile& f, const std::string
   for (auto& b : module.named_buffers()) load(b.key(), b.value());
 }
 
+int64_t parameter_count(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
 namespace {
 void write_csv(const std::string& path, const torch::Tensor& losses, int64_t n) {
   std::ostringstream os;

@@ -32,4 +32,7 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop);
 void save_module(const torch::nn::Module& module, DictFile& f, const std::string& prefix);
 void load_module(torch::nn::Module& module, const DictFile& f, const std::string& prefix);
 
+// Number of trainable numbers in a module (its parameters' elements).
+int64_t parameter_count(const torch::nn::Module& module);
+
 }  // namespace pdiff

@@ -87,15 +87,13 @@ std::vector<Kind> kinds() {
                  [](const std::string& p) { load_ae(p); }});
   out.push_back({"ae_tokens.pt",
                  [=](const std::string& p) {
-                   TokenAutoencoderConfig c;
-                   for (const auto& e : layout.entries()) c.tensor_sizes.push_back(e.numel);
-                   c.token = 4;
-                   c.hidden = 4;
-                   c.token_latent = 2;
+                   std::vector<int64_t> sizes;
+                   for (const auto& e : layout.entries()) sizes.push_back(e.numel);
                    AeModel m;
                    m.kind = "tokens";
                    m.standardizer = Standardizer(torch::randn({3, D}), layout, 1, true);
-                   m.net = TokenAutoencoder(c).ptr();
+                   m.net = TokenAutoencoder(TokenAutoencoderConfig{sizes, /*token=*/4, /*hidden=*/4,
+                                                                   /*token_latent=*/2}).ptr();
                    m.layout = layout;
                    save_ae(p, m, "seed: 0\n");
                  },

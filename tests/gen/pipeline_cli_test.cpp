@@ -128,7 +128,8 @@ TEST(PipelineCli, WholeMlpWithTheTokenAutoencoder) {
                            " model.arch=mlp model.mlp_hidden=128 zoo.select=all zoo.optimizer=sgd zoo.lr=0.01"
                            " ae.token_hidden=64 ae.steps=100";
   std::string out;
-  ASSERT_EQ(test::run_command(pdiff_cmd("run", keys), &out), 0) << out.substr(out.size() > 3000 ? out.size() - 3000 : 0);
+  ASSERT_EQ(test::run_command(pdiff_cmd("run", keys), &out), 0)
+      << out.substr(out.size() > 3000 ? out.size() - 3000 : 0);
   EXPECT_CONTAINS(out, "ae: token autoencoder (ae.kind=auto, D = 101770)");
   AeModel ae = load_ae(dir + "/ae.pt");
   EXPECT_EQ(ae.kind, "tokens");

@@ -19,12 +19,6 @@ TokenAutoencoderConfig small_config() {
   return c;
 }
 
-int64_t parameter_count(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
-
 TEST(TokenAutoencoder, TokensFollowTheTensorsAndTheShapesFollowTheTokens) {
   TokenAutoencoder ae(small_config());
   EXPECT_EQ(small_config().tokens(), 5);
