@@ -17,6 +17,7 @@
 
 #include "bench_util.h"
 #include "core/error.h"
+#include "core/runtime.h"
 #include "gen/autoencoder.h"
 #include "gen/token_autoencoder.h"
 #include "gen/trainer.h"
@@ -30,14 +31,6 @@ namespace {
 
 constexpr int64_t kBatch = 8;
 constexpr int64_t kConvMaxDim = 1000000;  // 64 * D weights: 64 M (plus Adam's two copies) here
-
-double peak_rss_mb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
-  return NAN;
-}
 
 // Seconds per AdamW step of an autoencoder on a batch that varies along 4 directions.
 double step_seconds(ParamAutoencoderImpl& ae, int64_t d) {
@@ -56,13 +49,13 @@ double step_seconds(ParamAutoencoderImpl& ae, int64_t d) {
 int run_one(int64_t d) {
   torch::manual_seed(0);
   (torch::ones({8, 8}).matmul(torch::ones({8, 8}))).sum().item<float>();  // LibTorch's own start-up
-  const double start_rss = peak_rss_mb();
+  const double start_rss = peak_resident_mb();
   TokenAutoencoderConfig tc;
   tc.tensor_sizes = {d};
   tc.hidden = 128;
   TokenAutoencoder tokens(tc);
   const double token_step = step_seconds(*tokens, d);
-  const double token_rss = peak_rss_mb() - start_rss;  // before the conv autoencoder's own peak
+  const double token_rss = peak_resident_mb() - start_rss;  // before the conv autoencoder's own peak
   double conv_step = NAN;
   if (d <= kConvMaxDim) {
     AutoencoderConfig cc;
@@ -86,7 +79,7 @@ int run_one(int64_t d) {
   auto params = layout.flatten(mlp).unsqueeze(0).repeat({4, 1});
   const double eval_model = bench::time_per_call([&] { eval.evaluate(params); }, 1.0) / 4;
   std::printf("%lld %.6f %lld %.6f %.6f %.1f %.1f\n", static_cast<long long>(d), token_step,
-              static_cast<long long>(parameter_count(*tokens)), conv_step, eval_model, peak_rss_mb(), token_rss);
+              static_cast<long long>(parameter_count(*tokens)), conv_step, eval_model, peak_resident_mb(), token_rss);
   return 0;
 }
 
@@ -105,6 +98,7 @@ double exponent(const std::vector<double>& x, const std::vector<double>& y, doub
 }  // namespace
 
 int main(int argc, char** argv) {
+  init_runtime(argc, argv);  // as every pdiff program: the allocator keeps freed memory
   if (argc == 3 && std::string(argv[1]) == "--one") return run_one(std::atoll(argv[2]));
   std::vector<int64_t> dims;
   for (int i = 1; i < argc; ++i) dims.push_back(std::atoll(argv[i]));

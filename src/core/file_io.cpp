@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/pt_reader.h"
+#include "core/pt_writer.h"
 
 namespace pdiff {
 
@@ -153,9 +154,14 @@ std::vector<std::vector<int64_t>> DictFile::shapes(const std::string& key) const
 void DictFile::save(const std::string& path, const std::string& format, int64_t version) {
   set("format", format);
   set("version", version);
-  std::vector<char> bytes = torch::pickle_save(c10::IValue(dict_));
-  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+  save_pt_atomic(path, c10::IValue(dict_));
   path_ = path;
+}
+
+void DictFile::write_to(ZipWriter& zip, const std::string& format, int64_t version, bool first_storage_written) {
+  set("format", format);
+  set("version", version);
+  write_pt(zip, c10::IValue(dict_), first_storage_written);
 }
 
 namespace {

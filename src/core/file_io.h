@@ -10,6 +10,8 @@
 
 namespace pdiff {
 
+class ZipWriter;
+
 std::string read_text_file(const std::string& path);
 // Writes to `path.tmp`, flushes, then renames over `path`: a reader never sees half a file.
 void write_file_atomic(const std::string& path, const std::string& bytes);
@@ -41,6 +43,8 @@ class DictFile {
   const std::string& path() const { return path_; }
 
   void save(const std::string& path, const std::string& format, int64_t version);
+  // Writes into `zip` and finishes it (core/pt_writer.h says what first_storage_written means).
+  void write_to(ZipWriter& zip, const std::string& format, int64_t version, bool first_storage_written = false);
   // Loads and checks the format name and version; `hint` says how to make a good file.
   static DictFile load(const std::string& path, const std::string& format, int64_t version,
                        const std::string& hint);

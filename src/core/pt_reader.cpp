@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/mapped_file.h"
 #include "core/zip_reader.h"
 
 namespace pdiff {
@@ -16,6 +17,8 @@ namespace {
 
 constexpr int kMaxNesting = 32;
 constexpr int64_t kMaxDim = int64_t(1) << 40;
+// Storages from this size on are views on the mapped file, not copies (core/mapped_file.h).
+constexpr uint64_t kMapFrom = 64 << 20;
 
 // The callables a pickle may name (GLOBAL) and what REDUCE does with them.
 enum class Fn { OrderedDict, RebuildTensor, RebuildParameter, BuildList, RestoreTypeTag, Storage };
@@ -47,8 +50,9 @@ const std::unordered_map<std::string, Global>& known_globals() {
 // A pickle machine for the subset of protocol 2 that torch.save and torch::pickle_save write.
 class Unpickler {
  public:
-  Unpickler(std::string_view pkl, const ZipReader& zip, std::string prefix, const std::string& path)
-      : p_(pkl), zip_(zip), prefix_(std::move(prefix)), path_(path) {}
+  Unpickler(std::string_view pkl, const ZipReader& zip, std::shared_ptr<MappedFile> file, std::string prefix,
+            const std::string& path)
+      : p_(pkl), zip_(zip), file_(std::move(file)), prefix_(std::move(prefix)), path_(path) {}
 
   c10::IValue parse();
   // The zip entry each storage came from, by storage.
@@ -165,6 +169,7 @@ class Unpickler {
   std::string_view p_;
   size_t pos_ = 0;
   const ZipReader& zip_;
+  std::shared_ptr<MappedFile> file_;
   std::string prefix_;
   const std::string& path_;
   std::vector<c10::IValue> stack_;
@@ -198,8 +203,13 @@ c10::IValue Unpickler::persistent_load(const c10::IValue& pid) {
   if (numel < 0 || e->size % item != 0 || uint64_t(numel) != e->size / item)
     fail("storage '" + key + "' of " + std::to_string(numel) + " elements in an entry of " + std::to_string(e->size) +
          " bytes");
-  at::Tensor t = torch::empty({numel}, torch::TensorOptions().dtype(type->dtype));
-  if (numel > 0) std::memcpy(t.data_ptr(), zip_.data(*e).data(), e->size);
+  at::Tensor t;
+  if (e->size >= kMapFrom && e->data_offset % item == 0) {
+    t = mapped_tensor(file_, e->data_offset, type->dtype, {numel});
+  } else {
+    t = torch::empty({numel}, torch::TensorOptions().dtype(type->dtype));
+    if (numel > 0) std::memcpy(t.data_ptr(), zip_.data(*e).data(), e->size);
+  }
   storages_[key] = t;
   storage_impls_.insert(t.unsafeGetTensorImpl());
   storage_entry[t.storage().unsafeGetStorageImpl()] = e->name;
@@ -391,8 +401,8 @@ void walk(const c10::IValue& v, const std::string& name, int depth,
 
 c10::IValue read_pt(const std::string& path, const std::string& hint) {
   check(file_exists(path), path + ": file not found");
-  const std::string bytes = read_text_file(path);
-  ZipReader zip(bytes, path);
+  const std::shared_ptr<MappedFile> file = MappedFile::open(path);
+  ZipReader zip(file->bytes(), path);
   // The pickle is PREFIX/data.pkl; the storages are PREFIX/data/KEY.
   const ZipEntry* pkl = nullptr;
   for (const auto& e : zip.entries()) {
@@ -407,11 +417,11 @@ c10::IValue read_pt(const std::string& path, const std::string& hint) {
   const std::string corrupt = " is corrupt (checksum mismatch); " + hint;
   std::vector<const ZipEntry*> bad_storages;
   for (const auto& e : zip.entries()) {
-    if (zip.crc_ok(e)) continue;
+    if (e.size >= kMapFrom ? crc32_released(*file, e.data_offset, e.size) == e.crc32 : zip.crc_ok(e)) continue;
     check(e.name.rfind(prefix + "/data/", 0) == 0, path + ": zip entry '" + e.name + "'" + corrupt);
     bad_storages.push_back(&e);
   }
-  Unpickler u(zip.data(*pkl), zip, prefix, path);
+  Unpickler u(zip.data(*pkl), zip, file, prefix, path);
   c10::IValue v = u.parse();
   for (const ZipEntry* e : bad_storages) {  // name the first tensor that uses the entry
     std::string tensor;

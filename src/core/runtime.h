@@ -8,8 +8,12 @@ namespace pdiff {
 // partner is descheduled makes small ops 10-25x slower (measured: bench_generative). OpenMP
 // reads its settings when the library loads, so this re-executes the program once with
 // OMP_WAIT_POLICY=PASSIVE unless the user chose a policy. It also makes malloc keep freed
-// memory for reuse (runtime.cpp). Call first thing in main().
+// memory for reuse instead of mapping large blocks afresh (runtime.cpp). Call first thing in main().
 void init_runtime(int argc, char** argv);
+
+// The process's peak resident memory so far in MB (VmHWM of /proc/self/status; NaN if absent):
+// what `/usr/bin/time -v` reports as its maximum resident set size.
+double peak_resident_mb();
 
 // torch threads = config `threads`, or every core when 0. Refuses device=cuda (CPU-only build).
 void apply_threads(const Config& cfg);

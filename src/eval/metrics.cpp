@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "eval/distance.h"
+
 namespace pdiff {
 
 AccuracyStats accuracy_stats(const torch::Tensor& accuracy) {
@@ -44,7 +46,7 @@ torch::Tensor row_max(const torch::Tensor& matrix, bool exclude_diagonal) {
 }
 
 torch::Tensor nearest_l2(const torch::Tensor& x, const torch::Tensor& ref, bool exclude_self) {
-  auto d = torch::cdist(x.to(torch::kFloat64), ref.to(torch::kFloat64));
+  auto d = param_distances(x, ref);  // in column chunks: no float64 copy of a whole group
   if (exclude_self) d.diagonal().fill_(std::numeric_limits<double>::infinity());
   return std::get<0>(d.min(1));
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/progress.h"
 
 namespace pdiff {
@@ -110,14 +111,19 @@ torch::Tensor pca_2d(const torch::Tensor& x) {
 
 torch::Tensor tsne_2d(const torch::Tensor& x, double perplexity, int64_t iterations, uint64_t seed) {
   torch::Tensor xd = as_points(x, "tsne_2d");
+  check(xd.size(0) <= 20000, "tsne_2d: " + std::to_string(xd.size(0)) +
+                                 " points is too many for exact t-SNE (memory and time grow as N^2); "
+                                 "subsample to at most 20000 points");
+  return tsne_2d_of_distances(squared_distances(xd), perplexity, iterations, seed);
+}
+
+torch::Tensor tsne_2d_of_distances(const torch::Tensor& d2, double perplexity, int64_t iterations, uint64_t seed) {
+  check(d2.dim() == 2 && d2.size(0) == d2.size(1), "tsne_2d: expected a square matrix of squared distances");
   check(perplexity > 0 && std::isfinite(perplexity),
         "tsne_2d: perplexity must be a positive number, got " + std::to_string(perplexity) +
             " (typical values are 5 to 50)");
   check(iterations >= 0, "tsne_2d: iterations must be >= 0, got " + std::to_string(iterations));
-  const int64_t n = xd.size(0);
-  check(n <= 20000, "tsne_2d: " + std::to_string(n) +
-                        " points is too many for exact t-SNE (memory and time grow as N^2); "
-                        "subsample to at most 20000 points");
+  const int64_t n = d2.size(0);
   if (n < 2) return torch::zeros({n, 2}, torch::kFloat32);
 
   torch::NoGradGuard no_grad;
@@ -125,7 +131,7 @@ torch::Tensor tsne_2d(const torch::Tensor& x, double perplexity, int64_t iterati
   const double perp = std::max(1.0, std::min(perplexity, static_cast<double>(n - 1) / 3.0));
 
   // Joint affinities P: symmetrised conditionals, normalised, floored at 1e-12 off-diagonal.
-  torch::Tensor p_cond = conditional_affinities(squared_distances(xd), perp);
+  torch::Tensor p_cond = conditional_affinities(d2.to(torch::kFloat64), perp);
   torch::Tensor p = p_cond + p_cond.t();
   p = (p / p.sum()).clamp_min_(1e-12);
   p.fill_diagonal_(0.0);
@@ -191,6 +197,54 @@ torch::Tensor tsne_2d(const torch::Tensor& x, double perplexity, int64_t iterati
   }
   if (progress) progress->finish(kl_text);
   return y.contiguous();
+}
+
+torch::Tensor standardised_gram(const std::vector<torch::Tensor>& groups) {
+  int64_t n = 0, d = -1;
+  for (const auto& g : groups) {
+    check(g.dim() == 2 && (d < 0 || g.size(1) == d), "standardised_gram: groups of (M, D) points with one D");
+    n += g.size(0), d = g.size(1);
+  }
+  auto gram = torch::zeros({n, n}, torch::kFloat64);
+  if (n == 0) return gram;
+  const int64_t width = std::max<int64_t>(1, (int64_t(1) << 23) / n);  // 64 MB of float64 a chunk
+  for (int64_t c0 = 0; c0 < d; c0 += width) {
+    const int64_t c1 = std::min(d, c0 + width);
+    std::vector<torch::Tensor> parts;
+    for (const auto& g : groups) parts.push_back(g.slice(1, c0, c1).to(torch::kFloat64));
+    auto x = torch::cat(parts);
+    x = (x - x.mean(0)) / (n > 1 ? x.std(0) : torch::ones({c1 - c0}, torch::kFloat64)).clamp_min(1e-12);
+    gram.addmm_(x, x.t());
+    for (const auto& g : groups)  // a zoo read from disk stays there (core/mapped_file.h)
+      if (is_mapped(g))
+        for (int64_t i = 0; i < g.size(0); ++i) release_pages(g[i].slice(0, c0, c1));
+  }
+  return gram;
+}
+
+torch::Tensor squared_distances_of_gram(const torch::Tensor& gram) {
+  auto diag = gram.diagonal();
+  auto d2 = (diag.unsqueeze(1) + diag.unsqueeze(0) - 2 * gram).clamp_min_(0.0);
+  d2.fill_diagonal_(0.0);
+  return d2;
+}
+
+torch::Tensor pca_2d_of_gram(const torch::Tensor& gram) {
+  check(gram.dim() == 2 && gram.size(0) == gram.size(1), "pca_2d_of_gram: expected a square Gram matrix");
+  const int64_t n = gram.size(0);
+  torch::Tensor out = torch::zeros({n, 2}, torch::kFloat64);
+  if (n < 2) return out.to(torch::kFloat32);
+  auto [vals, vecs] = torch::linalg::eigh(gram.to(torch::kFloat64), "L");
+  const int64_t k = std::min<int64_t>(2, n);
+  const double top = std::max(vals[n - 1].item<double>(), 0.0);
+  for (int64_t j = 0; j < k; ++j) {
+    const double value = vals[n - 1 - j].item<double>();
+    if (value <= 1e-12 * top || top == 0.0) continue;  // no variance along it: leave it zero
+    torch::Tensor score = vecs.select(1, n - 1 - j) * std::sqrt(value);
+    if (score[score.abs().argmax().item<int64_t>()].item<double>() < 0) score = -score;
+    out.select(1, j).copy_(score);
+  }
+  return out.to(torch::kFloat32);
 }
 
 }  // namespace pdiff

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace pdiff {
 
@@ -21,5 +22,19 @@ torch::Tensor pca_2d(const torch::Tensor& x);
 // N = 1000 is a few seconds. Shows a progress line when N > 300.
 torch::Tensor tsne_2d(const torch::Tensor& x, double perplexity = 30, int64_t iterations = 750,
                       uint64_t seed = 0);
+// The same from the points' (N, N) squared distances.
+torch::Tensor tsne_2d_of_distances(const torch::Tensor& squared_distances, double perplexity = 30,
+                                   int64_t iterations = 750, uint64_t seed = 0);
+
+// For points too many to hold twice (whole networks, a zoo read from disk): the (N, N) Gram
+// matrix, float64, of the points of all `groups` together (N = their total rows), each
+// coordinate standardised over the N points (mean 0, std 1). Accumulated over chunks of columns
+// (~64 MB each); the groups are never concatenated, a mapped group's pages are released.
+torch::Tensor standardised_gram(const std::vector<torch::Tensor>& groups);
+// Squared distances between the points of a centred Gram matrix.
+torch::Tensor squared_distances_of_gram(const torch::Tensor& gram);
+// pca_2d from a centred Gram matrix: each point's scores on the top two principal directions;
+// each component's sign is fixed so that its largest-magnitude score is positive.
+torch::Tensor pca_2d_of_gram(const torch::Tensor& gram);
 
 }  // namespace pdiff

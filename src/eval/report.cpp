@@ -100,12 +100,12 @@ void write_plots(const Config& cfg, const EvalReport& r, const std::string& dir)
   std::vector<torch::Tensor> points;
   std::vector<std::pair<std::string, int64_t>> spans;
   for (const auto& g : r.groups) {
-    points.push_back(g.params.to(torch::kFloat32));
+    points.push_back(g.params);
     spans.emplace_back(g.name, g.params.size(0));
   }
-  auto all = torch::cat(points);
-  // Standardise every coordinate so no single tensor dominates the projection.
-  all = (all - all.mean(0)) / all.std(0).clamp_min(1e-12);
+  // Every coordinate standardised so no single tensor dominates the projection; through the
+  // Gram matrix, so that whole networks' vectors are never copied (eval/projection.h).
+  const torch::Tensor gram = standardised_gram(points);
   auto project = [&](const torch::Tensor& y, const std::string& path, const std::string& title) {
     std::vector<Series> s;
     int64_t at = 0;
@@ -116,9 +116,10 @@ void write_plots(const Config& cfg, const EvalReport& r, const std::string& dir)
     }
     plot_scatter(path, title, "component 1", "component 2", s);
   };
-  project(pca_2d(all), dir + "/projection_pca.png", "PCA of parameter vectors (standardised per coordinate)");
+  project(pca_2d_of_gram(gram), dir + "/projection_pca.png", "PCA of parameter vectors (standardised per coordinate)");
   if (cfg.b("eval.tsne"))
-    project(tsne_2d(all, 30, 750, cfg.i("seed")), dir + "/projection_tsne.png", "t-SNE of parameter vectors");
+    project(tsne_2d_of_distances(squared_distances_of_gram(gram), 30, 750, cfg.i("seed")),
+            dir + "/projection_tsne.png", "t-SNE of parameter vectors");
 
   std::vector<Series> losses;
   for (const auto& [name, file] : {std::pair<std::string, std::string>{"autoencoder (MSE)", "ae_loss.csv"},

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/progress.h"
+#include "core/rows_writer.h"
 #include "core/run_lock.h"
 #include "gen/model_files.h"
 #include "gen/train.h"
@@ -56,19 +57,26 @@ void generate(const Config& cfg) {
   const int64_t n = cfg.i("generate.n"), batch = cfg.i("generate.batch");
   Generated g;
   Stopwatch sample_timer;
+  // Written a batch at a time and read back for evaluation: whole networks' models are never
+  // all in memory (core/rows_writer.h).
+  const std::string partial = dir + "/generated.pt.partial";
+  RowsWriter rows(partial, n, zoo.layout.dim());
   {
-    std::vector<torch::Tensor> parts;
     Progress progress("generate", n, "models");
     for (int64_t first = 0; first < n; first += batch) {
       int64_t count = std::min(batch, n - first);
-      parts.push_back(sample_parameters(ae, ldm, opts, first, count));
+      const torch::Tensor part = sample_parameters(ae, ldm, opts, first, count).to(torch::kFloat32);
+      if (!torch::isfinite(part).all().item<bool>()) {
+        std::remove(partial.c_str());
+        throw Error("generated parameters contain NaN or infinity; the diffusion model diverged: retrain with a "
+                    "lower ldm.lr");
+      }
+      for (int64_t i = 0; i < count; ++i) rows.append(part[i]);
       progress.tick(count);
     }
-    g.params = torch::cat(parts).to(torch::kFloat32);
   }
+  g.params = rows.written();
   g.sample_seconds = sample_timer.seconds();
-  check(torch::isfinite(g.params).all().item<bool>(),
-        "generated parameters contain NaN or infinity; the diffusion model diverged: retrain with a lower ldm.lr");
   Stopwatch eval_timer;
   TailEvaluator evaluator(base, zoo.layout, data.test);
   EvalResult r = evaluator.evaluate(g.params, "generated eval");
@@ -87,7 +95,7 @@ void generate(const Config& cfg) {
   f.set("zoo_fingerprint", zoo.fingerprint);
   f.set("sample_seconds", g.sample_seconds);
   f.set("eval_seconds", g.eval_seconds);
-  f.save(dir + "/generated.pt", "pdiff.generated", kGeneratedFormatVersion);
+  rows.finish(f, "pdiff.generated", kGeneratedFormatVersion, dir + "/generated.pt");
   auto acc = r.accuracy;
   std::fprintf(stderr,
                "generated %lld models in %.1f s (+%.1f s eval): accuracy best %.2f mean %.2f median %.2f min %.2f %% "

@@ -1,27 +1,43 @@
 #include "gen/standardizer.h"
 
+#include <cmath>
+
 #include "core/error.h"
+#include "core/mapped_file.h"
 
 namespace pdiff {
 
 Standardizer::Standardizer(const torch::Tensor& params, const ParamLayout& layout, int64_t pad_multiple,
                            bool centre_per_coordinate) {
   check(params.dim() == 2 && params.size(1) == layout.dim(), "standardizer: params do not match the layout");
-  const int64_t d = layout.dim();
-  mean_ = torch::empty({d});
+  const int64_t k = params.size(0), d = layout.dim();
+  // Two passes over chunks of rows (~64 MB in float64 each), each released after use: neither a
+  // float64 copy of the zoo nor all of a zoo on disk in memory (core/mapped_file.h).
+  const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 23) / std::max<int64_t>(d, 1));
+  auto column_sums = [&](auto&& value_of) {
+    auto sums = torch::zeros({d}, torch::kFloat64);
+    for (int64_t r = 0; r < k; r += chunk) {
+      const torch::Tensor rows = params.slice(0, r, std::min(r + chunk, k));
+      sums += value_of(rows.to(torch::kFloat64)).sum(0);
+      release_pages(rows);
+    }
+    return sums;
+  };
+  const torch::Tensor mean = column_sums([](const torch::Tensor& x) { return x; }) / static_cast<double>(k);
+  auto centre = mean.clone();
+  if (!centre_per_coordinate)
+    for (const auto& e : layout.entries()) {
+      auto t = centre.slice(0, e.offset, e.offset + e.numel);
+      t.fill_(t.mean().item<double>());
+    }
+  const torch::Tensor squares = column_sums([&](const torch::Tensor& x) { return (x - centre).pow(2); });
+  mean_ = centre.to(torch::kFloat32);
   std_ = torch::empty({d});
   for (const auto& e : layout.entries()) {
-    // One tensor at a time in float64: no double copy of the whole zoo.
-    auto block = params.slice(1, e.offset, e.offset + e.numel).to(torch::kFloat64);
-    double std = 0;
-    if (centre_per_coordinate) {
-      auto mean = block.mean(0);
-      mean_.slice(0, e.offset, e.offset + e.numel).copy_(mean);
-      std = block.numel() > 1 ? (block - mean).pow(2).mean().sqrt().item<double>() : 0.0;
-    } else {
-      mean_.slice(0, e.offset, e.offset + e.numel).fill_(block.mean().item<double>());
-      std = block.numel() > 1 ? block.std().item<double>() : 0.0;
-    }
+    const double n = static_cast<double>(k * e.numel);
+    const double ss = squares.slice(0, e.offset, e.offset + e.numel).sum().item<double>();
+    // Per coordinate: the RMS deviation; per tensor: the sample std of all its values.
+    const double std = n > 1 ? std::sqrt(ss / (centre_per_coordinate ? n : n - 1)) : 0.0;
     // A tensor that never varies keeps scale 1 rather than dividing by ~0.
     std_.slice(0, e.offset, e.offset + e.numel).fill_(std > 1e-8 ? std : 1.0);
   }

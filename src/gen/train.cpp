@@ -1,11 +1,12 @@
 #include "gen/train.h"
 
-#include <optional>
-
+#include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/mapped_file.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
 #include "gen/model_files.h"
@@ -37,11 +38,37 @@ const std::vector<std::string>& ldm_config_keys() {
 
 namespace {
 
-// Rows of x chosen for one step, without replacement within the step.
+// Rows of x chosen for one step, without replacement within the step. A zoo read from disk
+// stays there: the rows' pages are released once copied (core/mapped_file.h).
 torch::Tensor batch_rows(const torch::Tensor& x, int64_t batch, torch::Generator& gen) {
   const int64_t k = x.size(0);
   auto idx = torch::randperm(k, gen, torch::kInt64).slice(0, 0, std::min(batch, k));
-  return x.index_select(0, idx);
+  auto rows = x.index_select(0, idx);
+  if (is_mapped(x))
+    for (int64_t i : std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel()))
+      release_pages(x[i]);
+  return rows;
+}
+
+// fn(rows) on consecutive chunks of at most ~64 MB of the zoo's rows, each released after it.
+template <class Fn>
+void for_row_chunks(const torch::Tensor& params, Fn fn) {
+  const int64_t k = params.size(0);
+  const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 24) / std::max<int64_t>(params.size(1), 1));
+  for (int64_t r = 0; r < k; r += chunk) {
+    const torch::Tensor rows = params.slice(0, r, std::min(r + chunk, k));
+    fn(rows);
+    release_pages(rows);
+  }
+}
+
+// The autoencoder's latent of every checkpoint (no noise), a chunk of rows at a time.
+torch::Tensor encode_zoo(const AeModel& ae, const torch::Tensor& params) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> parts;
+  for_row_chunks(params,
+                 [&](const torch::Tensor& rows) { parts.push_back(ae.net->encode(ae.standardizer.apply(rows))); });
+  return torch::cat(parts);
 }
 
 // An earlier output this pdiff cannot read (another format version, a damaged file) is not
@@ -83,7 +110,6 @@ AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& 
                m.kind == "conv" ? "conv" : "token", cfg.s("ae.kind").c_str(),
                static_cast<long long>(zoo.layout.dim()), static_cast<long long>(parameter_count(*m.net)),
                static_cast<long long>(m.net->latent_size()));
-  const torch::Tensor x = m.standardizer.apply(zoo.params);
   const uint64_t seed = cfg.i("seed");
   const int64_t batch = cfg.i("ae.batch");
 
@@ -97,7 +123,7 @@ AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& 
   loop.fingerprint = fingerprint + zoo.fingerprint;
   loop.loss = [&](int64_t step) {
     auto gen = make_generator(seed, 100, step);  // batch and noise depend only on the step
-    auto xb = batch_rows(x, batch, gen);
+    auto xb = m.standardizer.apply(batch_rows(zoo.params, batch, gen));
     return torch::mse_loss(m.net->forward_noisy(xb, gen), xb);  // against the clean vector
   };
   run_training(*m.net, loop);
@@ -106,9 +132,13 @@ AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& 
   m.train_seconds = timer.seconds();
   {
     torch::NoGradGuard ng;
-    auto recon = m.standardizer.invert(m.net->decode(m.net->encode(x)));
+    double sum_squares = 0;
+    for_row_chunks(zoo.params, [&](const torch::Tensor& rows) {
+      auto recon = m.standardizer.invert(m.net->decode(m.net->encode(m.standardizer.apply(rows))));
+      sum_squares += (recon - rows).to(torch::kFloat64).pow(2).sum().item<double>();
+    });
     std::fprintf(stderr, "ae: reconstruction RMS error %.3g (raw parameter units), %.1f s\n",
-                 (recon - zoo.params).pow(2).mean().sqrt().item<double>(), m.train_seconds);
+                 std::sqrt(sum_squares / static_cast<double>(zoo.params.numel())), m.train_seconds);
   }
   save_ae(path, m, cfg.to_yaml());
   return m;
@@ -123,11 +153,7 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
     return;
   }
   Stopwatch timer;
-  torch::Tensor latents;
-  {
-    torch::NoGradGuard ng;
-    latents = ae.net->encode(ae.standardizer.apply(zoo.params));  // no noise at encoding
-  }
+  const torch::Tensor latents = encode_zoo(ae, zoo.params);
   LdmModel m;
   m.layout = zoo.layout;
   m.latent_mean = latents.mean(0);                  // centred on the zoo (model_files.h)

@@ -6,6 +6,7 @@
 #include "core/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
+#include "core/runtime.h"
 #include "eval/evaluate.h"
 #include "eval/report.h"
 #include "gen/generate.h"
@@ -62,19 +63,24 @@ void run_all(const Config& cfg) {
   auto say = [](const char* stage, bool skip) {
     std::fprintf(stderr, "== %s: %s\n", stage, skip ? "up to date, skipped" : "running");
   };
+  // The peak so far after each stage: which stage set the run's peak memory.
+  auto done = [](const char* stage) {
+    std::fprintf(stderr, "== %s: done; peak memory so far %.0f MB\n", stage, peak_resident_mb());
+  };
   say("collect", s.collect);
-  if (!s.collect) collect(cfg);
+  if (!s.collect) collect(cfg), done("collect");
   // Later stages must not reuse outputs built on a zoo that was just re-collected.
   if (!s.collect) std::remove((dir + "/ae.pt").c_str()), std::remove((dir + "/ldm.pt").c_str());
   say("train", s.train);
-  if (!s.train) train(cfg);
+  if (!s.train) train(cfg), done("train");
   say("generate", s.generate);
-  if (!s.generate) generate(cfg);
+  if (!s.generate) generate(cfg), done("generate");
   say("eval", s.eval);
   if (!s.eval) {
     EvalReport r = evaluate(cfg);
-    std::printf("\n%s\n%s\n\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s.\n",
-                summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str(), dir.c_str(), timer.seconds());
+    std::printf("\n%s\n%s\n\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s, peak memory %.0f MB.\n",
+                summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str(), dir.c_str(), timer.seconds(),
+                peak_resident_mb());
   } else {
     std::printf("Every stage is up to date; the report is %s/report.md\n", dir.c_str());
     std::printf("%s", read_text_file(dir + "/report.md").c_str());

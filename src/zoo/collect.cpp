@@ -3,12 +3,14 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/optim.h"
 #include "core/progress.h"
+#include "core/rows_writer.h"
 #include "core/run_lock.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/import.h"
@@ -86,6 +88,8 @@ double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierS
   return acc;
 }
 
+// The resume state of a collection; version 1 also held every checkpoint so far.
+constexpr int64_t kZooPartialVersion = 2;
 constexpr uint64_t kZooStream = 1;           // iteration and epoch modes (base training: 0)
 constexpr uint64_t kFirstRunStream = 2;      // seeds mode: run k uses stream 2 + k
 
@@ -104,9 +108,10 @@ torch::Tensor run_start(const torch::Tensor& base_vec, const ParamLayout& layout
   return start;
 }
 
-// Trains the selected subset from the base values and returns the K checkpoints (K, D).
-torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec,
-                                  const Classifier& base, const ParamLayout& layout) {
+// Trains the selected subset from the base values and appends the K checkpoints to the zoo
+// being written (`rows`, made here: a new file, or the one a killed collection left).
+RowsWriter collect_checkpoints(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec,
+                              const Classifier& base, const ParamLayout& layout, const std::string& rows_path) {
   const std::string partial_path = cfg.s("run_dir") + "/zoo.partial.pt";
   const std::string fingerprint = cfg.fingerprint(collect_config_keys());
   const std::string mode = cfg.s("zoo.mode");
@@ -122,19 +127,22 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
   auto opt = make_subset_optimizer(cfg, tensors);
   auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), data_stream_seed(seed, kZooStream));
 
-  torch::Tensor out = torch::zeros({K, layout.dim()});
   int64_t k0 = 0, it = 0;
   if (file_exists(partial_path)) {
-    DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", 1, "delete it to start over");
-    if (f.str("fingerprint") == fingerprint) {
+    DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", kZooPartialVersion, "delete it to start over");
+    if (f.str("fingerprint") != fingerprint) {
+      // another config's collection: start over
+    } else if (!file_exists(rows_path)) {
+      std::fprintf(stderr, "zoo: %s is missing; starting over\n", rows_path.c_str());
+    } else {
       k0 = f.integer("done");
       it = f.integer("iteration");
-      out.slice(0, 0, k0).copy_(f.tensor("params").slice(0, 0, k0));
       layout.assign(model, f.tensor("current"));
       opt->load_state(f, "optim");
       std::fprintf(stderr, "zoo: resuming after %lld of %lld checkpoints\n", (long long)k0, (long long)K);
     }
   }
+  RowsWriter rows(rows_path, K, layout.dim(), k0);
 
   model->train();  // batch statistics in the forward pass, as in the official protocol
   const double lr = cfg.f("zoo.lr");
@@ -166,21 +174,20 @@ torch::Tensor collect_checkpoints(const Config& cfg, const DataSplits& data, con
       it = 0;
     }
     for (int64_t j = 0; j < iters; ++j) step(it++);
-    out[k].copy_(layout.flatten(model));
+    rows.append(layout.flatten(model));  // on disk before the state below counts it
     progress.tick(1);
     if ((k + 1) % save_every == 0 && k + 1 < K) {
       DictFile f;
-      f.set_tensor("params", out.slice(0, 0, k + 1));
       f.set_tensor("current", layout.flatten(model));
       opt->save_state(f, "optim");
       f.set("done", k + 1);
       f.set("iteration", it);
       f.set("fingerprint", fingerprint);
-      f.save(partial_path, "pdiff.zoo_partial", 1);
+      f.save(partial_path, "pdiff.zoo_partial", kZooPartialVersion);
     }
   }
   progress.finish();
-  return out;
+  return rows;
 }
 
 // The selected tensors by name, or the first and last few of a long list.
@@ -246,8 +253,17 @@ void collect(const Config& cfg) {
                (long long)(imported.defined() ? imported.size(0) : cfg.i("zoo.k")), what.c_str(),
                layout.entries().size(), (long long)layout.dim(), cfg.s("zoo.select").c_str(),
                describe_selection(layout).c_str());
+  const std::string rows_path = dir + "/zoo.pt.partial";
+  std::optional<RowsWriter> rows;
+  if (imported.defined()) {
+    rows.emplace(rows_path, imported.size(0), layout.dim());
+    for (int64_t k = 0; k < imported.size(0); ++k) rows->append(imported[k]);
+    imported = torch::Tensor();
+  } else {
+    rows.emplace(collect_checkpoints(cfg, data, spec, model, layout, rows_path));
+  }
   Zoo zoo;
-  zoo.params = imported.defined() ? imported : collect_checkpoints(cfg, data, spec, model, layout);
+  zoo.params = rows->written();  // read back a model at a time (core/mapped_file.h)
   if (!evaluator) make_evaluator();  // the base model was reused
   EvalResult r = evaluator->evaluate(zoo.params, "zoo eval");
   zoo.accuracy = r.accuracy.to(torch::kFloat32);
@@ -258,7 +274,7 @@ void collect(const Config& cfg) {
   zoo.fingerprint = cfg.fingerprint(collect_config_keys());
   zoo.base_accuracy = base_acc;
   zoo.collect_seconds = timer.seconds();
-  save_zoo(dir + "/zoo.pt", zoo);
+  finish_zoo(*rows, zoo, dir + "/zoo.pt");
   std::remove((dir + "/zoo.partial.pt").c_str());
   std::fprintf(stderr, "zoo: accuracy best %.2f mean %.2f min %.2f %% (base %.2f %%); wrote %s/zoo.pt in %.1f s\n",
                zoo.accuracy.max().item<double>(), zoo.accuracy.mean().item<double>(),

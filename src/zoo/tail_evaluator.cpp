@@ -1,6 +1,7 @@
 #include "zoo/tail_evaluator.h"
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/progress.h"
 
 namespace pdiff {
@@ -12,8 +13,8 @@ TailEvaluator::TailEvaluator(Classifier model, ParamLayout layout, Dataset test,
   start_ = full_forward ? 0 : model_->first_stage_using(layout_.names());
   fast_ = !full_forward && model_->prepare_fast_tail(start_, layout_.names());
   torch::NoGradGuard ng;
-  // The prefix runs on slices of 100 images: its early activations stay below malloc's mmap
-  // threshold (core/runtime.cpp), so their memory is reused rather than page-faulted anew.
+  // The prefix runs on slices of 100 images: when large blocks were still mapped afresh by
+  // malloc (before core/runtime.cpp kept them), 500-image activations were page-faulted anew.
   const int64_t slice = std::min<int64_t>(chunk_, 100);
   for (int64_t b = 0; b < test_.size(); b += chunk_) {
     std::vector<torch::Tensor> parts;
@@ -38,6 +39,7 @@ EvalResult TailEvaluator::evaluate(const torch::Tensor& params, const std::strin
   auto pred_acc = r.accuracy.accessor<double, 1>();
   for (int64_t i = 0; i < m; ++i) {
     layout_.assign(model_, params[i]);
+    release_pages(params[i]);  // a zoo read from disk stays on disk (core/mapped_file.h)
     std::vector<torch::Tensor> preds;
     for (const auto& h : cache_) {
       auto logits = fast_ ? model_->fast_tail_forward(start_, h) : model_->forward_range(h, start_, model_->num_stages());

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/pt_reader.h"
+#include "core/pt_writer.h"
 
 namespace pdiff {
 
@@ -12,9 +13,10 @@ namespace {
 const char* kZooHint = "re-create it with `pdiff collect`";
 }
 
-void save_zoo(const std::string& path, const Zoo& zoo) {
+namespace {
+DictFile zoo_dict(const Zoo& zoo) {
   DictFile f;
-  f.set_tensor("params", zoo.params.to(torch::kFloat32));
+  f.set_tensor("params", zoo.params.to(torch::kFloat32));  // first: core/rows_writer.h
   f.set_tensor("accuracy", zoo.accuracy.to(torch::kFloat32));
   f.set_tensor("predictions", zoo.predictions);
   zoo.layout.save(f);
@@ -23,7 +25,15 @@ void save_zoo(const std::string& path, const Zoo& zoo) {
   f.set("fingerprint", zoo.fingerprint);
   f.set("base_accuracy", zoo.base_accuracy);
   f.set("collect_seconds", zoo.collect_seconds);
-  f.save(path, "pdiff.zoo", kZooFormatVersion);
+  return f;
+}
+}  // namespace
+
+void save_zoo(const std::string& path, const Zoo& zoo) { zoo_dict(zoo).save(path, "pdiff.zoo", kZooFormatVersion); }
+
+void finish_zoo(RowsWriter& rows, Zoo zoo, const std::string& path) {
+  zoo.params = rows.written();
+  rows.finish(zoo_dict(zoo), "pdiff.zoo", kZooFormatVersion, path);
 }
 
 Zoo load_zoo(const std::string& path) {
@@ -51,8 +61,7 @@ Zoo load_zoo(const std::string& path) {
 void save_base(const std::string& path, const Classifier& model) {
   DictFile f;
   for (const auto& [name, t] : state_dict(model)) f.set_tensor(name, t.detach());
-  std::vector<char> bytes = torch::pickle_save(c10::IValue(f.dict()));
-  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+  save_pt_atomic(path, c10::IValue(f.dict()));
 }
 
 Classifier load_base(const std::string& path, const ClassifierSpec& spec) {

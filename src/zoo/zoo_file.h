@@ -6,6 +6,8 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/file_io.h"
+#include "core/rows_writer.h"
 #include "data/dataset.h"
 #include "models/classifier.h"
 #include "zoo/layout.h"
@@ -27,6 +29,9 @@ struct Zoo {
 };
 
 void save_zoo(const std::string& path, const Zoo& zoo);
+// zoo.pt from the checkpoints appended to `rows` (zoo.params is ignored): the collection writes
+// the zoo one checkpoint at a time (core/rows_writer.h), then the rest of it here.
+void finish_zoo(RowsWriter& rows, Zoo zoo, const std::string& path);
 Zoo load_zoo(const std::string& path);
 
 void save_base(const std::string& path, const Classifier& model);

@@ -152,5 +152,33 @@ TEST(ProjectionTsne, SmallAndDegenerateInputs) {
   EXPECT_THROW(tsne_2d(torch::ones({4, 3}), 30, -5), Error);
 }
 
+TEST(ProjectionGram, GroupsNeverConcatenatedGiveTheSameProjections) {
+  // Three groups of points in 50 dimensions whose coordinates have very different scales.
+  torch::manual_seed(3);
+  auto scales = torch::logspace(-3, 2, 50, 10, torch::kFloat64).to(torch::kFloat32);
+  std::vector<torch::Tensor> groups = {torch::randn({30, 50}) * scales, torch::randn({5, 50}) * scales + 1,
+                                       torch::randn({12, 50}) * scales * 2};
+  auto all = torch::cat(groups).to(torch::kFloat64);
+  all = (all - all.mean(0)) / all.std(0).clamp_min(1e-12);  // what the report projected before
+  const torch::Tensor gram = standardised_gram(groups);
+  EXPECT_TRUE(torch::allclose(gram, torch::mm(all, all.t()), 1e-9, 1e-9));
+  // Distances from the Gram matrix are the points' distances.
+  auto direct = torch::cdist(all, all).pow(2);
+  EXPECT_LT((squared_distances_of_gram(gram) - direct).abs().max().item<double>(), 1e-8);
+  // PCA: the same scores as pca_2d of the points, up to each component's sign.
+  auto from_points = pca_2d(all), from_gram = pca_2d_of_gram(gram);
+  for (int64_t j = 0; j < 2; ++j) {
+    auto a = from_points.select(1, j), b = from_gram.select(1, j);
+    const double same = (a - b).abs().max().item<double>(), flipped = (a + b).abs().max().item<double>();
+    EXPECT_LT(std::min(same, flipped), 1e-3) << "component " << j;
+    EXPECT_GT(b[b.abs().argmax().item<int64_t>()].item<float>(), 0) << "largest score positive";
+  }
+  // Chunks of columns: a group wider than one chunk gives the same Gram as in one go.
+  std::vector<torch::Tensor> wide = {torch::randn({3, 3000000})};
+  auto w = wide[0].to(torch::kFloat64);
+  w = (w - w.mean(0)) / w.std(0).clamp_min(1e-12);
+  EXPECT_TRUE(torch::allclose(standardised_gram(wide), torch::mm(w, w.t()), 1e-9, 1e-6));
+}
+
 }  // namespace
 }  // namespace pdiff

@@ -59,6 +59,7 @@ TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
   Generated g = load_generated(dir + "/generated.pt");
   EXPECT_EQ(g.params.sizes(), (std::vector<int64_t>{10, 768}));
   EXPECT_TRUE(torch::isfinite(g.params).all().item<bool>());
+  EXPECT_FALSE(file_exists(dir + "/generated.pt.partial")) << "written a batch at a time, then renamed";
 
   // Same seed twice: identical; batches of 7 vs all at once: same first model.
   run_ok("cp " + dir + "/generated.pt " + dir + "/generated_first.pt");

@@ -11,6 +11,7 @@
 
 #include "core/file_io.h"
 #include "gen/generate.h"
+#include "models/classifier.h"
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
@@ -111,15 +112,20 @@ TEST_P(ShippedConfig, RunsEndToEnd) {
   const std::string cfg = test::source_dir() + "/configs/" + name + ".yaml";
   Config c = Config::load(cfg);
   const std::string arch = c.s("model.arch");
-  const bool whole = c.s("zoo.select") == "all";  // fmnist-mlp-whole
-  const int64_t d = whole ? 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
-                          : arch == "mlp" ? 128 * 10 + 10 : default_d(arch, 10);  // fmnist-mlp: 256-128-10
+  int64_t d = arch == "mlp" ? 128 * 10 + 10 : default_d(arch, 10);  // fmnist-mlp: 256-128-10
+  if (c.s("zoo.select") == "all") {  // the fmnist-*-whole configs: every weight and bias
+    ClassifierSpec spec;
+    spec.arch = arch;
+    spec.mlp_hidden = c.ilist("model.mlp_hidden");
+    Classifier model = make_classifier(spec);  // Fashion-MNIST: the spec's defaults
+    d = ParamLayout::of(model, select_parameters(model, "all")).dim();
+  }
   run_ok(" --config " + cfg + tiny(dir), dir, d);
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfig,
-                         ::testing::Values("fmnist-mlp", "fmnist-mlp-whole", "fmnist-resnet18", "fmnist-vit_tiny",
-                                           "fmnist-convnext_tiny"),
+                         ::testing::Values("fmnist-mlp", "fmnist-mlp-whole", "fmnist-convnet4-whole", "fmnist-resnet18",
+                                           "fmnist-resnet18-whole", "fmnist-vit_tiny", "fmnist-convnext_tiny"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string n = info.param;
                            for (auto& ch : n)

@@ -74,6 +74,7 @@ TEST(CollectCli, WritesFilesThatPyTorchReads) {
   ASSERT_EQ(rc, 0) << out;
   for (const char* f : {"base.pt", "base.json", "config.yaml", "zoo.pt"}) EXPECT_TRUE(exists(run + "/" + f)) << f;
   EXPECT_FALSE(exists(run + "/zoo.partial.pt"));
+  EXPECT_FALSE(exists(run + "/zoo.pt.partial"));
   EXPECT_FALSE(exists(run + "/base.partial.pt"));
   // The saved config is the resolved one.
   Config saved = Config::load(run + "/config.yaml");
@@ -243,6 +244,12 @@ TEST(CollectCli, ResumeAfterKillEqualsUninterruptedRun) {
   ASSERT_TRUE(seen) << "zoo.partial.pt never appeared (exited: " << exited << ")\n" << log1;
   ASSERT_FALSE(exists(a + "/zoo.pt")) << "the run finished before it was killed";
   ASSERT_TRUE(exists(a + "/base.pt"));
+  // The checkpoints so far are in the zoo being written, appended one by one (core/rows_writer.h).
+  {
+    std::ifstream rows(a + "/zoo.pt.partial", std::ios::binary | std::ios::ate);
+    ASSERT_TRUE(rows.good()) << "no zoo.pt.partial";
+    EXPECT_GE(static_cast<int64_t>(rows.tellg()), 25 * 768 * 4);
+  }
 
   // Rerun the same command: it resumes and finishes.
   std::string out;
@@ -250,6 +257,7 @@ TEST(CollectCli, ResumeAfterKillEqualsUninterruptedRun) {
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("resuming after"), std::string::npos) << out;
   EXPECT_FALSE(exists(a + "/zoo.partial.pt"));
+  EXPECT_FALSE(exists(a + "/zoo.pt.partial"));
 
   // The uninterrupted reference.
   rc = collect(resume_args(b), &out);
