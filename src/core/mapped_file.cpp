@@ -81,6 +81,11 @@ void release_pages(const torch::Tensor& t) {
   ref->file->release(static_cast<const char*>(t.data_ptr()) - begin, t.nbytes());
 }
 
+void release_column_pages(const torch::Tensor& rows, int64_t c0, int64_t c1) {
+  if (!is_mapped(rows)) return;
+  for (int64_t i = 0; i < rows.size(0); ++i) release_pages(rows[i].slice(0, c0, c1));
+}
+
 uint32_t crc32_released(const MappedFile& file, uint64_t offset, uint64_t n) {
   constexpr uint64_t kChunk = 64 << 20;
   uLong crc = crc32(0L, Z_NULL, 0);

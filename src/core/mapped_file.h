@@ -43,6 +43,9 @@ bool is_mapped(const torch::Tensor& t);
 // does nothing for a tensor in memory. Call on chunks of read-only data after their last use.
 void release_pages(const torch::Tensor& t);
 
+// The same for columns [c0, c1) of every row of a (K, D) tensor (a column chunk of a zoo).
+void release_column_pages(const torch::Tensor& rows, int64_t c0, int64_t c1);
+
 // CRC-32 of a stretch of a mapped file, releasing its pages as it goes.
 uint32_t crc32_released(const MappedFile& file, uint64_t offset, uint64_t n);
 

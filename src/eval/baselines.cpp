@@ -28,8 +28,7 @@ void for_column_chunks(const torch::Tensor& originals, Fn fn) {
   for (int64_t c0 = 0; c0 < d; c0 += width) {
     const int64_t c1 = std::min(d, c0 + width);
     fn(c0, originals.slice(1, c0, c1));
-    if (is_mapped(originals))
-      for (int64_t i = 0; i < k; ++i) release_pages(originals[i].slice(0, c0, c1));
+    release_column_pages(originals, c0, c1);
   }
 }
 

@@ -10,12 +10,6 @@ namespace pdiff {
 namespace {
 // float64 elements of one chunk of both inputs together: 64 MB.
 constexpr int64_t kChunkElements = int64_t{1} << 23;
-
-// A zoo read from disk stays there: each row's pages of the columns done are released.
-void release_columns(const torch::Tensor& rows, int64_t c0, int64_t c1) {
-  if (!is_mapped(rows)) return;
-  for (int64_t i = 0; i < rows.size(0); ++i) release_pages(rows[i].slice(0, c0, c1));
-}
 }  // namespace
 
 torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& scale,
@@ -46,8 +40,8 @@ torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, co
     y = y - centre;
     sq += x.pow(2).sum(1, true) + y.pow(2).sum(1).unsqueeze(0);
     sq.addmm_(x, y.t(), /*beta=*/1, /*alpha=*/-2);
-    release_columns(a, c0, c1);
-    release_columns(b, c0, c1);
+    release_column_pages(a, c0, c1);  // a zoo read from disk stays there
+    release_column_pages(b, c0, c1);
   }
   return sq.clamp_min_(0).sqrt_();
 }

@@ -215,9 +215,7 @@ torch::Tensor standardised_gram(const std::vector<torch::Tensor>& groups) {
     auto x = torch::cat(parts);
     x = (x - x.mean(0)) / (n > 1 ? x.std(0) : torch::ones({c1 - c0}, torch::kFloat64)).clamp_min(1e-12);
     gram.addmm_(x, x.t());
-    for (const auto& g : groups)  // a zoo read from disk stays there (core/mapped_file.h)
-      if (is_mapped(g))
-        for (int64_t i = 0; i < g.size(0); ++i) release_pages(g[i].slice(0, c0, c1));
+    for (const auto& g : groups) release_column_pages(g, c0, c1);  // a zoo on disk stays there
   }
   return gram;
 }
