@@ -49,6 +49,13 @@ std::string own_data_command(const std::string& args) {
   return "/usr/bin/python3 '" + source_dir() + "/tests/python/own_data.py' " + args;
 }
 
+std::vector<std::string> python_interpreters() {
+  std::vector<std::string> pythons = {"/usr/bin/python3"};
+  if (const char* other = std::getenv("PDIFF_TORCH2_PYTHON"); other != nullptr && *other != '\0')
+    pythons.push_back(other);
+  return pythons;
+}
+
 int run_command(const std::string& cmd, std::string* output) {
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   if (!p) return -1;

@@ -18,6 +18,10 @@ int run_command(const std::string& cmd, std::string* output = nullptr);
 std::string tail(const std::string& s, size_t n = 4000);
 // The shell command that runs tests/python/own_data.py ARGS under Debian's Python PyTorch.
 std::string own_data_command(const std::string& args);
+// The Python interpreters the interop checks run under: Debian's (PyTorch 1.13) and, when the
+// variable PDIFF_TORCH2_PYTHON names one (scripts/test.sh sets it where a PyPI PyTorch 2.x
+// venv exists), a PyTorch 2.x one.
+std::vector<std::string> python_interpreters();
 // Starts `pdiff COMMAND ARGS...` as a child process, stdout and stderr to `log`; returns its
 // pid (-1 if the log cannot be opened). For tests that kill or race a running pdiff.
 int spawn_pdiff(const std::string& command, const std::vector<std::string>& args, const std::string& log);

@@ -108,6 +108,9 @@ int64_t DictFile::integer(const std::string& key) const {
 
 double DictFile::number(const std::string& key) const {
   auto v = get(key);
+  // pdiff writes a float as a 0-dim float64 tensor (core/pt_writer.cpp); older files and Python
+  // hold a plain float.
+  if (v.isTensor() && v.toTensor().dim() == 0 && v.toTensor().is_floating_point()) return v.toTensor().item<double>();
   check(v.isDouble() || v.isInt(), path_ + ": key '" + key + "' is not a number");
   return v.isDouble() ? v.toDouble() : static_cast<double>(v.toInt());
 }

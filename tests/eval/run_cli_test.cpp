@@ -160,6 +160,15 @@ TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
   // The report agrees with an independent recomputation in Python.
   ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_report.py " + dir, &out), 0)
       << out;
+  // Every file of the run loads as PyTorch >= 2.6 loads by default (weights_only=True), in 1.13
+  // and, where one is set up, in 2.x.
+  for (const std::string& python : test::python_interpreters()) {
+    ASSERT_EQ(test::run_command(python + " " + test::source_dir() + "/tests/python/check_weights_only.py " + dir +
+                                    " --expect base.pt zoo.pt ae.pt ldm.pt generated.pt",
+                                &out),
+              0)
+        << python << ":\n" << out;
+  }
 
   // Same config again: every stage skipped.
   ASSERT_EQ(pdiff("run", tiny(dir), &out), 0) << out;

@@ -26,7 +26,7 @@ def main():
         raise SystemExit(__doc__)
     run_dir, test_limit = args[0], int(args[1])
     root = args[2] if len(args) == 3 else "/usr/share/datasets/fashion-mnist"
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("PDIFF_PYTHON_THREADS", "2")))
     failures = []
 
     def check(cond, msg):
@@ -34,7 +34,7 @@ def main():
             failures.append(msg)
             print("MISMATCH: " + msg, file=sys.stderr)
 
-    g = torch.load(os.path.join(run_dir, "generated.pt"))
+    g = torch.load(os.path.join(run_dir, "generated.pt"), weights_only=True)
     for key in ("format", "version", "params", "accuracy", "predictions", "names", "shapes", "offsets"):
         check(key in g, f"generated.pt has no key {key!r}")
     if failures:
@@ -53,7 +53,7 @@ def main():
     x = images.unsqueeze(1).float().div(255.0).sub(0.2860).div(0.3530)
 
     model = ConvNet4()
-    model.load_state_dict(torch.load(os.path.join(run_dir, "base.pt")), strict=True)
+    model.load_state_dict(torch.load(os.path.join(run_dir, "base.pt"), weights_only=True), strict=True)
     model.eval()
     state = dict(model.named_parameters())
     accs = []
@@ -75,7 +75,7 @@ def main():
               f"{exported} not found: run `pdiff export --index 3` first, or pass --no-export")
     if check_export and n > 3 and os.path.exists(exported):
         m = ConvNet4()
-        m.load_state_dict(torch.load(exported), strict=True)
+        m.load_state_dict(torch.load(exported, weights_only=True), strict=True)
         m.eval()
         with torch.no_grad():
             a = 100.0 * (m(x).argmax(1) == labels).float().mean().item()

@@ -144,8 +144,8 @@ def check_dominance(rep, failures):
 
 def main():
     run_dir = sys.argv[1]
-    zoo = torch.load(os.path.join(run_dir, "zoo.pt"))
-    gen = torch.load(os.path.join(run_dir, "generated.pt"))
+    zoo = torch.load(os.path.join(run_dir, "zoo.pt"), weights_only=True)
+    gen = torch.load(os.path.join(run_dir, "generated.pt"), weights_only=True)
     rep = json.load(open(os.path.join(run_dir, "report.json")))
     failures = []
 

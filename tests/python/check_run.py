@@ -93,7 +93,7 @@ def parse_config(path):
 
 # --- data.name=tensors: the user's dict, prepared as src/data/tensors.cpp prepares it -----------
 def load_tensors_test(data, test_limit, flat):
-    d = torch.load(data["file"])
+    d = torch.load(data["file"], weights_only=True)
 
     def inputs(key):
         x = d[key]
@@ -134,7 +134,7 @@ def put_vector(tensors, vec, names, shapes, offsets):
 
 def check_group(label, path, model, images, labels, batch, limit, max_pred_diff, failures):
     """Evaluates the first `limit` vectors of a zoo.pt / generated.pt; returns its summary line."""
-    g = torch.load(path)
+    g = torch.load(path, weights_only=True)
     before = len(failures)
     for key in ("params", "accuracy", "names", "shapes", "offsets"):
         if key not in g:
@@ -199,7 +199,7 @@ def main():
     ap.add_argument("--max-pred-diff", type=int, default=None,
                     help="per-image predictions allowed to differ from the stored ones (default: test images // 1000)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("PDIFF_PYTHON_THREADS", "2")))
 
     cfg = parse_config(os.path.join(args.run_dir, "config.yaml"))
     data, mcfg = cfg.get("data", {}), cfg.get("model", {})
@@ -220,7 +220,7 @@ def main():
         model = torch.jit.load(mcfg["file"])
     else:
         model = pdiff_models.build(arch, images.shape[1], images.shape[2], classes, hidden, vit_patch)
-    model.load_state_dict(torch.load(os.path.join(args.run_dir, "base.pt")), strict=True)
+    model.load_state_dict(torch.load(os.path.join(args.run_dir, "base.pt"), weights_only=True), strict=True)
     model.eval()
     print(f"check_run: {args.run_dir}: {arch} on {name}, {images.shape[0]} test images "
           f"{tuple(images.shape[1:])}")

@@ -71,10 +71,10 @@ def main():
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
     run_dir, data_root, test_limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("PDIFF_PYTHON_THREADS", "2")))
 
-    zoo = torch.load(os.path.join(run_dir, "zoo.pt"))
-    base_state = torch.load(os.path.join(run_dir, "base.pt"))
+    zoo = torch.load(os.path.join(run_dir, "zoo.pt"), weights_only=True)
+    base_state = torch.load(os.path.join(run_dir, "base.pt"), weights_only=True)
     with open(os.path.join(run_dir, "base.json")) as f:
         base_info = json.load(f)
 

@@ -42,6 +42,8 @@ import pdiff_data  # noqa: E402
 import pdiff_models  # noqa: E402
 
 ROOT = pdiff_data.FASHION_MNIST_ROOT
+# The test suite's Python-side thread count (scripts/test.sh --threads changes it with pdiff's).
+torch.set_num_threads(int(os.environ.get("PDIFF_PYTHON_THREADS", "2")))
 
 
 def split(prefix, n):
@@ -180,10 +182,10 @@ def write_script(a):
 def evaluate(a):
     m = torch.jit.load(a.module)
     if a.state != "-":
-        m.load_state_dict(torch.load(a.state))
+        m.load_state_dict(torch.load(a.state, weights_only=True))
     m.eval()
     if a.data:
-        d = torch.load(a.data)
+        d = torch.load(a.data, weights_only=True)
         x, y = d["test_x"][:a.test], d["test_y"][:a.test]
         x = (x.float() / 255 if x.dtype == torch.uint8 else x.float())
         x = x.unsqueeze(1) if x.dim() == 3 else x

@@ -2,29 +2,34 @@
 """Issue 9's whole check, as a researcher would do it: a PyTorch model pdiff does not know,
 data from Python, checkpoints trained in Python, then pdiff, then PyTorch again.
 
-    own_model_flow.py --pdiff BIN --work DIR --model lenet_bn|lenet_gn [--collect]
+    own_model_flow.py --pdiff BIN --work DIR --model lenet_bn|lenet_gn [--modes import,collect]
                       [--train N] [--test M] [--epochs E] [--k K] [--warmup W] [--zoo-lr LR]
-                      [--export N] [KEY=VALUE ...]
+                      [--export N] [--seed S] [--python-threads T] [--margins MEAN,MEDIAN,BEST,MIN]
+                      [--report-only] [KEY=VALUE ...]
 
-1. Python: writes DIR/data.pt (Fashion-MNIST's first N training and M test images as
-   data.name=tensors expects them, uint8), trains the model (own_data.py: LeNet-5 with
-   BatchNorm, or a small CNN with GroupNorm and LayerNorm) for E epochs and saves
+1. Python (once for every mode): writes DIR/data.pt (Fashion-MNIST's first N training and M
+   test images as data.name=tensors expects them, uint8), trains the model (own_data.py:
+   LeNet-5 with BatchNorm, or a small CNN with GroupNorm and LayerNorm) for E epochs and saves
    DIR/module.pt (torch.jit.script) and DIR/base.pt (its state dict).
-2. Python (unless --collect): trains only the last two normalisation layers from the base,
+2. Python (mode import): trains only the last two normalisation layers from the base,
    W + K AdamW steps (--zoo-lr, default 1e-3: a smooth zoo, like the last epoch of a training at
    a small learning rate; weight decay 5e-4, batch 128, BatchNorm statistics frozen),
    saving each of the last K steps as DIR/ckpts/ckpt_NNN.pt: the zoo, as p-diff's protocol
    makes it (the official code saves the last iterations of a training, not its first steps).
-3. pdiff: `import --from DIR/ckpts` (with --collect: pdiff collects K checkpoints itself),
-   then `run` (train, generate, eval) and `export` of the first --export generated models,
-   which writes each as a TorchScript module. KEY=VALUE words go to every pdiff call.
+3. pdiff, in DIR/MODE/run: `import --from DIR/ckpts` (mode collect: pdiff collects K
+   checkpoints itself), then `run` (train, generate, eval) and `export` of the first --export
+   generated models, which writes each as a TorchScript module. KEY=VALUE words go to every
+   pdiff call; --seed S seeds Python's training and pdiff's (seed=S generate.seed=S).
 4. Python: loads every exported module with torch.jit.load and every generated vector of
    generated.pt into the module, evaluates them on the test split: each accuracy must agree
-   with pdiff's within 0.05 points. Then the quality gates of the benchmark task, generated
-   against the originals (zoo.pt): mean and median >= the originals' minus 0.1 points, best
-   >= best original minus 0.2, none below the weakest original minus 1.
-Prints a summary, writes DIR/own_model_flow.json, exits 1 when a check fails.
-Uses Debian's python3-torch (/usr/bin/python3).
+   with pdiff's within 0.05 points (exact: the same weights on the same images). Then the
+   quality gates, generated against the originals (zoo.pt): mean and median >= the originals'
+   minus MEAN and MEDIAN points, best >= best original minus BEST, none below the weakest
+   original minus MIN. The default margins are the benchmark task's targets (0.1,0.1,0.2,1);
+   the test suite passes wider ones, measured from the spread of the flows over seeds and
+   thread counts (docs/benchmarks.md). --report-only prints the gates without failing on them.
+Prints a summary, writes DIR/MODE/own_model_flow.json, exits 1 when a check fails.
+Uses Debian's python3-torch (/usr/bin/python3) or any PyTorch >= 1.13.
 """
 import argparse
 import json
@@ -52,7 +57,7 @@ def write_data(path, n_train, n_test):
 
 
 def load_split(path, which):
-    d = torch.load(path)
+    d = torch.load(path, weights_only=True)
     return (d[which + "_x"].float() / 255).unsqueeze(1), d[which + "_y"]
 
 
@@ -66,12 +71,12 @@ def last_two_norms(model):
     return [n for n, m in model.named_modules() if isinstance(m, NORMS) and any(True for _ in m.parameters())][-2:]
 
 
-def train_base(model, x, y, epochs):
+def train_base(model, x, y, epochs, seed):
     """SGD with momentum, cosine learning rate, batch 128: a plain recipe."""
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     steps = epochs * (x.shape[0] // 128)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(epochs):
         order = torch.randperm(x.shape[0], generator=gen)
@@ -84,7 +89,7 @@ def train_base(model, x, y, epochs):
     model.eval()
 
 
-def train_zoo(model, x, y, lr, warmup, k, out_dir):
+def train_zoo(model, x, y, lr, warmup, k, out_dir, seed):
     """The last two normalisation layers only, one checkpoint per step (p-diff's protocol)."""
     norms = last_two_norms(model)
     for p in model.parameters():
@@ -93,7 +98,7 @@ def train_zoo(model, x, y, lr, warmup, k, out_dir):
     for p in params:
         p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=5e-4)
-    gen = torch.Generator().manual_seed(1)
+    gen = torch.Generator().manual_seed(seed + 1)
     model.eval()  # BatchNorm statistics stay the base's: everything outside the subset is shared
     os.makedirs(out_dir, exist_ok=True)
     for step in range(warmup + k):
@@ -126,70 +131,38 @@ def put_vector(module, vec, g):
             tensors[name].copy_(vec[int(off):int(off) + n].view(shape))
 
 
-def gates(gen, orig):
+PAPER_MARGINS = (0.1, 0.1, 0.2, 1.0)  # the benchmark task's targets: mean, median, best, min
+
+
+def gates(gen, orig, margins):
     g, o = gen.double(), orig.double()
+    m_mean, m_median, m_best, m_min = margins
     checks = {
-        "mean": (g.mean().item(), o.mean().item() - 0.1),
-        "median": (g.median().item(), o.median().item() - 0.1),
-        "best": (g.max().item(), o.max().item() - 0.2),
-        "min": (g.min().item(), o.min().item() - 1.0),
+        "mean": (g.mean().item(), o.mean().item() - m_mean),
+        "median": (g.median().item(), o.median().item() - m_median),
+        "best": (g.max().item(), o.max().item() - m_best),
+        "min": (g.min().item(), o.min().item() - m_min),
     }
-    return {k: {"generated": v, "limit": lim, "ok": v >= lim} for k, (v, lim) in checks.items()}
+    return {k: {"generated": v, "limit": lim, "margin": m, "ok": v >= lim}
+            for (k, (v, lim)), m in zip(checks.items(), margins)}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pdiff", required=True)
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--model", choices=("lenet_bn", "lenet_gn"), default="lenet_bn")
-    ap.add_argument("--collect", action="store_true", help="pdiff collects the zoo (no import)")
-    ap.add_argument("--train", type=int, default=60000)
-    ap.add_argument("--test", type=int, default=10000)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--k", type=int, default=30, help="checkpoints (--collect: pdiff's zoo.k)")
-    ap.add_argument("--warmup", type=int, default=0, help="subset steps before the first saved checkpoint")
-    ap.add_argument("--zoo-lr", type=float, default=1e-3, help="AdamW learning rate of the subset")
-    ap.add_argument("--export", type=int, default=5)
-    ap.add_argument("settings", nargs="*", help="KEY=VALUE for every pdiff call")
-    a = ap.parse_args()
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    os.makedirs(a.work, exist_ok=True)
-    log = os.path.join(a.work, "pdiff.log")
-    data, module_file, base_file = (os.path.join(a.work, f) for f in ("data.pt", "module.pt", "base.pt"))
-    ckpts, run = os.path.join(a.work, "ckpts"), os.path.join(a.work, "run")
-    times = {}
-
-    t0 = time.time()
-    write_data(data, a.train, a.test)
-    train_x, train_y = load_split(data, "train")
-    test_x, test_y = load_split(data, "test")
-    model = {"lenet_bn": own_data.LeNetBN, "lenet_gn": own_data.SmallGN}[a.model]()
-    train_base(model, train_x, train_y, a.epochs)
-    base_acc = accuracy(model, test_x, test_y)
-    torch.jit.script(model).save(module_file)
-    torch.save(dict(model.state_dict()), base_file)
-    if not a.collect:
-        shutil.rmtree(ckpts, ignore_errors=True)
-        norms = train_zoo(model, train_x, train_y, a.zoo_lr, a.warmup, a.k, ckpts)
-    times["python"] = time.time() - t0
-    print(f"python: {a.model} base {base_acc:.2f} % after {a.epochs} epochs on {a.train} images"
-          + ("" if a.collect else f", {a.k} checkpoints of {norms}") + f" ({times['python']:.0f} s)")
-
-    words = [f"run_dir={run}", "model.arch=torchscript", f"model.file={module_file}", "data.name=tensors",
-             f"data.file={data}", f"base.file={base_file}", f"zoo.k={a.k}"] + a.settings
+def check_run(a, mode, run, log, words, test_x, test_y, module_file, base_acc, times):
+    """pdiff's run of one mode, then PyTorch on every vector it wrote; returns the failures."""
     shutil.rmtree(run, ignore_errors=True)
-    if not a.collect:
+    if mode == "import":
+        ckpts = os.path.join(a.work, "ckpts")
         times["import"] = pdiff(a.pdiff, ["import", "--from", ckpts] + words, log)
-        words.append(f"zoo.import={ckpts}")
+        words = words + [f"zoo.import={ckpts}"]
     times["run"] = pdiff(a.pdiff, ["run"] + words, log)
     for i in range(a.export):
         pdiff(a.pdiff, ["export", "--index", str(i)] + words, log)
 
     failures = []
-    zoo, gen = torch.load(os.path.join(run, "zoo.pt")), torch.load(os.path.join(run, "generated.pt"))
+    zoo = torch.load(os.path.join(run, "zoo.pt"), weights_only=True)
+    gen = torch.load(os.path.join(run, "generated.pt"), weights_only=True)
     module = torch.jit.load(module_file)
-    module.load_state_dict(torch.load(os.path.join(run, "base.pt")))
+    module.load_state_dict(torch.load(os.path.join(run, "base.pt"), weights_only=True))
     module.eval()
     worst = {"exported": 0.0, "generated": 0.0, "originals": 0.0}
     for i in range(a.export):
@@ -203,25 +176,102 @@ def main():
     for label, w in worst.items():
         if w >= TOLERANCE:
             failures.append(f"{label}: PyTorch and pdiff accuracies differ by {w:.4f} points")
-    g = gates(gen["accuracy"], zoo["accuracy"])
-    failures += [f"gate {k}: generated {v['generated']:.2f} < {v['limit']:.2f}" for k, v in g.items() if not v["ok"]]
+    g = gates(gen["accuracy"], zoo["accuracy"], a.margins)
+    gate_failures = [f"gate {k}: generated {v['generated']:.2f} < {v['limit']:.2f} (margin {v['margin']})"
+                     for k, v in g.items() if not v["ok"]]
+    if not a.report_only:
+        failures += gate_failures
 
     o, n = zoo["accuracy"].double(), gen["accuracy"].double()
     summary = {
-        "model": a.model, "mode": "collect" if a.collect else "import", "train": a.train, "test": a.test,
+        "model": a.model, "mode": mode, "seed": a.seed, "python_threads": a.python_threads,
+        "train": a.train, "test": a.test,
         "k": int(o.shape[0]), "d": int(zoo["params"].shape[1]), "base": base_acc,
         "original": {"best": o.max().item(), "mean": o.mean().item(), "median": o.median().item(), "min": o.min().item()},
         "generated": {"n": int(n.shape[0]), "best": n.max().item(), "mean": n.mean().item(),
                       "median": n.median().item(), "min": n.min().item()},
         "max_difference": worst, "gates": g, "seconds": times, "failures": failures,
     }
-    with open(os.path.join(a.work, "own_model_flow.json"), "w") as f:
+    with open(os.path.join(a.work, mode, "own_model_flow.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print(f"{a.model} ({summary['mode']}): D = {summary['d']}, K = {summary['k']}, "
+    print(f"{a.model} ({mode}, seed {a.seed}): D = {summary['d']}, K = {summary['k']}, "
           f"originals best/mean/median/min {o.max():.2f}/{o.mean():.2f}/{o.median():.2f}/{o.min():.2f}, "
           f"generated {n.max():.2f}/{n.mean():.2f}/{n.median():.2f}/{n.min():.2f}")
+    print("generated - originals (points): " + ", ".join(f"{k} {v['generated'] - v['limit'] - v['margin']:+.2f}"
+                                                         for k, v in g.items()))
     print("max |PyTorch - pdiff| (points): " + ", ".join(f"{k} {v:.4f}" for k, v in worst.items()))
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+    for line in gate_failures if a.report_only else []:
+        print("  (report only) " + line)
+    return failures
+
+
+def margins(text):
+    m = tuple(float(v) for v in text.split(","))
+    if len(m) != 4:
+        raise argparse.ArgumentTypeError("--margins takes four numbers: MEAN,MEDIAN,BEST,MIN")
+    return m
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pdiff", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--model", choices=("lenet_bn", "lenet_gn"), default="lenet_bn")
+    ap.add_argument("--modes", default="import",
+                    help="comma-separated: import (Python's checkpoints), collect (pdiff collects the zoo)")
+    ap.add_argument("--train", type=int, default=60000)
+    ap.add_argument("--test", type=int, default=10000)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--k", type=int, default=30, help="checkpoints (collect: pdiff's zoo.k)")
+    ap.add_argument("--warmup", type=int, default=0, help="subset steps before the first saved checkpoint")
+    ap.add_argument("--zoo-lr", type=float, default=1e-3, help="AdamW learning rate of the subset")
+    ap.add_argument("--export", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0, help="Python's training seeds and pdiff's seed, generate.seed")
+    ap.add_argument("--python-threads", type=int, default=int(os.environ.get("PDIFF_PYTHON_THREADS", "2")),
+                    help="torch.set_num_threads on the Python side (default: $PDIFF_PYTHON_THREADS or 2)")
+    ap.add_argument("--margins", type=margins, default=PAPER_MARGINS,
+                    help="points below the originals' mean, median, best, min that the generated may fall")
+    ap.add_argument("--report-only", action="store_true", help="print the quality gates, fail only on exact checks")
+    ap.add_argument("settings", nargs="*", help="KEY=VALUE for every pdiff call")
+    a = ap.parse_args()
+    modes = a.modes.split(",")
+    if not modes or any(m not in ("import", "collect") for m in modes):
+        ap.error(f"--modes {a.modes}: use import, collect or import,collect")
+    torch.set_num_threads(a.python_threads)
+    torch.manual_seed(a.seed)
+    os.makedirs(a.work, exist_ok=True)
+    data, module_file, base_file = (os.path.join(a.work, f) for f in ("data.pt", "module.pt", "base.pt"))
+    times = {}
+
+    t0 = time.time()
+    write_data(data, a.train, a.test)
+    train_x, train_y = load_split(data, "train")
+    test_x, test_y = load_split(data, "test")
+    model = {"lenet_bn": own_data.LeNetBN, "lenet_gn": own_data.SmallGN}[a.model]()
+    train_base(model, train_x, train_y, a.epochs, a.seed)
+    base_acc = accuracy(model, test_x, test_y)
+    torch.jit.script(model).save(module_file)
+    torch.save(dict(model.state_dict()), base_file)
+    norms = None
+    if "import" in modes:
+        ckpts = os.path.join(a.work, "ckpts")
+        shutil.rmtree(ckpts, ignore_errors=True)
+        norms = train_zoo(model, train_x, train_y, a.zoo_lr, a.warmup, a.k, ckpts, a.seed)
+    times["python"] = time.time() - t0
+    print(f"python: {a.model} base {base_acc:.2f} % after {a.epochs} epochs on {a.train} images"
+          + ("" if norms is None else f", {a.k} checkpoints of {norms}") + f" ({times['python']:.0f} s)")
+
+    failures = []
+    for mode in modes:
+        run = os.path.join(a.work, mode, "run")
+        os.makedirs(os.path.dirname(run), exist_ok=True)
+        log = os.path.join(a.work, mode, "pdiff.log")
+        words = [f"run_dir={run}", "model.arch=torchscript", f"model.file={module_file}", "data.name=tensors",
+                 f"data.file={data}", f"base.file={base_file}", f"zoo.k={a.k}", f"seed={a.seed}",
+                 f"generate.seed={a.seed}"] + a.settings
+        failures += [f"{mode}: {f}" for f in
+                     check_run(a, mode, run, log, words, test_x, test_y, module_file, base_acc, dict(times))]
     if failures:
         print("own_model_flow: FAILED\n  " + "\n  ".join(failures))
         sys.exit(1)
