@@ -36,11 +36,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ "$build" -eq 1 ] || exit 0
 
+# A unity build (16 files a compiler run) halves the build from scratch (5 min instead of 10 on
+# the 2-core machine); PDIFF_UNITY=OFF builds file by file, quicker to rebuild after one edit.
+unity="-DCMAKE_UNITY_BUILD=${PDIFF_UNITY:-ON} -DCMAKE_UNITY_BUILD_BATCH_SIZE=16"
 if [ "$tests" -eq 1 ]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON >/dev/null
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $unity -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON >/dev/null
   cmake --build build -j "$(nproc)"
 else
   # Only what the experiment runs: the library and the `pdiff` program.
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $unity >/dev/null
   cmake --build build -j "$(nproc)" --target pdiff
 fi

@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 command -v clang++ >/dev/null || { echo "sanitized_build.sh: clang++ not found; run scripts/install.sh --tests" >&2; exit 1; }
 
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_UNITY_BUILD="${PDIFF_UNITY:-ON}" -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 \
   -DPDIFF_SANITIZE=address,undefined -DPDIFF_BUILD_FUZZ=ON -DPDIFF_BUILD_TESTS=ON >/dev/null
 cmake --build build-sanitize -j "$(nproc)" --target "$@"

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite: the GoogleTest suite under
 # CTest, then a bounded run of every fuzz target (scripts/fuzz.sh). Idempotent.
-#   scripts/test.sh [CTEST ARGS...]   e.g. scripts/test.sh -R Config
+#   scripts/test.sh [--threads N] [CTEST ARGS...]   e.g. scripts/test.sh -R Config
 #   scripts/test.sh --sanitize        the unit tests built with AddressSanitizer and
 #                                     UndefinedBehaviorSanitizer (clang, build-sanitize/)
+#
+# Every pdiff the tests start, and the Python side of the interop tests, runs at N threads
+# (default 1: PDIFF_THREADS, PDIFF_PYTHON_THREADS), and CTest runs cores / N tests at a time, so
+# the cores are used without oversubscription. Tests whose results depend on training noise
+# have margins that cover the spread over seeds and thread counts: `--threads 2` passes too.
+# Where a PyPI PyTorch 2.x venv exists ($PDIFF_TORCH2_VENV, default ~/.cache/pdiff/torch2-venv),
+# the interop tests also load pdiff's files with it (PDIFF_TORCH2_PYTHON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +21,25 @@ if [ "${1:-}" = "--sanitize" ]; then
   exit 0
 fi
 
+threads=1
+if [ "${1:-}" = "--threads" ]; then
+  threads="${2:?--threads needs a number}"
+  shift 2
+fi
+case "$threads" in ''|*[!0-9]*|0) echo "test.sh: --threads $threads: use a positive number" >&2; exit 2 ;; esac
+export PDIFF_THREADS="$threads" PDIFF_PYTHON_THREADS="$threads"
+jobs=$(( $(nproc) / threads ))
+[ "$jobs" -ge 1 ] || jobs=1
+
+venv="${PDIFF_TORCH2_VENV:-$HOME/.cache/pdiff/torch2-venv}"
+if [ -z "${PDIFF_TORCH2_PYTHON:-}" ] && [ -x "$venv/bin/python" ]; then
+  export PDIFF_TORCH2_PYTHON="$venv/bin/python"
+fi
+
 scripts/install.sh --tests
-(cd build && ctest --output-on-failure --timeout 900 "$@")
+start=$(date +%s)
+(cd build && ctest --output-on-failure --timeout 900 -j "$jobs" "$@")
+echo "test.sh: CTest took $(( $(date +%s) - start )) s ($jobs at a time, $threads thread(s) each)"
 # With a test filter the caller wants a part of the suite; the fuzz run belongs to the whole.
 if [ $# -eq 0 ]; then
   scripts/fuzz.sh --seconds "${PDIFF_FUZZ_SECONDS:-10}"

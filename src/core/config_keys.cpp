@@ -15,7 +15,7 @@ const std::vector<KeyDef>& config_keys() {
       {"run_dir", T::String, "runs/fmnist-convnet4", "directory for every output of the run"},
       {"seed", T::Int, "0", "seed of base training and zoo collection", 0, 2147483647},
       {"device", T::String, "cpu", "cpu (cuda is reserved: this version refuses it)", -kInf, kInf, {"cpu", "cuda"}},
-      {"threads", T::Int, "0", "CPU threads (0 = all cores)", 0, 1024},
+      {"threads", T::Int, "0", "CPU threads (0 = all cores; the variable PDIFF_THREADS overrides it)", 0, 1024},
       {"recipe", T::String, "default",
        "default (fast, sized for a 2-core CPU) or paper (the official generator: presets the conv "
        "autoencoder's and the denoiser's sizes, steps and learning rates, the whole latent without position "

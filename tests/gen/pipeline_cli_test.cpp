@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -143,6 +144,9 @@ TEST(PipelineCli, WholeMlpWithTheTokenAutoencoder) {
   const double orig_mean = groups["original"]["acc"]["mean"], orig_min = groups["original"]["acc"]["min"];
   // The tiny zoo is a steep stretch of training (59-72 % here), so the bar is its range: a
   // whole network that collapsed (~10 %) or drifted off (noise_raw_0.06: ~40 %) fails it.
+  // Printed for the spread across seeds and thread counts (docs/benchmarks.md, "Quality gates").
+  std::cout << "whole MLP: originals mean " << orig_mean << " min " << orig_min << ", generated mean " << gen_mean
+            << " min " << gen_min << "\n";
   EXPECT_GT(orig_mean, 60.0) << "the tiny base MLP did not learn: the test lost its point";
   EXPECT_GE(gen_mean, orig_min);
   EXPECT_GE(gen_min, orig_min - 5.0);

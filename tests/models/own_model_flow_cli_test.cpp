@@ -1,4 +1,4 @@
-// Issue 9's whole check on real data (10 000 training images, 5 000 test images)
+// Issue 9's whole check on real data (5 000 or 10 000 training images, 5 000 test images)
 // (tests/python/own_model_flow.py): two PyTorch models pdiff does not know (LeNet-5 with
 // BatchNorm; a CNN with GroupNorm and LayerNorm), scripted and trained in Python on a tensors
 // dataset, with a zoo of checkpoints trained in Python and, for the LeNet, one collected by
@@ -26,6 +26,7 @@ namespace {
 struct Flow {
   std::string model;
   std::vector<std::string> modes;  // share one Python preparation (data, base training)
+  int train;                       // training images
   int epochs;                      // of Python's base training: the GroupNorm CNN learns slowly
 };
 
@@ -33,7 +34,9 @@ struct Flow {
 struct Margins {
   double mean, median, best, min;
 };
-constexpr Margins kSuiteMargins{0.5, 0.5, 0.6, 2.0};
+// At least twice the largest shortfall seen over 12 runs (seeds 0-2 at one thread, seed 0 at two,
+// on both sides; docs/benchmarks.md): mean -0.12, median -0.08, best -0.38, min -0.08 points.
+constexpr Margins kSuiteMargins{0.4, 0.4, 0.8, 1.0};
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -52,8 +55,9 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
   const std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tests/python/own_model_flow.py --pdiff " +
                           test::pdiff_binary() + " --work " + work + " --model " + flow.model +
                           " --modes " + join(flow.modes) + " --margins " + margins +
-                          " --train 10000 --test 5000 --epochs " + std::to_string(flow.epochs) +
-                          " --k 30 --export 2 threads=2 generate.n=50 eval.baseline_n=10 eval.tsne=false";
+                          " --train " + std::to_string(flow.train) + " --test 5000 --epochs " +
+                          std::to_string(flow.epochs) + " --k 30 --export 2 --check-originals 10" +
+                          " threads=2 generate.n=30 eval.baseline_n=10 eval.tsne=false";
   std::string out;
   const int rc = test::run_command("timeout 900 " + cmd, &out);
   ASSERT_EQ(rc, 0) << test::tail(out);
@@ -66,7 +70,7 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
     const Generated gen = load_generated(run + "/generated.pt");
     EXPECT_EQ(zoo.arch, "torchscript");
     ASSERT_EQ(zoo.params.size(0), 30);
-    ASSERT_EQ(gen.params.size(0), 50);
+    ASSERT_EQ(gen.params.size(0), 30);
     const std::vector<std::string> expected =
         flow.model == "lenet_bn" ? std::vector<std::string>{"features.5.weight", "features.5.bias", "bn3.weight", "bn3.bias"}
                                  : std::vector<std::string>{"gn2.weight", "gn2.bias", "ln.weight", "ln.bias"};
@@ -92,7 +96,8 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Flows, OwnModelFlow,
-                         ::testing::Values(Flow{"lenet_bn", {"import", "collect"}, 2}, Flow{"lenet_gn", {"import"}, 15}),
+                         ::testing::Values(Flow{"lenet_bn", {"import", "collect"}, 10000, 2},
+                                           Flow{"lenet_gn", {"import"}, 5000, 15}),
                          [](const auto& info) { return info.param.model; });
 
 }  // namespace

@@ -4,7 +4,7 @@ data from Python, checkpoints trained in Python, then pdiff, then PyTorch again.
 
     own_model_flow.py --pdiff BIN --work DIR --model lenet_bn|lenet_gn [--modes import,collect]
                       [--train N] [--test M] [--epochs E] [--k K] [--warmup W] [--zoo-lr LR]
-                      [--export N] [--seed S] [--python-threads T] [--margins MEAN,MEDIAN,BEST,MIN]
+                      [--export N] [--check-originals N] [--seed S] [--python-threads T] [--margins MEAN,MEDIAN,BEST,MIN]
                       [--report-only] [KEY=VALUE ...]
 
 1. Python (once for every mode): writes DIR/data.pt (Fashion-MNIST's first N training and M
@@ -21,7 +21,8 @@ data from Python, checkpoints trained in Python, then pdiff, then PyTorch again.
    generated models, which writes each as a TorchScript module. KEY=VALUE words go to every
    pdiff call; --seed S seeds Python's training and pdiff's (seed=S generate.seed=S).
 4. Python: loads every exported module with torch.jit.load and every generated vector of
-   generated.pt into the module, evaluates them on the test split: each accuracy must agree
+   generated.pt (and the first --check-originals checkpoints of zoo.pt, default all) into the
+   module, evaluates them on the test split: each accuracy must agree
    with pdiff's within 0.05 points (exact: the same weights on the same images). Then the
    quality gates, generated against the originals (zoo.pt): mean and median >= the originals'
    minus MEAN and MEDIAN points, best >= best original minus BEST, none below the weakest
@@ -155,8 +156,8 @@ def check_run(a, mode, run, log, words, test_x, test_y, module_file, base_acc, t
         times["import"] = pdiff(a.pdiff, ["import", "--from", ckpts] + words, log)
         words = words + [f"zoo.import={ckpts}"]
     times["run"] = pdiff(a.pdiff, ["run"] + words, log)
-    for i in range(a.export):
-        pdiff(a.pdiff, ["export", "--index", str(i)] + words, log)
+    times["export"] = sum(pdiff(a.pdiff, ["export", "--index", str(i)] + words, log) for i in range(a.export))
+    t0 = time.time()
 
     failures = []
     zoo = torch.load(os.path.join(run, "zoo.pt"), weights_only=True)
@@ -169,13 +170,14 @@ def check_run(a, mode, run, log, words, test_x, test_y, module_file, base_acc, t
         m = torch.jit.load(os.path.join(run, f"generated_{i}.script.pt"))
         m.eval()
         worst["exported"] = max(worst["exported"], abs(accuracy(m, test_x, test_y) - float(gen["accuracy"][i])))
-    for label, g in (("generated", gen), ("originals", zoo)):
-        for k in range(g["params"].shape[0]):
+    for label, g, n in (("generated", gen, None), ("originals", zoo, a.check_originals)):
+        for k in range(g["params"].shape[0] if n is None else min(n, g["params"].shape[0])):
             put_vector(module, g["params"][k], g)
             worst[label] = max(worst[label], abs(accuracy(module, test_x, test_y) - float(g["accuracy"][k])))
     for label, w in worst.items():
         if w >= TOLERANCE:
             failures.append(f"{label}: PyTorch and pdiff accuracies differ by {w:.4f} points")
+    times["python_check"] = time.time() - t0
     g = gates(gen["accuracy"], zoo["accuracy"], a.margins)
     gate_failures = [f"gate {k}: generated {v['generated']:.2f} < {v['limit']:.2f} (margin {v['margin']})"
                      for k, v in g.items() if not v["ok"]]
@@ -227,6 +229,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=0, help="subset steps before the first saved checkpoint")
     ap.add_argument("--zoo-lr", type=float, default=1e-3, help="AdamW learning rate of the subset")
     ap.add_argument("--export", type=int, default=5)
+    ap.add_argument("--check-originals", type=int, default=None,
+                    help="re-evaluate only the first N checkpoints of zoo.pt in PyTorch (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="Python's training seeds and pdiff's seed, generate.seed")
     ap.add_argument("--python-threads", type=int, default=int(os.environ.get("PDIFF_PYTHON_THREADS", "2")),
                     help="torch.set_num_threads on the Python side (default: $PDIFF_PYTHON_THREADS or 2)")
