@@ -30,6 +30,8 @@ struct Flow {
   int epochs;                      // of Python's base training: the GroupNorm CNN learns slowly
 };
 
+void PrintTo(const Flow& f, std::ostream* os) { *os << f.model << " (" << f.train << " images)"; }
+
 // Points the generated models may fall below the originals' mean, median, best and min.
 struct Margins {
   double mean, median, best, min;
