@@ -307,7 +307,6 @@ TEST(FileChecks, ACorruptTensorIsNamed) {
       named.insert(msg.substr(msg.find("tensor '") + 8, msg.find("' is corrupt") - msg.find("tensor '") - 8));
     }
     if (kind.name == "zoo.pt") {
-      // Numbers are 0-dim tensors too (core/pt_writer.cpp), and named the same way.
       EXPECT_EQ(named, (std::set<std::string>{"params", "accuracy", "predictions", "base_accuracy", "collect_seconds"}));
     } else {
       EXPECT_EQ(named.size(), state_dict(make_classifier(tiny_spec())).size());
