@@ -1,6 +1,7 @@
 #include "eval/projection.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/linalg.h>  // torch/torch.h includes it in LibTorch 1.13, not in 2.x
 
 #include <algorithm>
 #include <cmath>

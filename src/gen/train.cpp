@@ -1,5 +1,7 @@
 #include "gen/train.h"
 
+#include <torch/linalg.h>  // torch/torch.h includes it in LibTorch 1.13, not in 2.x
+
 #include <cmath>
 #include <cstdio>
 #include <optional>
