@@ -1,7 +1,6 @@
 #include "eval/projection.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/linalg.h>  // torch/torch.h includes it in LibTorch 1.13, not in 2.x
 
 #include <algorithm>
 #include <cmath>
@@ -87,12 +86,12 @@ torch::Tensor pca_2d(const torch::Tensor& x) {
   torch::Tensor loadings;  // (D, k): principal directions
   torch::Tensor values;    // (k): variances (eigenvalues of xc^T xc), descending
   if (d <= n) {
-    auto [vals, vecs] = torch::linalg::eigh(torch::mm(xc.t(), xc), "L");
+    auto [vals, vecs] = torch::linalg_eigh(torch::mm(xc.t(), xc), "L");
     values = vals.slice(0, d - k, d).flip(0);
     loadings = vecs.slice(1, d - k, d).flip(1);
   } else {
     // Gram route: xc xc^T = U L U^T, so the directions are xc^T U / sqrt(L).
-    auto [vals, vecs] = torch::linalg::eigh(torch::mm(xc, xc.t()), "L");
+    auto [vals, vecs] = torch::linalg_eigh(torch::mm(xc, xc.t()), "L");
     values = vals.slice(0, n - k, n).flip(0);
     torch::Tensor u = vecs.slice(1, n - k, n).flip(1);
     loadings = torch::mm(xc.t(), u) / values.clamp_min(1e-300).sqrt().unsqueeze(0);
@@ -233,7 +232,7 @@ torch::Tensor pca_2d_of_gram(const torch::Tensor& gram) {
   const int64_t n = gram.size(0);
   torch::Tensor out = torch::zeros({n, 2}, torch::kFloat64);
   if (n < 2) return out.to(torch::kFloat32);
-  auto [vals, vecs] = torch::linalg::eigh(gram.to(torch::kFloat64), "L");
+  auto [vals, vecs] = torch::linalg_eigh(gram.to(torch::kFloat64), "L");
   const int64_t k = std::min<int64_t>(2, n);
   const double top = std::max(vals[n - 1].item<double>(), 0.0);
   for (int64_t j = 0; j < k; ++j) {

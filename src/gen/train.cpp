@@ -1,7 +1,5 @@
 #include "gen/train.h"
 
-#include <torch/linalg.h>  // torch/torch.h includes it in LibTorch 1.13, not in 2.x
-
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -165,7 +163,7 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
               " checkpoints or the latent's " + std::to_string(latents.size(1)) +
               " entries; choose fewer, or 0 for the whole latent");
     const torch::Tensor centred = latents - m.latent_mean;
-    auto svd = torch::linalg::svd(centred, /*full_matrices=*/false, c10::nullopt);
+    auto svd = torch::linalg_svd(centred, /*full_matrices=*/false);
     auto vh = std::get<2>(svd).slice(0, 0, r);
     // The sign of each direction made definite (largest entry positive), so a rerun agrees.
     auto sign = torch::where(vh.gather(1, vh.abs().argmax(1, true)) < 0, -1.0, 1.0).to(vh.dtype());
