@@ -10,9 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "core/progress.h"
 #include "core/runtime.h"
+#include "run/stage_options.h"
 #include "zoo/collect.h"
 #include "zoo/tail_evaluator.h"
 #include "zoo/zoo_file.h"
@@ -25,16 +26,16 @@ int main(int argc, char** argv) {
     std::vector<std::string> overrides = {"run_dir=/tmp/pdiff_bench_collect"};
     overrides.insert(overrides.end(), argv + 1, argv + argc);
     Config cfg = Config::load("", overrides);
-    apply_threads(cfg);
+    open_run_context(cfg);
     const std::string dir = cfg.s("run_dir");
     std::system(("rm -rf '" + dir + "'").c_str());
     std::printf("threads: %d\n", torch::get_num_threads());
 
     Stopwatch total;
-    collect(cfg);
+    collect(run_context(cfg), collect_options(cfg));
     const double collect_s = total.seconds();
     auto info = nlohmann::json::parse(read_text_file(dir + "/base.json"));
-    DataSplits data = load_dataset(cfg);
+    DataSplits data = load_dataset(data_options(cfg));
     const double images = double(cfg.i("base.epochs")) * (data.train.size() / cfg.i("base.batch")) * cfg.i("base.batch");
     std::printf("base training: %.0f images/s (%.1f s for %lld epochs, test accuracy %.2f %%)\n",
                 images / info["train_seconds"].get<double>(), info["train_seconds"].get<double>(),
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
                 (long long)cfg.i("zoo.k"), collect_s);
 
     Zoo zoo = load_zoo(dir + "/zoo.pt");
-    ClassifierSpec spec = classifier_spec(cfg, data);
+    ClassifierSpec spec = classifier_spec(model_options(cfg), data);
     const int64_t m = std::min<int64_t>(8, zoo.params.size(0));
     auto params = zoo.params.slice(0, 0, m);
     Stopwatch w_tail;

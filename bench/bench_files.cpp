@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "core/file_io.h"
-#include "core/zip_reader.h"
+#include "io/file_io.h"
+#include "io/zip_reader.h"
 
 using namespace pdiff;
 

@@ -11,9 +11,10 @@
 
 #include "bench_util.h"
 #include "core/config.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "core/progress.h"
 #include "core/runtime.h"
+#include "run/stage_options.h"
 #include "gen/autoencoder.h"
 #include "gen/denoiser.h"
 #include "gen/diffusion.h"
@@ -31,14 +32,14 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> overrides(argv + 1, argv + argc);
     Config cfg = Config::load("", overrides);
-    apply_threads(cfg);
+    open_run_context(cfg);
     torch::manual_seed(0);
     std::printf("threads: %d, OMP_WAIT_POLICY=%s\n", torch::get_num_threads(), std::getenv("OMP_WAIT_POLICY"));
     const double ceiling = gemm_ceiling();
     std::printf("GEMM ceiling (2048^2 fp32 matmul): %.1f GFLOP/s\n", ceiling);
 
     // Autoencoder training step on D = 768 (the benchmark task), batch ae.batch.
-    AutoencoderConfig ac = autoencoder_config(cfg, 768);
+    AutoencoderConfig ac = autoencoder_config(train_options(cfg).ae, 768);
     Autoencoder ae(ac);
     torch::optim::AdamW ae_opt(ae->parameters(), torch::optim::AdamWOptions(1e-4));
     auto x = torch::randn({cfg.i("ae.batch"), ac.dim});
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
                 cfg.s("ae.channels").c_str(), (long long)x.size(0), 1 / t_ae, ae_gflops, 100 * ae_gflops / ceiling);
 
     // Denoiser training step.
-    DenoiserConfig dc = denoiser_config(cfg, cfg.i("zoo.k"), cfg.i("ae.latent"));
+    DenoiserConfig dc = denoiser_config(train_options(cfg).ldm, cfg.i("zoo.k"), cfg.i("ae.latent"));
     Denoiser den(dc);
     torch::optim::AdamW den_opt(den->parameters(), torch::optim::AdamWOptions(1e-4));
     auto sched = NoiseSchedule::linear(cfg.i("ldm.timesteps"), cfg.f("ldm.beta_start"), cfg.f("ldm.beta_end"));
@@ -107,8 +108,8 @@ int main(int argc, char** argv) {
                 (long long)n_batched, ddim_rate, ddpm_rate, ddim_rate / ddpm_rate);
     if (trained) {
       Zoo zoo = load_zoo(dir + "/zoo.pt");
-      DataSplits data = load_dataset(cfg);
-      TailEvaluator ev(load_base(dir + "/base.pt", classifier_spec(cfg, data)), zoo.layout, data.test);
+      DataSplits data = load_dataset(data_options(cfg));
+      TailEvaluator ev(load_base(dir + "/base.pt", classifier_spec(model_options(cfg), data)), zoo.layout, data.test);
       auto a1 = ev.evaluate(p_ddim).accuracy;
       auto a2 = ev.evaluate(torch::cat(singles)).accuracy;
       std::printf("accuracy: DDIM-50 mean %.2f %% (n=%lld), DDPM-1000 mean %.2f %% (n=%lld), difference %.2f points "

@@ -16,6 +16,7 @@
 #include "bench_util.h"
 #include "core/config.h"
 #include "core/runtime.h"
+#include "run/stage_options.h"
 #include "models/classifier.h"
 #include "zoo/layout.h"
 #include "zoo/tail_evaluator.h"
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
       else throw std::runtime_error("unknown argument '" + a + "'; use N=... or archs=...");
     }
     Config cfg;
-    apply_threads(cfg);  // all cores
+    open_run_context(cfg);  // all cores
     std::printf("threads: %d, %lld test images (1x28x28)\n", torch::get_num_threads(), (long long)n);
     const double ceiling = bench::gemm_ceiling();
     std::printf("GEMM ceiling (2048^2 fp32 matmul): %.1f GFLOP/s\n\n", ceiling);

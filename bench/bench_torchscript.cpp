@@ -27,9 +27,10 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "core/optim.h"
+#include "zoo/optim.h"
 #include "core/progress.h"
 #include "core/runtime.h"
+#include "run/stage_options.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/layout.h"
 #include "zoo/split_batch_step.h"
@@ -186,9 +187,9 @@ int main(int argc, char** argv) {
       else overrides.push_back(a);
     }
     Config cfg = Config::load("", overrides);  // the benchmark task's recipe
-    apply_threads(cfg);
-    DataSplits data = load_dataset(cfg);
-    ClassifierSpec spec = classifier_spec(cfg, data);
+    open_run_context(cfg);
+    DataSplits data = load_dataset(data_options(cfg));
+    ClassifierSpec spec = classifier_spec(model_options(cfg), data);
     check(spec.arch == "convnet4", "bench_torchscript: times ConvNet-4 only (model.arch=convnet4)");
 
     torch::manual_seed(cfg.i("seed"));

@@ -2,8 +2,8 @@
 // and every typed pdiff file (zoo, generated, autoencoder, diffusion model). An input whose
 // first byte is odd is a raw pickle, wrapped in an archive with correct CRC-32s so that it gets
 // past the container checks into pdiff's unpickler; otherwise it is the whole file.
-#include "core/file_io.h"
-#include "core/zip_reader.h"
+#include "io/file_io.h"
+#include "io/zip_reader.h"
 #include "fuzz_util.h"
 #include "gen/generate.h"
 #include "gen/model_files.h"

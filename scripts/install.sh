@@ -3,17 +3,25 @@
 # Idempotent. Options:
 #   --tests          also the test suite's packages and targets (tests, benchmarks)
 #   --packages-only  install packages, build nothing (with --tests: the test packages too)
+#   --torch PYTHON   build against the LibTorch of PYTHON's torch (e.g. a PyPI PyTorch 2.x, with
+#                    CUDA where that torch has it; scripts/torch2_venv.sh makes one) instead of
+#                    Debian's LibTorch 1.13, into build-torch2/ (PDIFF_TORCH_BUILD_DIR); the
+#                    environment variable PDIFF_TORCH_PYTHON does the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tests=0
 build=1
-for arg in "$@"; do
-  case "$arg" in
+torch_python="${PDIFF_TORCH_PYTHON:-}"
+while [ $# -gt 0 ]; do
+  case "$1" in
     --tests) tests=1 ;;
     --packages-only) build=0 ;;
-    *) echo "install.sh: unknown option '$arg' (use --tests, --packages-only)" >&2; exit 2 ;;
+    --torch) torch_python="${2:?install.sh: --torch needs a python, e.g. ~/.cache/pdiff/torch2-venv/bin/python}"; shift ;;
+    --torch=*) torch_python="${1#--torch=}" ;;
+    *) echo "install.sh: unknown option '$1' (use --tests, --packages-only, --torch PYTHON)" >&2; exit 2 ;;
   esac
+  shift
 done
 
 PACKAGES=(build-essential cmake libtorch-dev libopenblas0-pthread dataset-fashion-mnist
@@ -39,11 +47,39 @@ fi
 # A unity build (16 files a compiler run) halves the build from scratch (5 min instead of 10 on
 # the 2-core machine); PDIFF_UNITY=OFF builds file by file, quicker to rebuild after one edit.
 unity="-DCMAKE_UNITY_BUILD=${PDIFF_UNITY:-ON} -DCMAKE_UNITY_BUILD_BATCH_SIZE=16"
+dir=build
+torch=()
+if [ -n "$torch_python" ]; then
+  # Another LibTorch: its own build directory, so that build/ (Debian's 1.13) stays as it is.
+  dir="${PDIFF_TORCH_BUILD_DIR:-build-torch2}"
+  prefix=$("$torch_python" -c 'import torch; print(torch.utils.cmake_prefix_path)') ||
+    { echo "install.sh: --torch $torch_python: no torch there (scripts/torch2_venv.sh makes a venv with one)" >&2; exit 2; }
+  # Torch_DIR too: a build directory configured before with another python's torch follows the new one.
+  torch=(-DCMAKE_PREFIX_PATH="$prefix" -DTorch_DIR="$prefix/Torch")
+  echo "install.sh: LibTorch $("$torch_python" -c 'import torch; print(torch.__version__)') of $torch_python, into $dir/" >&2
+fi
+configure() {
+  # A wheel's LibTorch warns at length (CUDA architectures, its own libgomp): kept in a log,
+  # shown when the configuration fails.
+  mkdir -p "$dir"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release $unity "${torch[@]}" "$@" >"$dir/configure.log" 2>&1 ||
+    { cat "$dir/configure.log" >&2; exit 1; }
+}
 if [ "$tests" -eq 1 ]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $unity -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON >/dev/null
-  cmake --build build -j "$(nproc)"
+  configure -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON
+  cmake --build "$dir" -j "$(nproc)"
 else
   # Only what the experiment runs: the library and the `pdiff` program.
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $unity >/dev/null
-  cmake --build build -j "$(nproc)" --target pdiff
+  configure
+  cmake --build "$dir" -j "$(nproc)" --target pdiff
+fi
+if [ -n "$torch_python" ]; then
+  # Debian's LibTorch headers (/usr/include/torch, ATen, c10) sit in a default include directory:
+  # a header the other LibTorch lacks would silently come from 1.13. No file may include one.
+  mixed=$(grep -rlE --include='*.d' '/usr/include/(torch|ATen|c10|caffe2)/' "$dir/CMakeFiles" || true)
+  if [ -n "$mixed" ]; then
+    echo "install.sh: these objects include Debian's LibTorch headers, not $torch_python's:" >&2
+    echo "$mixed" >&2
+    exit 1
+  fi
 fi

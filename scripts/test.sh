@@ -4,6 +4,10 @@
 #   scripts/test.sh [--threads N] [CTEST ARGS...]   e.g. scripts/test.sh -R PipelineCli, -L unit
 #   scripts/test.sh --sanitize        the unit tests built with AddressSanitizer and
 #                                     UndefinedBehaviorSanitizer (clang, build-sanitize/)
+#   scripts/test.sh --torch PYTHON [--threads N] [CTEST ARGS...]
+#                                     the suite built against PYTHON's LibTorch (e.g. PyTorch 2.x:
+#                                     scripts/torch2_venv.sh) in build-torch2/, no fuzz run;
+#                                     PDIFF_TORCH_PYTHON=PYTHON does the same
 #
 # Every pdiff the tests start, and the Python side of the interop tests, runs at N threads
 # (default 1: PDIFF_THREADS, PDIFF_PYTHON_THREADS), and CTest runs cores / N tests at a time, so
@@ -21,6 +25,12 @@ if [ "${1:-}" = "--sanitize" ]; then
   exit 0
 fi
 
+torch_python="${PDIFF_TORCH_PYTHON:-}"  # as scripts/install.sh
+if [ "${1:-}" = "--torch" ]; then
+  torch_python="${2:?--torch needs a python, e.g. ~/.cache/pdiff/torch2-venv/bin/python}"
+  shift 2
+fi
+
 threads=1
 if [ "${1:-}" = "--threads" ]; then
   threads="${2:?--threads needs a number}"
@@ -35,15 +45,24 @@ jobs=$(( $(nproc) / threads ))
 [ "$jobs" -ge 1 ] || jobs=1
 
 venv="${PDIFF_TORCH2_VENV:-$HOME/.cache/pdiff/torch2-venv}"
-if [ -z "${PDIFF_TORCH2_PYTHON:-}" ] && [ -x "$venv/bin/python" ]; then
+if [ -z "${PDIFF_TORCH2_PYTHON:-}" ] && [ -n "$torch_python" ]; then
+  export PDIFF_TORCH2_PYTHON="$torch_python"  # pdiff's files also load in the torch it was built with
+elif [ -z "${PDIFF_TORCH2_PYTHON:-}" ] && [ -x "$venv/bin/python" ]; then
   export PDIFF_TORCH2_PYTHON="$venv/bin/python"
 fi
 
-scripts/install.sh --tests
+dir=build
+if [ -n "$torch_python" ]; then
+  dir="${PDIFF_TORCH_BUILD_DIR:-build-torch2}"
+  scripts/install.sh --tests --torch "$torch_python"
+else
+  scripts/install.sh --tests
+fi
 start=$(date +%s)
-(cd build && ctest --output-on-failure --timeout 900 -j "$jobs" "$@")
-echo "test.sh: CTest took $(( $(date +%s) - start )) s ($jobs at a time, $threads thread(s) each)"
-# With a test filter the caller wants a part of the suite; the fuzz run belongs to the whole.
-if [ $# -eq 0 ]; then
+(cd "$dir" && ctest --output-on-failure --timeout 900 -j "$jobs" "$@")
+echo "test.sh: CTest took $(( $(date +%s) - start )) s ($jobs at a time, $threads thread(s) each, in $dir/)"
+# With a test filter the caller wants a part of the suite; the fuzz run belongs to the whole
+# (and to Debian's LibTorch: scripts/fuzz.sh builds build-sanitize/ with it).
+if [ $# -eq 0 ] && [ -z "$torch_python" ]; then
   scripts/fuzz.sh --seconds "${PDIFF_FUZZ_SECONDS:-10}"
 fi

@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -41,6 +43,20 @@ int spawn_pdiff(const std::string& command, const std::vector<std::string>& args
   }
   close(fd);
   return pid;
+}
+
+std::string tiny_pipeline(const std::string& dir) {
+  return " run_dir=" + dir +
+         " threads=1 data.train_limit=1000 data.test_limit=500 base.epochs=1 zoo.k=20"
+         " ae.channels=8,16,16,8 ae.latent=32 ae.steps=60 ae.batch=10 ldm.channels=8,16 ldm.steps=60"
+         " ldm.batch=20 generate.n=10 generate.steps=10 eval.baseline_n=5 eval.tsne=false";
+}
+
+std::string pdiff_ok(const std::string& args) {
+  std::string out;
+  const int rc = run_command(pdiff_binary() + " " + args, &out);
+  EXPECT_EQ(rc, 0) << "pdiff " << args << "\n" << tail(out);
+  return out;
 }
 
 std::string tail(const std::string& s, size_t n) { return s.substr(s.size() > n ? s.size() - n : 0); }

@@ -1,6 +1,7 @@
 // Helpers shared by the tests.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,12 @@ namespace pdiff::test {
 std::string temp_dir(const std::string& tag);
 // Runs a shell command, returns its exit code; stdout+stderr go to *output if given.
 int run_command(const std::string& cmd, std::string* output = nullptr);
+// `run_dir=DIR` and the settings of a tiny but real run: 1000 training and 500 test images of
+// Fashion-MNIST, K = 20, small generative models, one thread.
+std::string tiny_pipeline(const std::string& dir);
+// Runs `pdiff ARGS` (ARGS starting with the command); a non-zero exit is a test failure that
+// shows the end of the output. Returns the output.
+std::string pdiff_ok(const std::string& args);
 // The last `n` characters of a command's output: enough for a failure message.
 std::string tail(const std::string& s, size_t n = 4000);
 // The shell command that runs tests/python/own_data.py ARGS under Debian's Python PyTorch.
@@ -45,6 +52,23 @@ std::string write_tiny_cifar10(const std::string& dir, int64_t n_train, int64_t 
 std::string write_tiny_cifar100(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);  // train.bin + test.bin, 2 label bytes (coarse, fine), fine labels 0..99
 std::string write_tiny_stl10(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);     // train_X.bin, train_y.bin, test_X.bin, test_y.bin (column-major channels, labels 1..10)
 std::string write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);     // raw IDX files train-images-idx3-ubyte etc.
+
+// Sets an environment variable for one scope (nullptr: unsets it) and puts the old value back
+// (scripts/test.sh exports PDIFF_THREADS to the whole suite).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    value ? setenv(name, value, 1) : unsetenv(name);
+  }
+  ~ScopedEnv() { old_.empty() ? unsetenv(name_) : setenv(name_, old_.c_str(), 1); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::string old_;
+};
 
 // The message of the pdiff::Error that fn throws, or a note that it threw none.
 template <typename Fn>

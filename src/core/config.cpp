@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/file_io.h"
 
 namespace pdiff {
 
@@ -252,7 +251,12 @@ Config Config::from_yaml_text(const std::string& text, const std::string& origin
 }
 
 Config Config::load(const std::string& yaml_path, const std::vector<std::string>& overrides) {
-  Config cfg = yaml_path.empty() ? Config() : from_yaml_text(read_text_file(yaml_path), yaml_path);
+  Config cfg;
+  if (!yaml_path.empty()) {
+    std::ifstream in(yaml_path, std::ios::binary);
+    check(in.good(), yaml_path + ": cannot open file (does it exist and is it readable?)");
+    cfg = from_yaml_text(std::string(std::istreambuf_iterator<char>(in), {}), yaml_path);
+  }
   for (const auto& o : overrides) cfg.apply_override(o);
   cfg.apply_recipe();
   return cfg;
@@ -337,10 +341,6 @@ std::string Config::fingerprint(const std::vector<std::string>& prefixes) const 
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
-}
-
-void save_config(const Config& cfg, const std::string& dir) {
-  write_file_atomic(dir + "/config.yaml", cfg.to_yaml());
 }
 
 }  // namespace pdiff

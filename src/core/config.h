@@ -59,7 +59,4 @@ class Config {
   std::set<std::string> explicit_;  // keys set by a file or an override
 };
 
-// Writes `config.yaml` into dir atomically.
-void save_config(const Config& cfg, const std::string& dir);
-
 }  // namespace pdiff

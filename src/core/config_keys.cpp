@@ -14,7 +14,11 @@ const std::vector<KeyDef>& config_keys() {
       // Run-wide.
       {"run_dir", T::String, "runs/fmnist-convnet4", "directory for every output of the run"},
       {"seed", T::Int, "0", "seed of base training and zoo collection", 0, 2147483647},
-      {"device", T::String, "cpu", "cpu (cuda is reserved: this version refuses it)", -kInf, kInf, {"cpu", "cuda"}},
+      {"device", T::String, "auto",
+       "auto (the first CUDA device when this build and machine have one, else the CPU), cpu, cuda or cuda:N"},
+      {"precision", T::String, "fp32",
+       "arithmetic of training: fp32, tf32 (CUDA matrix products in TensorFloat-32) or bf16 (autocast to "
+       "bfloat16); evaluation runs in fp32 either way", -kInf, kInf, {"fp32", "tf32", "bf16"}},
       {"threads", T::Int, "0", "CPU threads (0 = all cores; the variable PDIFF_THREADS overrides it)", 0, 1024},
       {"recipe", T::String, "default",
        "default (fast, sized for a 2-core CPU) or paper (the official generator: presets the conv "

@@ -9,11 +9,11 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
 #include "core/error.h"
-#include "core/file_io.h"
 
 namespace pdiff {
 
@@ -41,13 +41,19 @@ std::string holder_of(int fd) {
   return pid > 0 ? "pid " + std::to_string(pid) : "a process that is starting";
 }
 
+void create_directories(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  check(!ec, dir + ": cannot create the run directory (" + ec.message() + "); choose a writable run_dir");
+}
+
 }  // namespace
 
 RunDirLock::RunDirLock(const std::string& dir, bool create) {
   bool created = false;
-  if (!file_exists(dir)) {
+  if (!std::filesystem::exists(dir)) {
     if (!create) return;
-    make_dirs(dir);
+    create_directories(dir);
     created = true;
   }
   char real[PATH_MAX];
@@ -63,7 +69,7 @@ RunDirLock::RunDirLock(const std::string& dir, bool create) {
   // A lock file unlinked by its previous holder between our open and flock is retried: we
   // must hold the lock on the file that the path names now.
   for (int attempt = 0; attempt < 20; ++attempt) {
-    if (created && !file_exists(real)) make_dirs(real);
+    if (created && !std::filesystem::exists(real)) create_directories(real);
     const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     check(fd >= 0, dir + ": cannot create the lock file " + lock_path + " (" + std::strerror(errno) + ")");
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -36,21 +36,4 @@ double peak_resident_mb() {
   return std::nan("");
 }
 
-void apply_threads(const Config& cfg) {
-  check(cfg.s("device") == "cpu",
-        "device = " + cfg.s("device") + ": this version of pdiff runs on the CPU only; set device=cpu");
-  int64_t n = cfg.i("threads");
-  // PDIFF_THREADS wins over the key: one setting for every pdiff a script or a test suite starts
-  // (scripts/test.sh runs the suite at one and at two threads with it).
-  if (const char* env = std::getenv("PDIFF_THREADS"); env != nullptr && *env != '\0') {
-    char* end = nullptr;
-    const long v = std::strtol(env, &end, 10);
-    check(*end == '\0' && v >= 0 && v <= 1024,
-          std::string("PDIFF_THREADS = '") + env + "': use a thread count from 0 (all cores) to 1024, or unset it");
-    n = v;
-  }
-  if (n <= 0) n = std::max(1u, std::thread::hardware_concurrency());
-  torch::set_num_threads(static_cast<int>(n));
-}
-
 }  // namespace pdiff

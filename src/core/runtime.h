@@ -1,6 +1,5 @@
 // Process-wide settings every pdiff program applies first.
 #pragma once
-#include "core/config.h"
 
 namespace pdiff {
 
@@ -14,8 +13,5 @@ void init_runtime(int argc, char** argv);
 // The process's peak resident memory so far in MB (VmHWM of /proc/self/status; NaN if absent):
 // what `/usr/bin/time -v` reports as its maximum resident set size.
 double peak_resident_mb();
-
-// torch threads = config `threads`, or every core when 0. Refuses device=cuda (CPU-only build).
-void apply_threads(const Config& cfg);
 
 }  // namespace pdiff

@@ -1,11 +1,12 @@
 #include "data/dataset.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <vector>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 
 namespace pdiff {
 
@@ -155,6 +156,29 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
   s.train = limit(s.train, train_limit);
   s.test = limit(s.test, test_limit);
   return s;
+}
+
+DataSplits load_dataset(const DataOptions& opts) {
+  const std::string& name = opts.name;
+  DataSplits d;
+  if (name == "tensors") {
+    d = load_tensor_dataset(opts.file, opts.normalize, opts.num_classes, opts.train_limit, opts.test_limit,
+                            opts.augment);
+  } else {
+    // Keys of data.name=tensors are refused elsewhere rather than silently ignored.
+    check(opts.file.empty(), "data.file is read only with data.name=tensors (data.name is " + name + ")");
+    check(opts.normalize == "auto", "data.normalize=" + opts.normalize + " applies to data.name=tensors; " + name +
+                                        " uses its own fixed statistics (data.normalize=auto)");
+    check(opts.num_classes == 0, "data.num_classes applies to data.name=tensors; " + name +
+                                     " has a fixed number of classes (leave it 0)");
+    d = load_dataset(name, opts.root, opts.train_limit, opts.test_limit, opts.augment);
+  }
+  // One line, so a log says which augmentation data.augment resolved to.
+  std::fprintf(stderr, "data: %s, %lld train / %lld test %s, %lldx%lldx%lld, %lld classes, augmentation %s\n",
+               d.name.c_str(), (long long)d.train.size(), (long long)d.test.size(),
+               d.image_size > 1 ? "images" : "vectors", (long long)d.channels, (long long)d.image_size,
+               (long long)d.image_size, (long long)d.num_classes, d.augment_description.c_str());
+  return d;
 }
 
 }  // namespace pdiff

@@ -40,6 +40,20 @@ struct DataSplits {
   std::string augment_description = "none";
 };
 
+// The data.* keys: which dataset, where, how much of it and its augmentation.
+struct DataOptions {
+  std::string name = "fashion-mnist";  // or mnist, cifar10, cifar100, stl10, tensors
+  std::string root;                    // folder of the files ("": the Debian package's, for Fashion-MNIST)
+  std::string file;                    // data.name=tensors: the .pt file
+  std::string normalize = "auto";      // data.name=tensors only
+  int64_t num_classes = 0;             // data.name=tensors only (0: from the labels)
+  int64_t train_limit = 0, test_limit = 0;  // first N images (0: all)
+  std::string augment = "auto";
+};
+// The dataset of `opts`, refusing keys that do not apply to it; prints one line saying what
+// was read and which augmentation data.augment resolved to.
+DataSplits load_dataset(const DataOptions& opts);
+
 // Loads a dataset by name from `root` ("" = the Debian package folder for fashion-mnist).
 // `train_limit` / `test_limit` > 0 keep only the first images; `augment` is a data.augment
 // value. Throws pdiff::Error naming the file and what is wrong for a missing, truncated or

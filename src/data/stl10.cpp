@@ -1,7 +1,7 @@
 // STL-10 binary-version reader: X files of 3x96x96 uint8 images, each channel stored
 // column-major (as MATLAB writes it); y files of one uint8 label 1..10 per image.
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "data/dataset.h"
 
 namespace pdiff {

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "data/dataset.h"
 
 namespace pdiff {

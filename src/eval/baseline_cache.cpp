@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 
 namespace pdiff {
 

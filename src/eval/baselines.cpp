@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
-#include "core/mapped_file.h"
+#include "io/mapped_file.h"
 
 namespace pdiff {
 
 namespace {
 
-// Rows idx of the originals; a zoo read from disk stays there (core/mapped_file.h).
+// Rows idx of the originals; a zoo read from disk stays there (io/mapped_file.h).
 torch::Tensor rows_of(const torch::Tensor& originals, const torch::Tensor& idx) {
   auto rows = originals.index_select(0, idx);
   if (is_mapped(originals))

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
 #include "eval/baseline_cache.h"
@@ -18,15 +18,6 @@
 #include "zoo/zoo_file.h"
 
 namespace pdiff {
-
-const std::vector<std::string>& eval_config_keys() {
-  static const std::vector<std::string> keys = [] {
-    auto k = generate_config_keys();
-    k.push_back("eval.");
-    return k;
-  }();
-  return keys;
-}
 
 const GroupResult& EvalReport::group(const std::string& name) const {
   for (const auto& g : groups)
@@ -117,21 +108,21 @@ std::string novelty_verdict(const EvalReport& r) {
   return os.str();
 }
 
-EvalReport evaluate(const Config& cfg) {
+EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   Stopwatch timer;
-  const std::string dir = cfg.s("run_dir");
+  const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   Generated gen = load_generated(need(dir + "/generated.pt", "generate"));
   check_made_from(gen, dir + "/generated.pt", zoo, dir + "/zoo.pt");
-  DataSplits data = load_dataset(cfg);
+  DataSplits data = load_dataset(opts.data);
   check(zoo.predictions.size(1) == data.test.size(),
         dir + "/zoo.pt was evaluated on " + std::to_string(zoo.predictions.size(1)) + " test images but the config's "
             "test set has " + std::to_string(data.test.size()) + "; use the config of that run");
   const std::string base_path = need(dir + "/base.pt", "collect");
 
-  const int64_t n = cfg.i("eval.baseline_n");
-  auto rng = make_generator(cfg.i("seed"), 400);
+  const int64_t n = opts.baseline_n;
+  auto rng = make_generator(run.seed, 400);
   Standardizer standardizer(zoo.params, zoo.layout, 1);
   std::vector<std::pair<std::string, torch::Tensor>> baselines = {
       {"ensemble", weight_average(zoo.params)},
@@ -152,7 +143,7 @@ EvalReport evaluate(const Config& cfg) {
   ref.scale = standardizer.scale();
   ref.param_dist = param_self_distances(zoo.params, ref.scale);
   ref.pred_dist = prediction_distances(orig_wrong, orig_wrong);
-  ref.k = report.nn_k = cfg.i("eval.nn_k");
+  ref.k = report.nn_k = opts.nn_k;
   report.param_mode_threshold = mode_threshold(ref.param_dist, ref.k);
   report.pred_mode_threshold = mode_threshold(ref.pred_dist, ref.k);
   auto add = [&](const std::string& name, const torch::Tensor& params, const torch::Tensor& acc,
@@ -180,7 +171,7 @@ EvalReport evaluate(const Config& cfg) {
   if (cached) {
     r = *cached;
   } else {
-    TailEvaluator evaluator(load_base(base_path, classifier_spec(cfg, data)), zoo.layout, data.test);
+    TailEvaluator evaluator(load_base(base_path, classifier_spec(opts.model, data), run.device), zoo.layout, data.test);
     r = evaluator.evaluate(all_params, "baselines eval");
     save_baseline_results(cache, zoo, all_params, r);
   }
@@ -203,7 +194,7 @@ EvalReport evaluate(const Config& cfg) {
 
   const double eval_s = timer.seconds();
   report.timings_s = stage_timings(dir, eval_s);
-  write_report(cfg, report);
+  write_report(run, opts, report);
   return report;
 }
 

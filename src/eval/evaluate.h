@@ -10,10 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include <nlohmann/json.hpp>
+
+#include "core/run_context.h"
+#include "data/dataset.h"
 #include "eval/dominance.h"
 #include "eval/fidelity.h"
 #include "eval/metrics.h"
+#include "models/classifier.h"
 
 namespace pdiff {
 
@@ -46,9 +50,19 @@ struct EvalReport {
   const GroupResult& group(const std::string& name) const;
 };
 
-const std::vector<std::string>& eval_config_keys();
 
-EvalReport evaluate(const Config& cfg);
+// The eval.* keys, and the data and model the groups are evaluated as.
+struct EvalOptions {
+  DataOptions data;
+  ModelOptions model;
+  int64_t baseline_n = 100;        // models per sampled baseline group
+  int64_t nn_k = 5;                // k of the k-NN balls
+  bool tsne = true;                // the t-SNE plot
+  std::string fingerprint;         // of the keys the report depends on (run/stage_options.h)
+  nlohmann::json config;           // the resolved config, as report.json's "config"
+};
+
+EvalReport evaluate(const RunContext& run, const EvalOptions& opts);
 
 // The answer to "are the generated models more novel than the baselines at equal accuracy?"
 std::string novelty_verdict(const EvalReport& report);

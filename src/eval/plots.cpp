@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 
 namespace pdiff {
 

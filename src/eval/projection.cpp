@@ -10,7 +10,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "core/mapped_file.h"
+#include "io/mapped_file.h"
 #include "core/progress.h"
 
 namespace pdiff {

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "eval/plots.h"
 #include "eval/projection.h"
 #include "gen/generate.h"
@@ -21,24 +21,6 @@ using json = nlohmann::json;
 
 // JSON has no NaN: write null for an undefined figure (e.g. IoU within a group of one).
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
-json config_json(const Config& cfg) {
-  json out = json::object();
-  for (const auto& k : config_keys()) {
-    json v;
-    switch (k.type) {
-      case KeyType::Int: v = cfg.is_word(k.key) ? json(cfg.s(k.key)) : json(cfg.i(k.key)); break;
-      case KeyType::Float: v = cfg.f(k.key); break;
-      case KeyType::Bool: v = cfg.b(k.key); break;
-      case KeyType::String: v = cfg.s(k.key); break;
-      case KeyType::IntList: v = cfg.ilist(k.key); break;
-    }
-    auto dot = k.key.find('.');
-    if (dot == std::string::npos) out[k.key] = v;
-    else out[k.key.substr(0, dot)][k.key.substr(dot + 1)] = v;
-  }
-  return out;
-}
 
 json fidelity_json(const Fidelity& f) {
   return {{"precision", number(f.precision)},
@@ -75,7 +57,7 @@ std::vector<double> read_loss_csv(const std::string& path) {
   return out;
 }
 
-void write_plots(const Config& cfg, const EvalReport& r, const std::string& dir) {
+void write_plots(const RunContext& run, const EvalOptions& opts, const EvalReport& r, const std::string& dir) {
   std::vector<Series> scatter;
   for (const auto& g : r.groups) scatter.push_back({g.name, to_vec(g.max_sim), to_vec(g.accuracy)});
   plot_scatter(dir + "/accuracy_vs_similarity.png",
@@ -117,8 +99,8 @@ void write_plots(const Config& cfg, const EvalReport& r, const std::string& dir)
     plot_scatter(path, title, "component 1", "component 2", s);
   };
   project(pca_2d_of_gram(gram), dir + "/projection_pca.png", "PCA of parameter vectors (standardised per coordinate)");
-  if (cfg.b("eval.tsne"))
-    project(tsne_2d_of_distances(squared_distances_of_gram(gram), 30, 750, cfg.i("seed")),
+  if (opts.tsne)
+    project(tsne_2d_of_distances(squared_distances_of_gram(gram), 30, 750, run.seed),
             dir + "/projection_tsne.png", "t-SNE of parameter vectors");
 
   std::vector<Series> losses;
@@ -195,8 +177,8 @@ std::string dominance_table(const EvalReport& r) {
   return os.str();
 }
 
-void write_report(const Config& cfg, const EvalReport& r) {
-  const std::string dir = cfg.s("run_dir");
+void write_report(const RunContext& run, const EvalOptions& opts, const EvalReport& r) {
+  const std::string& dir = run.dir;
   json groups = json::object();
   for (const auto& g : r.groups)
     groups[g.name] = {{"n", g.acc.n},
@@ -214,7 +196,7 @@ void write_report(const Config& cfg, const EvalReport& r) {
   json timings = json::object();
   for (const auto& [k, v] : r.timings_s) timings[k] = v;
   const auto& s = r.similarity;
-  json report = {{"config", config_json(cfg)},
+  json report = {{"config", opts.config},
                  {"groups", groups},
                  {"similarity",
                   {{"origin_origin", number(s.origin_origin)},
@@ -229,14 +211,16 @@ void write_report(const Config& cfg, const EvalReport& r) {
                    {"pred_mode_threshold", number(r.pred_mode_threshold)}}},
                  {"dominance", {{"generated_vs", dominance}, {"verdict", r.dominance_verdict}}},
                  {"timings_s", timings},
+                 {"training_precision", precision_name(run.precision)},
+                 {"eval_device", run.device.str()},
                  {"verdict", r.verdict},
-                 {"fingerprint", cfg.fingerprint(eval_config_keys())}};
+                 {"fingerprint", opts.fingerprint}};
 
-  write_plots(cfg, r, dir);
+  write_plots(run, opts, r, dir);
 
   std::ostringstream md;
   char buf[512];
-  md << "# p-diff report: " << cfg.s("data.name") << " / " << cfg.s("model.arch") << " (`" << dir << "`)\n\n"
+  md << "# p-diff report: " << opts.data.name << " / " << opts.model.arch << " (`" << dir << "`)\n\n"
      << "Test accuracy in percent over the test set; similarity is the IoU of the sets of wrongly classified test "
         "images; max-IoU is each model's highest IoU to any original (to any *other* original for the originals); "
         "NN L2 is the distance to the nearest (other) original in parameter space.\n\n"
@@ -274,14 +258,15 @@ void write_report(const Config& cfg, const EvalReport& r) {
                 "Paper claim (generated >= originals): best %.2f vs %.2f, mean %.2f vs %.2f: %s.\n\n", gen.acc.best,
                 orig.acc.best, gen.acc.mean, orig.acc.mean,
                 gen.acc.best >= orig.acc.best && gen.acc.mean >= orig.acc.mean ? "held" : "did not hold");
-  md << buf << "## Timings (s)\n\n| stage | seconds |\n|---|---:|\n";
+  md << buf << "## Timings (s)\n\nTraining in " << precision_name(run.precision) << "; evaluation in fp32 on "
+     << run.device.str() << ".\n\n| stage | seconds |\n|---|---:|\n";
   for (const auto& [k, v] : r.timings_s) {
     std::snprintf(buf, sizeof buf, "| %s | %.1f |\n", k.c_str(), v);
     md << buf;
   }
   md << "\n## Plots\n\n![accuracy vs similarity](accuracy_vs_similarity.png)\n\n![dominance](dominance.png)\n\n"
      << "![accuracy histogram](accuracy_histogram.png)\n\n![PCA](projection_pca.png)\n\n"
-     << (cfg.b("eval.tsne") ? "![t-SNE](projection_tsne.png)\n\n" : "") << "![training loss](training_loss.png)\n";
+     << (opts.tsne ? "![t-SNE](projection_tsne.png)\n\n" : "") << "![training loss](training_loss.png)\n";
   write_file_atomic(dir + "/report.md", md.str());
   write_file_atomic(dir + "/report.json", report.dump(2) + "\n");  // last: its presence marks a finished eval
 }

@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include "core/config.h"
 #include "eval/evaluate.h"
 
 namespace pdiff {
@@ -22,6 +21,6 @@ std::string summary_table(const EvalReport& report);
 std::string fidelity_table(const EvalReport& report);
 std::string dominance_table(const EvalReport& report);
 
-void write_report(const Config& cfg, const EvalReport& report);
+void write_report(const RunContext& run, const EvalOptions& opts, const EvalReport& report);
 
 }  // namespace pdiff

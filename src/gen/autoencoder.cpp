@@ -6,6 +6,8 @@
 
 namespace pdiff {
 
+// Norms run in fp32 under bf16 autocast (inputs cast here: LibTorch 1.13's CPU autocast passes
+// bfloat16 to GroupNorm with fp32 weights, which its kernel refuses); a no-op in fp32.
 torch::nn::GroupNorm group_norm(int64_t c) {
   int64_t g = std::gcd(c, int64_t{32});
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(g, c));
@@ -47,7 +49,7 @@ torch::Tensor AutoencoderImpl::encode(const torch::Tensor& x) {
   auto h = x.unsqueeze(1);                                       // (B, 1, dim)
   for (size_t i = 0; i < enc_convs_->size(); ++i) {
     h = enc_convs_[i]->as<torch::nn::Conv1d>()->forward(h);      // (B, c_i, dim / 2^(i+1))
-    h = torch::leaky_relu(enc_norms_[i]->as<torch::nn::GroupNorm>()->forward(h), 0.2);
+    h = torch::leaky_relu(enc_norms_[i]->as<torch::nn::GroupNorm>()->forward(h.to(torch::kFloat32)), 0.2);
   }
   return enc_fc_(h.flatten(1));                                  // (B, latent)
 }
@@ -57,7 +59,7 @@ torch::Tensor AutoencoderImpl::decode(const torch::Tensor& z) {
   for (size_t j = 0; j < dec_convs_->size(); ++j) {
     h = h.repeat_interleave(2, /*dim=*/2);                       // nearest upsampling x2
     h = dec_convs_[j]->as<torch::nn::Conv1d>()->forward(h);
-    h = torch::elu(dec_norms_[j]->as<torch::nn::GroupNorm>()->forward(h));
+    h = torch::elu(dec_norms_[j]->as<torch::nn::GroupNorm>()->forward(h.to(torch::kFloat32)));
   }
   return out_conv_(h).squeeze(1);                                // (B, dim)
 }
@@ -78,9 +80,13 @@ double AutoencoderImpl::flops_per_sample() const {
 }
 
 torch::Tensor ParamAutoencoderImpl::forward_noisy(const torch::Tensor& x, torch::Generator& gen) {
-  auto noisy = x + input_noise_ * torch::randn(x.sizes(), gen, x.options());
+  // Noise drawn on the CPU (its generator's device), so every device trains on the same draws.
+  auto noise = [&](const torch::Tensor& like) {
+    return torch::randn(like.sizes(), gen, like.options().device(torch::kCPU)).to(like.device());
+  };
+  auto noisy = x + input_noise_ * noise(x);
   auto z = encode(noisy);
-  z = z + latent_noise_ * torch::randn(z.sizes(), gen, z.options());
+  z = z + latent_noise_ * noise(z);
   return decode(z);
 }
 

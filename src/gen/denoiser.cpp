@@ -75,7 +75,7 @@ torch::Tensor DenoiserImpl::block(int64_t i, torch::Tensor h, const torch::Tenso
   auto& norm = encoder ? enc_norms_ : dec_norms_;
   h = h + time[i]->as<torch::nn::Linear>()->forward(temb).unsqueeze(2);  // (B, C_in, len)
   h = conv[i]->as<torch::nn::Conv1d>()->forward(h);
-  return torch::elu(norm[i]->as<torch::nn::GroupNorm>()->forward(h));
+  return torch::elu(norm[i]->as<torch::nn::GroupNorm>()->forward(h.to(torch::kFloat32)));  // fp32: autoencoder.cpp
 }
 
 torch::Tensor DenoiserImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {

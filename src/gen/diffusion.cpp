@@ -19,7 +19,7 @@ NoiseSchedule NoiseSchedule::linear(int64_t timesteps, double beta_start, double
 
 torch::Tensor ddpm_loss(const NoiseSchedule& s, const DenoiseFn& denoise, const torch::Tensor& x0,
                         const torch::Tensor& t, const torch::Tensor& eps) {
-  auto ab = s.alpha_bar.index_select(0, t).to(torch::kFloat32).unsqueeze(1);  // (B, 1)
+  auto ab = s.alpha_bar.to(t.device()).index_select(0, t).to(torch::kFloat32).unsqueeze(1);  // (B, 1)
   auto xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps;
   return torch::mse_loss(denoise(xt, t), eps);
 }

@@ -3,9 +3,9 @@
 #include <cstdio>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "core/progress.h"
-#include "core/rows_writer.h"
+#include "io/rows_writer.h"
 #include "core/run_lock.h"
 #include "gen/model_files.h"
 #include "gen/train.h"
@@ -16,15 +16,6 @@
 
 namespace pdiff {
 
-const std::vector<std::string>& generate_config_keys() {
-  static const std::vector<std::string> keys = [] {
-    auto k = ldm_config_keys();
-    k.push_back("generate.");
-    return k;
-  }();
-  return keys;
-}
-
 namespace {
 const char* kGenerateHint = "re-create it with `pdiff generate`";
 
@@ -34,8 +25,8 @@ std::string need(const std::string& path, const std::string& command) {
 }
 }  // namespace
 
-void generate(const Config& cfg) {
-  const std::string dir = cfg.s("run_dir");
+void generate(const RunContext& run, const GenerateOptions& opts) {
+  const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   AeModel ae = load_ae(need(dir + "/ae.pt", "train"));
@@ -46,26 +37,27 @@ void generate(const Config& cfg) {
         dir + "/ae.pt was trained on another zoo.pt (collected with other settings); run `pdiff train` again");
   check(ldm.ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint,
         dir + "/ldm.pt was trained on another ae.pt; run `pdiff train` again");
+  ae.net->to(run.device);
+  ldm.ema->to(run.device);
 
-  DataSplits data = load_dataset(cfg);
-  ClassifierSpec spec = classifier_spec(cfg, data);
+  DataSplits data = load_dataset(opts.data);
+  ClassifierSpec spec = classifier_spec(opts.model, data);
   check(spec.arch == zoo.arch, "model.arch = " + spec.arch + " but zoo.pt holds " + zoo.arch + " checkpoints");
-  Classifier base = load_base(need(dir + "/base.pt", "collect"), spec);
+  Classifier base = load_base(need(dir + "/base.pt", "collect"), spec, run.device);
 
-  SamplingOptions opts{cfg.s("generate.sampler"), cfg.i("generate.steps"), cfg.f("generate.eta"),
-                       static_cast<uint64_t>(cfg.i("generate.seed")), cfg.b("generate.clip")};
-  const int64_t n = cfg.i("generate.n"), batch = cfg.i("generate.batch");
+  const SamplingOptions& sampling = opts.sampling;
+  const int64_t n = opts.n, batch = opts.batch;
   Generated g;
   Stopwatch sample_timer;
   // Written a batch at a time and read back for evaluation: whole networks' models are never
-  // all in memory (core/rows_writer.h).
+  // all in memory (io/rows_writer.h).
   const std::string partial = dir + "/generated.pt.partial";
   RowsWriter rows(partial, n, zoo.layout.dim());
   {
     Progress progress("generate", n, "models");
     for (int64_t first = 0; first < n; first += batch) {
       int64_t count = std::min(batch, n - first);
-      const torch::Tensor part = sample_parameters(ae, ldm, opts, first, count).to(torch::kFloat32);
+      const torch::Tensor part = sample_parameters(ae, ldm, sampling, first, count).to(torch::kFloat32);
       if (!torch::isfinite(part).all().item<bool>()) {
         std::remove(partial.c_str());
         throw Error("generated parameters contain NaN or infinity; the diffusion model diverged: retrain with a "
@@ -87,11 +79,11 @@ void generate(const Config& cfg) {
   f.set_tensor("accuracy", r.accuracy.to(torch::kFloat32));
   f.set_tensor("predictions", r.predictions);
   zoo.layout.save(f);
-  f.set("sampler", opts.sampler);
-  f.set("steps", opts.sampler == "ddpm" ? ldm.schedule.timesteps : opts.steps);
-  f.set("seed", static_cast<int64_t>(opts.seed));
-  f.set("config", cfg.to_yaml());
-  f.set("fingerprint", cfg.fingerprint(generate_config_keys()));
+  f.set("sampler", sampling.sampler);
+  f.set("steps", sampling.sampler == "ddpm" ? ldm.schedule.timesteps : sampling.steps);
+  f.set("seed", static_cast<int64_t>(sampling.seed));
+  f.set("config", run.config_yaml);
+  f.set("fingerprint", opts.fingerprint);
   f.set("zoo_fingerprint", zoo.fingerprint);
   f.set("sample_seconds", g.sample_seconds);
   f.set("eval_seconds", g.eval_seconds);
@@ -129,16 +121,16 @@ void check_made_from(const Generated& g, const std::string& generated_path, cons
             " (collected with other settings); run `pdiff train` and `pdiff generate` again, or `pdiff run`");
 }
 
-void export_model(const Config& cfg, int64_t index, const std::string& out_path) {
-  const std::string dir = cfg.s("run_dir");
+void export_model(const RunContext& run, const ExportOptions& opts, int64_t index, const std::string& out_path) {
+  const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
   Generated g = load_generated(need(dir + "/generated.pt", "generate"));
   check_made_from(g, dir + "/generated.pt", load_zoo(need(dir + "/zoo.pt", "collect")), dir + "/zoo.pt");
   check(index >= 0 && index < g.params.size(0), "--index " + std::to_string(index) + " is out of range: " +
                                                      dir + "/generated.pt holds " +
                                                      std::to_string(g.params.size(0)) + " models");
-  DataSplits data = load_dataset(cfg);
-  Classifier model = load_base(need(dir + "/base.pt", "collect"), classifier_spec(cfg, data));
+  DataSplits data = load_dataset(opts.data);
+  Classifier model = load_base(need(dir + "/base.pt", "collect"), classifier_spec(opts.model, data));
   g.layout.assign(model, g.params[index]);
   save_base(out_path, model);
   std::fprintf(stderr, "wrote model %lld (test accuracy %.2f %%) as a state dict to %s\n", (long long)index,

@@ -4,7 +4,10 @@
 #pragma once
 #include <torch/torch.h>
 
-#include "core/config.h"
+#include "core/run_context.h"
+#include "data/dataset.h"
+#include "gen/model_files.h"
+#include "models/classifier.h"
 #include "zoo/layout.h"
 #include "zoo/zoo_file.h"
 
@@ -12,7 +15,6 @@ namespace pdiff {
 
 inline constexpr int64_t kGeneratedFormatVersion = 2;  // 2: zoo_fingerprint
 
-const std::vector<std::string>& generate_config_keys();
 
 struct Generated {
   torch::Tensor params;       // (N, D) float32
@@ -24,7 +26,17 @@ struct Generated {
   double sample_seconds = 0, eval_seconds = 0;
 };
 
-void generate(const Config& cfg);
+// The generate.* keys, and the data and model the generated models are evaluated as.
+struct GenerateOptions {
+  DataOptions data;
+  ModelOptions model;
+  SamplingOptions sampling;
+  int64_t n = 100;                 // models
+  int64_t batch = 100;             // sampled at a time
+  std::string fingerprint;         // of the keys generated.pt depends on (run/stage_options.h)
+};
+
+void generate(const RunContext& run, const GenerateOptions& opts);
 Generated load_generated(const std::string& path);
 // Throws unless generated.pt was made from this zoo.pt: a zoo re-collected with other
 // settings but the same layout would otherwise be compared with models it did not produce.
@@ -32,6 +44,11 @@ void check_made_from(const Generated& g, const std::string& generated_path, cons
                      const std::string& zoo_path);
 
 // Writes base.pt with model `index` of generated.pt in place of the selected parameters.
-void export_model(const Config& cfg, int64_t index, const std::string& out_path);
+// The data and model it is rebuilt as.
+struct ExportOptions {
+  DataOptions data;
+  ModelOptions model;
+};
+void export_model(const RunContext& run, const ExportOptions& opts, int64_t index, const std::string& out_path);
 
 }  // namespace pdiff

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/run_context.h"
 #include "gen/trainer.h"
 #include "zoo/batch_schedule.h"
 
@@ -16,50 +17,50 @@ const char* kTrainHint = "re-create it with `pdiff train`";
 void save_ints(DictFile& f, const std::string& key, const std::vector<int64_t>& v) { f.set_ints(key, v); }
 }  // namespace
 
-std::string autoencoder_kind(const Config& cfg, int64_t dim) {
-  const std::string& kind = cfg.s("ae.kind");
+std::string autoencoder_kind(const AeOptions& opts, int64_t dim) {
+  const std::string& kind = opts.kind;
   if (kind != "auto") return kind;
   return dim <= kConvAutoencoderMaxDim ? "conv" : "tokens";
 }
 
-TokenAutoencoderConfig token_autoencoder_config(const Config& cfg, const ParamLayout& layout) {
+TokenAutoencoderConfig token_autoencoder_config(const AeOptions& opts, const ParamLayout& layout) {
   TokenAutoencoderConfig c;
   for (const auto& e : layout.entries()) c.tensor_sizes.push_back(e.numel);
-  c.token = cfg.i("ae.token_size");
-  c.hidden = cfg.i("ae.token_hidden");
-  c.token_latent = cfg.i("ae.token_latent");
-  c.input_noise = cfg.f("ae.input_noise");
-  c.latent_noise = cfg.f("ae.latent_noise");
+  c.token = opts.token_size;
+  c.hidden = opts.token_hidden;
+  c.token_latent = opts.token_latent;
+  c.input_noise = opts.input_noise;
+  c.latent_noise = opts.latent_noise;
   return c;
 }
 
-AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim) {
+AutoencoderConfig autoencoder_config(const AeOptions& opts, int64_t padded_dim) {
   AutoencoderConfig c;
   c.dim = padded_dim;
-  c.channels = cfg.ilist("ae.channels");
-  c.kernel = cfg.i("ae.kernel");
-  c.latent = cfg.i("ae.latent");
-  c.input_noise = cfg.f("ae.input_noise");
-  c.latent_noise = cfg.f("ae.latent_noise");
+  c.channels = opts.channels;
+  c.kernel = opts.kernel;
+  c.latent = opts.latent;
+  c.input_noise = opts.input_noise;
+  c.latent_noise = opts.latent_noise;
   return c;
 }
 
-int64_t diffusion_subspace(const Config& cfg, int64_t zoo_size, int64_t latent_size) {
-  if (!cfg.is_word("ldm.subspace")) return cfg.i("ldm.subspace");
+int64_t diffusion_subspace(const LdmOptions& opts, int64_t zoo_size, int64_t latent_size) {
+  if (opts.subspace >= 0) return opts.subspace;
   // auto: 16 directions held 99.9 % of the benchmark zoo's latent variance, and more let the
   // samples run away again (docs/novelty.md). K centred latents span at most K - 1 directions.
-  const int64_t multiple = int64_t{1} << (cfg.ilist("ldm.channels").size() - 1);
+  const int64_t multiple = int64_t{1} << (opts.channels.size() - 1);
   const int64_t n = std::min({int64_t{16}, zoo_size - 1, latent_size});
   return n / multiple * multiple;  // 0 (the whole latent) when too few directions are left
 }
 
-DenoiserConfig denoiser_config(const Config& cfg, int64_t zoo_size, int64_t latent_size) {
+DenoiserConfig denoiser_config(const LdmOptions& opts, int64_t zoo_size, int64_t latent_size) {
   DenoiserConfig c;
-  const int64_t subspace = diffusion_subspace(cfg, zoo_size, latent_size);
+  const int64_t subspace = diffusion_subspace(opts, zoo_size, latent_size);
   c.length = subspace > 0 ? subspace : latent_size;
-  c.channels = cfg.ilist("ldm.channels");
-  c.kernel = cfg.i("ldm.kernel");
-  c.position = cfg.i("ldm.position");
+  c.channels = opts.channels;
+  c.kernel = opts.kernel;
+  c.position = opts.position;
   return c;
 }
 
@@ -207,14 +208,18 @@ torch::Tensor sample_parameters(AeModel& ae, LdmModel& ldm, const SamplingOption
   torch::NoGradGuard ng;
   std::vector<torch::Generator> gens;
   for (int64_t i = 0; i < count; ++i) gens.push_back(make_generator(opts.seed, 300, first + i));
-  DenoiseFn denoise = [&](const torch::Tensor& x, const torch::Tensor& t) { return ldm.ema->forward(x, t); };
+  // The sampler's arithmetic stays on the CPU with its noise; the nets run on their device.
+  const torch::Device device = device_of(*ldm.ema), ae_device = device_of(*ae.net);
+  DenoiseFn denoise = [&](const torch::Tensor& x, const torch::Tensor& t) {
+    return ldm.ema->forward(x.to(device), t.to(device)).cpu();
+  };
   if (opts.clip) {
     denoise = clip_clean_estimate(ldm.schedule, denoise, ldm.latent_min, ldm.latent_max);
   }
   const int64_t length = ldm.ema->config().length;
   torch::Tensor z = opts.sampler == "ddpm" ? sample_ddpm(ldm.schedule, denoise, gens, length)
                                            : sample_ddim(ldm.schedule, denoise, gens, length, opts.steps, opts.eta);
-  return ae.standardizer.invert(ae.net->decode(from_diffusion_space(ldm, z)));
+  return ae.standardizer.invert(ae.net->decode(from_diffusion_space(ldm, z).to(ae_device)).cpu());
 }
 
 torch::Tensor to_diffusion_space(const LdmModel& m, const torch::Tensor& latents) {

@@ -3,8 +3,8 @@
 // Both carry a format version and the fingerprints of the config and zoo they belong to.
 #pragma once
 #include <string>
+#include <vector>
 
-#include "core/config.h"
 #include "gen/autoencoder.h"
 #include "gen/denoiser.h"
 #include "gen/diffusion.h"
@@ -50,14 +50,39 @@ struct LdmModel {
   double train_seconds = 0;
 };
 
+// The ae.* keys: the autoencoder's shape and its training.
+struct AeOptions {
+  std::string kind = "auto";       // conv, tokens, or auto (by D)
+  std::vector<int64_t> channels = {16, 32, 64, 64, 16};  // conv
+  int64_t kernel = 7, latent = 128;                      // conv
+  int64_t token_size = 256, token_hidden = 256, token_latent = 8;  // tokens
+  double input_noise = 0.001, latent_noise = 0.1;
+  int64_t steps = 500, batch = 50;
+  double lr = 1e-3, weight_decay = 0;
+  std::string fingerprint;         // of the keys ae.pt depends on (run/stage_options.h)
+};
+
+// The ldm.* keys: the denoiser's shape, the noise schedule and the training.
+struct LdmOptions {
+  std::vector<int64_t> channels = {16, 32, 64};
+  int64_t kernel = 7;
+  int64_t subspace = -1;           // principal directions diffused (0: the whole latent; -1: auto)
+  int64_t position = 16;           // learned position channels
+  int64_t timesteps = 1000;
+  double beta_start = 1e-4, beta_end = 2e-2;
+  int64_t steps = 1000, batch = 100;
+  double lr = 1e-3, ema = 0.999;
+  std::string fingerprint;         // of the keys ldm.pt depends on (run/stage_options.h)
+};
+
 // ae.kind resolved for a zoo of D = dim entries: conv or tokens.
-std::string autoencoder_kind(const Config& cfg, int64_t dim);
-AutoencoderConfig autoencoder_config(const Config& cfg, int64_t padded_dim);
-TokenAutoencoderConfig token_autoencoder_config(const Config& cfg, const ParamLayout& layout);
+std::string autoencoder_kind(const AeOptions& opts, int64_t dim);
+AutoencoderConfig autoencoder_config(const AeOptions& opts, int64_t padded_dim);
+TokenAutoencoderConfig token_autoencoder_config(const AeOptions& opts, const ParamLayout& layout);
 // ldm.subspace resolved for zoo_size checkpoints and latents of latent_size (0: the whole latent).
-int64_t diffusion_subspace(const Config& cfg, int64_t zoo_size, int64_t latent_size);
+int64_t diffusion_subspace(const LdmOptions& opts, int64_t zoo_size, int64_t latent_size);
 // length: the subspace, else the latent.
-DenoiserConfig denoiser_config(const Config& cfg, int64_t zoo_size, int64_t latent_size);
+DenoiserConfig denoiser_config(const LdmOptions& opts, int64_t zoo_size, int64_t latent_size);
 // The diffusion's coordinates of latents (B, latent) and back.
 torch::Tensor to_diffusion_space(const LdmModel& m, const torch::Tensor& latents);
 torch::Tensor from_diffusion_space(const LdmModel& m, const torch::Tensor& z);

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/mapped_file.h"
+#include "io/mapped_file.h"
 
 namespace pdiff {
 
@@ -12,7 +12,7 @@ Standardizer::Standardizer(const torch::Tensor& params, const ParamLayout& layou
   check(params.dim() == 2 && params.size(1) == layout.dim(), "standardizer: params do not match the layout");
   const int64_t k = params.size(0), d = layout.dim();
   // Two passes over chunks of rows (~64 MB in float64 each), each released after use: neither a
-  // float64 copy of the zoo nor all of a zoo on disk in memory (core/mapped_file.h).
+  // float64 copy of the zoo nor all of a zoo on disk in memory (io/mapped_file.h).
   const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 23) / std::max<int64_t>(d, 1));
   auto column_sums = [&](auto&& value_of) {
     auto sums = torch::zeros({d}, torch::kFloat64);

@@ -8,7 +8,7 @@
 #pragma once
 #include <torch/torch.h>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "zoo/layout.h"
 
 namespace pdiff {

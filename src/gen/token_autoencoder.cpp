@@ -55,16 +55,16 @@ torch::Tensor TokenAutoencoderImpl::encode(const torch::Tensor& x) {
   auto padded = torch::constant_pad_nd(x, {0, 1}, 0.0);  // column dim is the padding's zero
   if (slot_source_.device() != x.device()) slot_source_ = slot_source_.to(x.device());  // moved once
   auto tok = padded.index_select(1, slot_source_).view({b, tokens_, cfg_.token});
-  auto h = torch::leaky_relu(enc_norm1_(enc_in_(tok) + enc_embed_), 0.2);
-  h = torch::leaky_relu(enc_norm2_(enc_mid_(h)), 0.2);
+  auto h = torch::leaky_relu(enc_norm1_((enc_in_(tok) + enc_embed_).to(torch::kFloat32)), 0.2);
+  h = torch::leaky_relu(enc_norm2_(enc_mid_(h).to(torch::kFloat32)), 0.2);
   return enc_out_(h).flatten(1);  // (B, tokens * token_latent)
 }
 
 torch::Tensor TokenAutoencoderImpl::decode(const torch::Tensor& z) {
   check(z.dim() == 2 && z.size(1) == latent_size(),
         "token autoencoder: expected (B, " + std::to_string(latent_size()) + ") latents, got " + c10::str(z.sizes()));
-  auto h = torch::elu(dec_norm1_(dec_in_(z.view({z.size(0), tokens_, cfg_.token_latent})) + dec_embed_));
-  h = torch::elu(dec_norm2_(dec_mid_(h)));
+  auto h = torch::elu(dec_norm1_((dec_in_(z.view({z.size(0), tokens_, cfg_.token_latent})) + dec_embed_).to(torch::kFloat32)));
+  h = torch::elu(dec_norm2_(dec_mid_(h).to(torch::kFloat32)));
   auto slots = dec_out_(h).flatten(1);  // (B, tokens * token)
   if (entry_slot_.device() != z.device()) entry_slot_ = entry_slot_.to(z.device());
   return slots.index_select(1, entry_slot_);

@@ -5,8 +5,8 @@
 #include <optional>
 
 #include "core/error.h"
-#include "core/file_io.h"
-#include "core/mapped_file.h"
+#include "io/file_io.h"
+#include "io/mapped_file.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
 #include "gen/model_files.h"
@@ -17,29 +17,10 @@
 
 namespace pdiff {
 
-const std::vector<std::string>& ae_config_keys() {
-  static const std::vector<std::string> keys = [] {
-    auto k = collect_config_keys();
-    k.push_back("recipe");
-    k.push_back("ae.");
-    return k;
-  }();
-  return keys;
-}
-
-const std::vector<std::string>& ldm_config_keys() {
-  static const std::vector<std::string> keys = [] {
-    auto k = ae_config_keys();
-    k.push_back("ldm.");
-    return k;
-  }();
-  return keys;
-}
-
 namespace {
 
 // Rows of x chosen for one step, without replacement within the step. A zoo read from disk
-// stays there: the rows' pages are released once copied (core/mapped_file.h).
+// stays there: the rows' pages are released once copied (io/mapped_file.h).
 torch::Tensor batch_rows(const torch::Tensor& x, int64_t batch, torch::Generator& gen) {
   const int64_t k = x.size(0);
   auto idx = torch::randperm(k, gen, torch::kInt64).slice(0, 0, std::min(batch, k));
@@ -62,12 +43,15 @@ void for_row_chunks(const torch::Tensor& params, Fn fn) {
   }
 }
 
-// The autoencoder's latent of every checkpoint (no noise), a chunk of rows at a time.
+// The autoencoder's latent of every checkpoint (no noise), a chunk of rows at a time, on the
+// CPU (the net runs on its device).
 torch::Tensor encode_zoo(const AeModel& ae, const torch::Tensor& params) {
   torch::NoGradGuard ng;
+  const torch::Device device = device_of(*ae.net);
   std::vector<torch::Tensor> parts;
-  for_row_chunks(params,
-                 [&](const torch::Tensor& rows) { parts.push_back(ae.net->encode(ae.standardizer.apply(rows))); });
+  for_row_chunks(params, [&](const torch::Tensor& rows) {
+    parts.push_back(ae.net->encode(ae.standardizer.apply(rows).to(device)).cpu());
+  });
   return torch::cat(parts);
 }
 
@@ -84,46 +68,50 @@ auto previous_output(const std::string& path, Load load) -> std::optional<declty
   }
 }
 
-AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& dir) {
+AeModel train_autoencoder(const RunContext& run, const AeOptions& opts, const Zoo& zoo) {
+  const std::string& dir = run.dir;
   const std::string path = dir + "/ae.pt";
-  const std::string fingerprint = cfg.fingerprint(ae_config_keys());
+  const std::string& fingerprint = opts.fingerprint;
   if (auto m = previous_output(path, load_ae);
       m && m->fingerprint == fingerprint && m->zoo_fingerprint == zoo.fingerprint) {
     std::fprintf(stderr, "ae: reusing %s\n", path.c_str());
+    m->net->to(run.device);
     return *m;
   }
   Stopwatch timer;
   AeModel m;
   m.layout = zoo.layout;
-  m.kind = autoencoder_kind(cfg, zoo.layout.dim());
+  m.kind = autoencoder_kind(opts, zoo.layout.dim());
   if (m.kind == "conv") {
-    AutoencoderConfig probe = autoencoder_config(cfg, 0);
+    AutoencoderConfig probe = autoencoder_config(opts, 0);
     m.standardizer = Standardizer(zoo.params, zoo.layout, probe.pad_multiple());
-    torch::manual_seed(cfg.i("seed"));
-    m.net = Autoencoder(autoencoder_config(cfg, m.standardizer.padded_dim())).ptr();
+    torch::manual_seed(run.seed);
+    m.net = Autoencoder(autoencoder_config(opts, m.standardizer.padded_dim())).ptr();
   } else {
     m.standardizer = Standardizer(zoo.params, zoo.layout, 1, /*centre_per_coordinate=*/true);
-    torch::manual_seed(cfg.i("seed"));
-    m.net = TokenAutoencoder(token_autoencoder_config(cfg, zoo.layout)).ptr();
+    torch::manual_seed(run.seed);
+    m.net = TokenAutoencoder(token_autoencoder_config(opts, zoo.layout)).ptr();
   }
+  m.net->to(run.device);  // initialised on the CPU: the same weights on every device
   std::fprintf(stderr, "ae: %s autoencoder (ae.kind=%s, D = %lld), %lld weights, latent %lld\n",
-               m.kind == "conv" ? "conv" : "token", cfg.s("ae.kind").c_str(),
+               m.kind == "conv" ? "conv" : "token", opts.kind.c_str(),
                static_cast<long long>(zoo.layout.dim()), static_cast<long long>(parameter_count(*m.net)),
                static_cast<long long>(m.net->latent_size()));
-  const uint64_t seed = cfg.i("seed");
-  const int64_t batch = cfg.i("ae.batch");
+  const uint64_t seed = run.seed;
+  const int64_t batch = opts.batch;
 
   TrainLoop loop;
   loop.name = "ae";
-  loop.steps = cfg.i("ae.steps");
-  loop.lr = cfg.f("ae.lr");
-  loop.weight_decay = cfg.f("ae.weight_decay");
+  loop.steps = opts.steps;
+  loop.lr = opts.lr;
+  loop.weight_decay = opts.weight_decay;
   loop.partial_path = dir + "/ae.partial.pt";
   loop.csv_path = dir + "/ae_loss.csv";
+  loop.precision = run.precision;
   loop.fingerprint = fingerprint + zoo.fingerprint;
   loop.loss = [&](int64_t step) {
     auto gen = make_generator(seed, 100, step);  // batch and noise depend only on the step
-    auto xb = m.standardizer.apply(batch_rows(zoo.params, batch, gen));
+    auto xb = m.standardizer.apply(batch_rows(zoo.params, batch, gen)).to(run.device);
     return torch::mse_loss(m.net->forward_noisy(xb, gen), xb);  // against the clean vector
   };
   run_training(*m.net, loop);
@@ -134,19 +122,20 @@ AeModel train_autoencoder(const Config& cfg, const Zoo& zoo, const std::string& 
     torch::NoGradGuard ng;
     double sum_squares = 0;
     for_row_chunks(zoo.params, [&](const torch::Tensor& rows) {
-      auto recon = m.standardizer.invert(m.net->decode(m.net->encode(m.standardizer.apply(rows))));
+      auto recon = m.standardizer.invert(m.net->decode(m.net->encode(m.standardizer.apply(rows).to(run.device))).cpu());
       sum_squares += (recon - rows).to(torch::kFloat64).pow(2).sum().item<double>();
     });
     std::fprintf(stderr, "ae: reconstruction RMS error %.3g (raw parameter units), %.1f s\n",
                  std::sqrt(sum_squares / static_cast<double>(zoo.params.numel())), m.train_seconds);
   }
-  save_ae(path, m, cfg.to_yaml());
+  save_ae(path, m, run.config_yaml);
   return m;
 }
 
-void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::string& dir) {
+void train_diffusion(const RunContext& run, const LdmOptions& opts, AeModel& ae, const Zoo& zoo) {
+  const std::string& dir = run.dir;
   const std::string path = dir + "/ldm.pt";
-  const std::string fingerprint = cfg.fingerprint(ldm_config_keys());
+  const std::string& fingerprint = opts.fingerprint;
   if (auto m = previous_output(path, load_ldm);
       m && m->fingerprint == fingerprint && m->ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint) {
     std::fprintf(stderr, "ldm: reusing %s\n", path.c_str());
@@ -157,7 +146,7 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   LdmModel m;
   m.layout = zoo.layout;
   m.latent_mean = latents.mean(0);                  // centred on the zoo (model_files.h)
-  if (const int64_t r = diffusion_subspace(cfg, latents.size(0), latents.size(1)); r > 0) {
+  if (const int64_t r = diffusion_subspace(opts, latents.size(0), latents.size(1)); r > 0) {
     check(r <= std::min(latents.size(0), latents.size(1)),
           "ldm.subspace = " + std::to_string(r) + " is more than the zoo's " + std::to_string(latents.size(0)) +
               " checkpoints or the latent's " + std::to_string(latents.size(1)) +
@@ -174,7 +163,7 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   } else {
     std::fprintf(stderr, "ldm: diffusion on the whole latent (%lld entries)%s\n",
                  static_cast<long long>(latents.size(1)),
-                 cfg.is_word("ldm.subspace") ? ": ldm.subspace=auto found too few directions for the denoiser" : "");
+                 opts.subspace < 0 ? ": ldm.subspace=auto found too few directions for the denoiser" : "");
   }
   m.latent_scale = 1;  // the spread is measured in the diffusion's coordinates before scaling
   const torch::Tensor centred = to_diffusion_space(m, latents);
@@ -182,30 +171,33 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   const torch::Tensor z = centred * m.latent_scale;
   m.latent_min = std::get<0>(z.min(0));
   m.latent_max = std::get<0>(z.max(0));
-  m.beta_start = cfg.f("ldm.beta_start");
-  m.beta_end = cfg.f("ldm.beta_end");
-  m.schedule = NoiseSchedule::linear(cfg.i("ldm.timesteps"), m.beta_start, m.beta_end);
-  torch::manual_seed(cfg.i("seed") + 1);
-  Denoiser net(denoiser_config(cfg, latents.size(0), latents.size(1)));
-  m.ema = Denoiser(denoiser_config(cfg, latents.size(0), latents.size(1)));
+  m.beta_start = opts.beta_start;
+  m.beta_end = opts.beta_end;
+  m.schedule = NoiseSchedule::linear(opts.timesteps, m.beta_start, m.beta_end);
+  torch::manual_seed(run.seed + 1);
+  Denoiser net(denoiser_config(opts, latents.size(0), latents.size(1)));
+  m.ema = Denoiser(denoiser_config(opts, latents.size(0), latents.size(1)));
+  net->to(run.device);  // initialised on the CPU: the same weights on every device
+  m.ema->to(run.device);
   {
     torch::NoGradGuard ng;
     auto src = net->parameters(), dst = m.ema->parameters();
     for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
   }
-  const uint64_t seed = cfg.i("seed");
-  const int64_t batch = cfg.i("ldm.batch"), T = m.schedule.timesteps;
-  const double decay = cfg.f("ldm.ema");
+  const uint64_t seed = run.seed;
+  const int64_t batch = opts.batch, T = m.schedule.timesteps;
+  const double decay = opts.ema;
   auto ema_params = m.ema->parameters();
   auto net_params = net->parameters();
   DenoiseFn denoise = [&](const torch::Tensor& x, const torch::Tensor& t) { return net->forward(x, t); };
 
   TrainLoop loop;
   loop.name = "ldm";
-  loop.steps = cfg.i("ldm.steps");
-  loop.lr = cfg.f("ldm.lr");
+  loop.steps = opts.steps;
+  loop.lr = opts.lr;
   loop.partial_path = dir + "/ldm.partial.pt";
   loop.csv_path = dir + "/ldm_loss.csv";
+  loop.precision = run.precision;
   loop.fingerprint = fingerprint + ae.fingerprint + ae.zoo_fingerprint;
   loop.loss = [&](int64_t step) {
     auto gen = make_generator(seed, 200, step);
@@ -213,7 +205,8 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
     auto t = torch::randint(0, T, {batch}, gen, torch::kInt64);  // one timestep per sample
     auto x0 = z.index_select(0, idx);
     auto eps = torch::randn(x0.sizes(), gen, x0.options());
-    return ddpm_loss(m.schedule, denoise, x0, t, eps);
+    // Drawn on the CPU, trained on the device: every device sees the same batches and noise.
+    return ddpm_loss(m.schedule, denoise, x0.to(run.device), t.to(run.device), eps.to(run.device));
   };
   loop.after_step = [&](int64_t step) {
     torch::NoGradGuard ng;
@@ -228,23 +221,23 @@ void train_diffusion(const Config& cfg, AeModel& ae, const Zoo& zoo, const std::
   m.ae_fingerprint = ae.fingerprint + ae.zoo_fingerprint;
   m.fingerprint = fingerprint;
   m.train_seconds = timer.seconds();
-  save_ldm(path, m, cfg.to_yaml());
+  save_ldm(path, m, run.config_yaml);
   std::fprintf(stderr, "ldm: latent scale %.4g, %.1f s\n", m.latent_scale, m.train_seconds);
 }
 
 }  // namespace
 
-void train(const Config& cfg) {
-  const std::string dir = cfg.s("run_dir");
+void train(const RunContext& run, const TrainOptions& opts) {
+  const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
   const std::string zoo_path = dir + "/zoo.pt";
   check(file_exists(zoo_path), zoo_path + ": not found; run `pdiff collect` with this config first");
   Zoo zoo = load_zoo(zoo_path);
-  check(zoo.fingerprint == cfg.fingerprint(collect_config_keys()),
+  check(zoo.fingerprint == opts.zoo_fingerprint,
         zoo_path + " was collected with a different config (data, model, base or zoo keys differ); "
                    "run `pdiff collect` again, or `pdiff run` which redoes what changed");
-  AeModel ae = train_autoencoder(cfg, zoo, dir);
-  train_diffusion(cfg, ae, zoo, dir);
+  AeModel ae = train_autoencoder(run, opts.ae, zoo);
+  train_diffusion(run, opts.ldm, ae, zoo);
 }
 
 }  // namespace pdiff

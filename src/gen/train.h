@@ -3,13 +3,19 @@
 // ldm_loss.csv to the run directory; each part is skipped when its file is current and resumes
 // from its partial file after an interruption.
 #pragma once
-#include "core/config.h"
+#include <string>
+
+#include "core/run_context.h"
+#include "gen/model_files.h"
 
 namespace pdiff {
 
-const std::vector<std::string>& ae_config_keys();
-const std::vector<std::string>& ldm_config_keys();
+struct TrainOptions {
+  AeOptions ae;
+  LdmOptions ldm;
+  std::string zoo_fingerprint;  // the zoo.pt this config collects: a zoo.pt of another is refused
+};
 
-void train(const Config& cfg);
+void train(const RunContext& run, const TrainOptions& opts);
 
 }  // namespace pdiff

@@ -4,7 +4,8 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/optim.h"
+#include "core/run_context.h"
+#include "zoo/optim.h"
 #include "core/progress.h"
 
 namespace pdiff {
@@ -46,7 +47,8 @@ void write_csv(const std::string& path, const torch::Tensor& losses, int64_t n) 
 torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
   std::vector<torch::Tensor> params = module.parameters();
   AdamW opt(params, loop.weight_decay);
-  torch::Tensor losses = torch::zeros({loop.steps});
+  // On the module's device: no host sync per step, one per block below.
+  torch::Tensor losses = torch::zeros({loop.steps}, torch::TensorOptions().device(device_of(module)));
   int64_t start = 0;
   if (file_exists(loop.partial_path)) {
     DictFile f = DictFile::load(loop.partial_path, "pdiff.train_partial", 1, "delete it to start over");
@@ -54,7 +56,7 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
       load_module(module, f, "model.");
       opt.load_state(f, "optim");
       start = f.integer("step");
-      losses.slice(0, 0, start).copy_(f.tensor("losses").slice(0, 0, start));
+      losses.slice(0, 0, start).copy_(f.tensor("losses").slice(0, 0, start));  // to the device
       if (loop.load_extra) loop.load_extra(f);
       std::fprintf(stderr, "%s: resuming at step %lld of %lld\n", loop.name.c_str(), (long long)start,
                    (long long)loop.steps);
@@ -65,7 +67,11 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
   for (int64_t step = start; step < loop.steps;) {
     const int64_t begin = step, end = std::min(loop.steps, step + loop.check_every);
     for (; step < end; ++step) {
-      auto loss = loop.loss(step);
+      torch::Tensor loss;
+      {
+        TrainingPrecision precision(loop.precision, device_of(module));
+        loss = loop.loss(step).to(torch::kFloat32);
+      }
       opt.zero_grad();
       loss.backward();
       opt.step(cosine_lr(loop.lr, step, loop.steps));
@@ -97,6 +103,7 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
     }
   }
   progress.finish();
+  losses = losses.cpu();
   write_csv(loop.csv_path, losses, loop.steps);
   std::remove(loop.partial_path.c_str());
   module.eval();

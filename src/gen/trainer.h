@@ -7,7 +7,8 @@
 #include <functional>
 #include <string>
 
-#include "core/file_io.h"
+#include "core/precision.h"
+#include "io/file_io.h"
 
 namespace pdiff {
 
@@ -19,6 +20,7 @@ struct TrainLoop {
   std::string csv_path;        // step,loss
   std::string fingerprint;     // a partial file with another fingerprint is ignored
   int64_t check_every = 100;   // steps between loss checks / partial saves (one host sync each)
+  Precision precision = Precision::Fp32;  // of each step's forward pass (its loss is fp32)
   std::function<torch::Tensor(int64_t step)> loss;        // loss of one step
   std::function<void(int64_t step)> after_step;           // e.g. EMA update (optional)
   std::function<void(DictFile&)> save_extra;              // extra state to resume (optional)

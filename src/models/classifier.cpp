@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/run_context.h"
 #include "models/convnet4.h"
 #include "models/mlp.h"
 #include "models/resnet.h"
@@ -45,6 +46,7 @@ std::string ClassifierImpl::default_selection() const {
 }
 
 torch::Tensor ClassifierImpl::prepare_input(torch::Tensor x) const {
+  x = x.to(device_of(*this));  // data stay on the CPU; a batch moves where the model is
   return channels_last() && x.dim() == 4 ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
 }
 
@@ -71,6 +73,7 @@ Classifier make_classifier(const ClassifierSpec& spec) {
 Classifier clone_classifier(const Classifier& model, const ClassifierSpec& spec) {
   Classifier copy = make_classifier(spec);
   load_state_dict(copy, state_dict(model), "clone");
+  copy->to(device_of(*model));
   copy->train(model->is_training());
   return copy;
 }

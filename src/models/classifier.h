@@ -10,6 +10,14 @@
 
 namespace pdiff {
 
+// The model.* keys; a ClassifierSpec adds what the dataset decides (zoo/zoo_file.h).
+struct ModelOptions {
+  std::string arch = "convnet4";     // "mlp", "convnet4", "resnet18", ..., "torchscript"
+  std::string file;                  // the TorchScript module of arch "torchscript"
+  std::vector<int64_t> mlp_hidden = {128};
+  int64_t vit_patch = 4;
+};
+
 struct ClassifierSpec {
   std::string arch;                // "mlp", "convnet4", "resnet18", ..., "torchscript"
   std::string file;                // model.file: the TorchScript module of arch "torchscript"
@@ -54,7 +62,7 @@ class ClassifierImpl : public torch::nn::Module {
   // The selection `zoo.select=auto` means: the last two normalization layers, or the last
   // layer with parameters for a model that has fewer norm layers (an MLP).
   std::string default_selection() const;
-  // Converts inputs to the preferred memory format.
+  // A batch of inputs as the model takes it: on its device, in its preferred memory format.
   torch::Tensor prepare_input(torch::Tensor x) const;
 };
 

@@ -1,12 +1,9 @@
 #include "models/convnet4.h"
 
 #include "core/error.h"
-#include "models/affine_relu.h"
-#include "models/batch_sync.h"
-#include "models/bn_pool_relu.h"
-#include "models/conv3x3_one_channel.h"
-#include "models/conv3x3_small.h"
-#include "models/split_batch_norm.h"
+#include "kernels/affine_relu.h"
+#include "kernels/conv3x3_small.h"
+#include "kernels/dispatch.h"
 
 namespace pdiff {
 
@@ -33,39 +30,18 @@ ConvNet4Impl::ConvNet4Impl(const ClassifierSpec& spec) {
   fc = register_module("fc", torch::nn::Linear(c[4], spec.num_classes));
 }
 
-// ReLU commutes with max-pooling, so it runs on the pooled map: 4x fewer elements. On the
-// CPU the three run fused, in training and in eval mode (models/bn_pool_relu.h).
-torch::Tensor ConvNet4Impl::bn_pool_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn) {
-  if (x.scalar_type() == torch::kFloat32 && x.device().is_cpu()) {
-    if (bn.is_training()) return bn_pool_relu_train(x, bn);
-    if (!x.requires_grad()) return bn_pool_relu_eval(x, bn);
-  }
-  TORCH_CHECK(!bn.is_training() || !current_batch_split(), "ConvNet-4: a split batch needs float32 CPU tensors");
-  return torch::relu(torch::max_pool2d(bn.forward(x), 2));
-}
-
-// conv1 on one-channel images runs through direct loops (models/conv3x3_one_channel.h).
-torch::Tensor ConvNet4Impl::first_conv(const torch::Tensor& x) {
-  if (x.size(1) == 1 && x.scalar_type() == torch::kFloat32 && x.device().is_cpu())
-    return conv3x3_one_channel(x, conv1->weight);
-  return conv1(x);
-}
-
-torch::Tensor ConvNet4Impl::split_batch_norm_train_or_eval(const torch::Tensor& x) {
-  return bn4->is_training() ? split_batch_norm_train(x, *bn4) : bn4(x);
-}
-
 torch::Tensor ConvNet4Impl::forward_stage(int64_t i, torch::Tensor x) {
   switch (i) {
-    case 0: return first_conv(x);                                     // (B, 32, 28, 28) at 28 px
-    case 1: return bn_pool_relu(x, *bn1);                             // (B, 32, 14, 14)
-    case 2: return conv2(x);                                          // (B, 64, 14, 14)
-    case 3: return bn_pool_relu(x, *bn2);                             // (B, 64, 7, 7)
-    case 4: return conv3(x);                                          // (B, 128, 7, 7)
-    case 5: return bn_pool_relu(x, *bn3);                             // (B, 128, 3, 3)
-    case 6: return conv4(x);                                          // (B, 256, 3, 3)
-    case 7: return torch::relu(split_batch_norm_train_or_eval(x)).mean({2, 3});  // (B, 256)
-    default: return fc(x);                                            // (B, classes)
+    // Hand-written CPU kernels where they apply, LibTorch's ops otherwise (kernels/dispatch.h).
+    case 0: return conv3x3_first(x, *conv1);                     // (B, 32, 28, 28) at 28 px
+    case 1: return bn_pool_relu(x, *bn1);                        // (B, 32, 14, 14)
+    case 2: return conv2(x);                                     // (B, 64, 14, 14)
+    case 3: return bn_pool_relu(x, *bn2);                        // (B, 64, 7, 7)
+    case 4: return conv3(x);                                     // (B, 128, 7, 7)
+    case 5: return bn_pool_relu(x, *bn3);                        // (B, 128, 3, 3)
+    case 6: return conv4(x);                                     // (B, 256, 3, 3)
+    case 7: return torch::relu(batch_norm_over_split(x, *bn4)).mean({2, 3});  // (B, 256)
+    default: return fc(x);                                       // (B, classes)
   }
 }
 

@@ -1,8 +1,9 @@
 #include "models/resnet.h"
 
 #include "core/error.h"
-#include "models/close_calls.h"
-#include "models/conv3x3_small.h"
+#include "kernels/close_calls.h"
+#include "kernels/conv3x3_small.h"
+#include "kernels/dispatch.h"
 
 namespace pdiff {
 
@@ -47,12 +48,10 @@ class BasicBlockImpl : public ResidualBlockImpl {
     return names[i];
   }
   // conv2 on a 3x3 or 4x4 map (layer4 at 24-32 px) as Winograd GEMMs: 36 instead of 144
-  // multiplies per channel pair at 4x4 (models/conv3x3_small.h).
+  // multiplies per channel pair at 4x4 (kernels/conv3x3_small.h).
   torch::Tensor fast_op(int64_t i, torch::Tensor h) override {
     const int64_t s = h.dim() == 4 ? h.size(2) : 0;
-    if (i != 2 || (s != 3 && s != 4) || h.size(3) != s || h.requires_grad() || !h.device().is_cpu() ||
-        h.scalar_type() != torch::kFloat32)
-      return op(i, h);
+    if (i != 2 || (s != 3 && s != 4) || h.size(3) != s || h.requires_grad() || !cpu_kernels_apply(h)) return op(i, h);
     if (winograd_version_ != conv2->weight._version() || winograd_.size(0) != (s + 2) * (s + 2)) {
       winograd_ = winograd_weight(conv2->weight.detach(), s);
       winograd_version_ = conv2->weight._version();

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 
 namespace pdiff {
 

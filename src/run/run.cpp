@@ -3,16 +3,12 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
 #include "core/runtime.h"
-#include "eval/evaluate.h"
 #include "eval/report.h"
-#include "gen/generate.h"
-#include "gen/model_files.h"
-#include "gen/train.h"
-#include "zoo/collect.h"
+#include "run/stage_options.h"
 #include "zoo/zoo_file.h"
 
 namespace pdiff {
@@ -36,28 +32,29 @@ StageStatus stage_status(const Config& cfg) {
   StageStatus s;
   s.collect = current([&] {
     return file_exists(dir + "/base.pt") &&
-           load_zoo(dir + "/zoo.pt").fingerprint == cfg.fingerprint(collect_config_keys());
+           load_zoo(dir + "/zoo.pt").fingerprint == stage_fingerprint(cfg, collect_config_keys());
   });
   s.train = s.collect && current([&] {
               AeModel ae = load_ae(dir + "/ae.pt");
               LdmModel ldm = load_ldm(dir + "/ldm.pt");
-              return ae.fingerprint == cfg.fingerprint(ae_config_keys()) &&
-                     ldm.fingerprint == cfg.fingerprint(ldm_config_keys()) &&
+              return ae.fingerprint == stage_fingerprint(cfg, ae_config_keys()) &&
+                     ldm.fingerprint == stage_fingerprint(cfg, ldm_config_keys()) &&
                      ldm.ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint;
             });
   s.generate = s.train && current([&] {
-                 return load_generated(dir + "/generated.pt").fingerprint == cfg.fingerprint(generate_config_keys());
+                 return load_generated(dir + "/generated.pt").fingerprint == stage_fingerprint(cfg, generate_config_keys());
                });
   s.eval = s.generate && current([&] {
              auto j = nlohmann::json::parse(read_text_file(dir + "/report.json"));
-             return j.value("fingerprint", "") == cfg.fingerprint(eval_config_keys());
+             return j.value("fingerprint", "") == stage_fingerprint(cfg, eval_config_keys());
            });
   return s;
 }
 
 void run_all(const Config& cfg) {
   Stopwatch timer;
-  const std::string dir = cfg.s("run_dir");
+  const RunContext run = run_context(cfg);
+  const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/true);  // held across the stages, which take it again
   StageStatus s = stage_status(cfg);
   auto say = [](const char* stage, bool skip) {
@@ -68,16 +65,16 @@ void run_all(const Config& cfg) {
     std::fprintf(stderr, "== %s: done; peak memory so far %.0f MB\n", stage, peak_resident_mb());
   };
   say("collect", s.collect);
-  if (!s.collect) collect(cfg), done("collect");
+  if (!s.collect) collect(run, collect_options(cfg)), done("collect");
   // Later stages must not reuse outputs built on a zoo that was just re-collected.
   if (!s.collect) std::remove((dir + "/ae.pt").c_str()), std::remove((dir + "/ldm.pt").c_str());
   say("train", s.train);
-  if (!s.train) train(cfg), done("train");
+  if (!s.train) train(run, train_options(cfg)), done("train");
   say("generate", s.generate);
-  if (!s.generate) generate(cfg), done("generate");
+  if (!s.generate) generate(run, generate_options(cfg)), done("generate");
   say("eval", s.eval);
   if (!s.eval) {
-    EvalReport r = evaluate(cfg);
+    EvalReport r = evaluate(run, eval_options(cfg));
     std::printf("\n%s\n%s\n\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s, peak memory %.0f MB.\n",
                 summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str(), dir.c_str(), timer.seconds(),
                 peak_resident_mb());

@@ -10,10 +10,11 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
 #include "core/runtime.h"
+#include "run/stage_options.h"
 #include "eval/evaluate.h"
 #include "gen/generate.h"
 #include "gen/train.h"
@@ -53,7 +54,7 @@ std::vector<Job> load_jobs(const SweepArgs& args, const SweepGrid& grid) {
   for (const auto& [stage, keys] : stages) {
     std::map<std::string, int> first;
     for (size_t i = 0; i < jobs.size(); ++i)
-      jobs[i].shares[stage] = first.emplace(jobs[i].cfg.fingerprint(*keys), int(i) + 1).first->second;
+      jobs[i].shares[stage] = first.emplace(stage_fingerprint(jobs[i].cfg, *keys), int(i) + 1).first->second;
   }
   return jobs;
 }
@@ -102,9 +103,9 @@ void run_point(const Job& job, const std::vector<Job>& jobs, const std::vector<s
   }
   {
     RunDirLock lock(dir, /*create=*/true);
-    save_config(job.cfg, dir);  // collect writes it too, but a shared collect does not run here
+    write_file_atomic(dir + "/config.yaml", job.cfg.to_yaml());  // collect writes it too, but a shared collect does not run here
   }
-  apply_threads(job.cfg);
+  open_run_context(job.cfg);
   run_all(job.cfg);
 }
 

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "eval/dominance.h"
 #include "eval/plots.h"
 

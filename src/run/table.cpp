@@ -8,9 +8,10 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "core/run_lock.h"
 #include "core/runtime.h"
+#include "run/stage_options.h"
 #include "run/run.h"
 #include "run/table_row.h"
 
@@ -78,7 +79,7 @@ int run_table(const TableArgs& args) {
     std::fprintf(stderr, "=== table: config %zu of %zu: %s (run_dir %s)\n", i + 1, jobs.size(), job.path.c_str(),
                  dir.c_str());
     try {
-      apply_threads(job.cfg);
+      open_run_context(job.cfg);
       run_all(job.cfg);
       rows.push_back(table_row(job.path, dir));
     } catch (const std::exception& e) {

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/file_io.h"
-#include "core/optim.h"
+#include "io/file_io.h"
+#include "zoo/optim.h"
 #include "core/progress.h"
-#include "core/rows_writer.h"
+#include "io/rows_writer.h"
 #include "core/run_lock.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/import.h"
@@ -23,31 +23,21 @@
 
 namespace pdiff {
 
-const std::vector<std::string>& base_config_keys() {
-  static const std::vector<std::string> keys = {"seed", "data.", "model.", "base."};
-  return keys;
-}
-
-const std::vector<std::string>& collect_config_keys() {
-  static const std::vector<std::string> keys = {"seed", "data.", "model.", "base.", "zoo."};
-  return keys;
-}
-
 namespace {
 
-std::unique_ptr<Optimizer> make_subset_optimizer(const Config& cfg, std::vector<torch::Tensor> params) {
-  if (cfg.s("zoo.optimizer") == "adamw") return std::make_unique<AdamW>(params, cfg.f("zoo.weight_decay"));
-  return std::make_unique<Sgd>(params, 0.9, cfg.f("zoo.weight_decay"));
+std::unique_ptr<Optimizer> make_subset_optimizer(const ZooOptions& zoo, std::vector<torch::Tensor> params) {
+  if (zoo.optimizer == "adamw") return std::make_unique<AdamW>(params, zoo.weight_decay);
+  return std::make_unique<Sgd>(params, 0.9, zoo.weight_decay);
 }
 
 // Trains, reloads or takes (`from_file`, read from `file`: base.file or the first imported
 // checkpoint) the base model; returns its test accuracy, measured by `accuracy_of`.
-double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec, Classifier& model,
+double prepare_base(const RunContext& run, const BaseOptions& opts, const DataSplits& data, const ClassifierSpec& spec, Classifier& model,
                     const NamedTensors& from_file, const std::string& file,
                     const std::function<double(const Classifier&)>& accuracy_of) {
-  const std::string dir = cfg.s("run_dir");
+  const std::string& dir = run.dir;
   const std::string base_path = dir + "/base.pt", info_path = dir + "/base.json";
-  const std::string fingerprint = cfg.fingerprint(base_config_keys());
+  const std::string& fingerprint = opts.fingerprint;
   if (!from_file.empty()) {
     // Read every time (a file replaced under the same name is seen); base.pt is its copy.
     Stopwatch timer;
@@ -65,19 +55,20 @@ double prepare_base(const Config& cfg, const DataSplits& data, const ClassifierS
     auto info = nlohmann::json::parse(read_text_file(info_path), nullptr, false);
     if (!info.is_discarded() && info.value("fingerprint", "") == fingerprint) {
       try {
-        model = load_base(base_path, spec);
+        model = load_base(base_path, spec, run.device);
         std::fprintf(stderr, "base: reusing %s (test accuracy %.2f %%)\n", base_path.c_str(),
                      info.value("test_accuracy", 0.0));
         return info.value("test_accuracy", 0.0);
       } catch (const Error& e) {  // e.g. corrupt: train it anew rather than refuse forever
         std::fprintf(stderr, "base: not reusing %s: %s\n", base_path.c_str(), e.what());
-        torch::manual_seed(cfg.i("seed"));  // the state a fresh run trains from (load_base drew from it)
+        torch::manual_seed(run.seed);  // the state a fresh run trains from (load_base drew from it)
         model = make_classifier(spec);
+        model->to(run.device);
       }
     }
   }
   Stopwatch timer;
-  train_base(model, spec, cfg, data, dir + "/base.partial.pt");
+  train_base(model, spec, opts, run, data, dir + "/base.partial.pt");
   double acc = accuracy_of(model);
   save_base(base_path, model);
   nlohmann::json info = {{"fingerprint", fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
@@ -110,13 +101,14 @@ torch::Tensor run_start(const torch::Tensor& base_vec, const ParamLayout& layout
 
 // Trains the selected subset from the base values and appends the K checkpoints to the zoo
 // being written (`rows`, made here: a new file, or the one a killed collection left).
-RowsWriter collect_checkpoints(const Config& cfg, const DataSplits& data, const ClassifierSpec& spec,
+RowsWriter collect_checkpoints(const RunContext& run, const CollectOptions& opts, const DataSplits& data, const ClassifierSpec& spec,
                               const Classifier& base, const ParamLayout& layout, const std::string& rows_path) {
-  const std::string partial_path = cfg.s("run_dir") + "/zoo.partial.pt";
-  const std::string fingerprint = cfg.fingerprint(collect_config_keys());
-  const std::string mode = cfg.s("zoo.mode");
-  const int64_t K = cfg.i("zoo.k");
-  const uint64_t seed = cfg.i("seed");
+  const ZooOptions& zoo = opts.zoo;
+  const std::string partial_path = run.dir + "/zoo.partial.pt";
+  const std::string& fingerprint = opts.fingerprint;
+  const std::string& mode = zoo.mode;
+  const int64_t K = zoo.k;
+  const uint64_t seed = run.seed;
 
   Classifier model = clone_classifier(base, spec);
   for (auto& p : model->parameters()) p.set_requires_grad(false);
@@ -124,8 +116,8 @@ RowsWriter collect_checkpoints(const Config& cfg, const DataSplits& data, const 
   for (auto& t : tensors) t.set_requires_grad(true);
   const int64_t tail = model->first_stage_using(layout.names());
   const torch::Tensor base_vec = layout.flatten(base);
-  auto opt = make_subset_optimizer(cfg, tensors);
-  auto schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), data_stream_seed(seed, kZooStream));
+  auto opt = make_subset_optimizer(zoo, tensors);
+  auto schedule = std::make_unique<BatchSchedule>(data, zoo.batch, data_stream_seed(seed, kZooStream));
 
   int64_t k0 = 0, it = 0;
   if (file_exists(partial_path)) {
@@ -145,18 +137,19 @@ RowsWriter collect_checkpoints(const Config& cfg, const DataSplits& data, const 
   RowsWriter rows(rows_path, K, layout.dim(), k0);
 
   model->train();  // batch statistics in the forward pass, as in the official protocol
-  const double lr = cfg.f("zoo.lr");
-  SplitBatchStep split(model, spec, split_workers(*model, cfg.i("zoo.batch")));
+  const double lr = zoo.lr;
+  SplitBatchStep split(model, spec, split_workers(*model, zoo.batch, run.precision));
   auto step = [&](int64_t i) {
     auto [x, y] = schedule->batch(i);
     opt->zero_grad();
-    split.run(model->prepare_input(x), y, [tail](ClassifierImpl& m, const torch::Tensor& images) {
+    split.run(model->prepare_input(x), y, [tail, &run](ClassifierImpl& m, const torch::Tensor& images) {
+      TrainingPrecision precision(run.precision, images.device());
       torch::Tensor h;
       {
         torch::NoGradGuard ng;  // the frozen prefix needs no graph
         h = m.forward_range(images, 0, tail);
       }
-      return m.forward_range(h, tail, m.num_stages());
+      return m.forward_range(h, tail, m.num_stages()).to(torch::kFloat32);  // the loss in fp32
     });
     opt->step(lr);
   };
@@ -167,10 +160,10 @@ RowsWriter collect_checkpoints(const Config& cfg, const DataSplits& data, const 
     int64_t iters = mode == "iteration" ? 1 : schedule->iters_per_epoch();
     if (mode == "seeds") {
       // An independent run: own starting point, fresh optimizer, own data order.
-      layout.assign(model, run_start(base_vec, layout, cfg.f("zoo.init_noise"), seed, k));
-      opt = make_subset_optimizer(cfg, tensors);
-      schedule = std::make_unique<BatchSchedule>(data, cfg.i("zoo.batch"), data_stream_seed(seed, kFirstRunStream + k));
-      iters = cfg.i("zoo.run_iters");
+      layout.assign(model, run_start(base_vec, layout, zoo.init_noise, seed, k));
+      opt = make_subset_optimizer(zoo, tensors);
+      schedule = std::make_unique<BatchSchedule>(data, zoo.batch, data_stream_seed(seed, kFirstRunStream + k));
+      iters = zoo.run_iters;
       it = 0;
     }
     for (int64_t j = 0; j < iters; ++j) step(it++);
@@ -207,17 +200,17 @@ std::string describe_selection(const ParamLayout& layout) {
 
 }  // namespace
 
-void collect(const Config& cfg) {
+void collect(const RunContext& run, const CollectOptions& opts) {
   // Everything that can be refused is checked before anything is written.
-  DataSplits data = load_dataset(cfg);
-  ClassifierSpec spec = classifier_spec(cfg, data);
+  DataSplits data = load_dataset(opts.data);
+  ClassifierSpec spec = classifier_spec(opts.model, data);
   Classifier model = make_classifier(spec);
-  ParamLayout layout = ParamLayout::of(model, select_parameters(model, cfg.s("zoo.select")));
+  ParamLayout layout = ParamLayout::of(model, select_parameters(model, opts.zoo.select));
   // base.file and zoo.import are read and checked before anything is written.
-  std::string base_source = cfg.s("base.file");
+  std::string base_source = opts.base.file;
   NamedTensors from_file;
   if (!base_source.empty()) from_file = read_weights_file(base_source, state_dict(model), "base.file");
-  const std::string import_source = cfg.s("zoo.import");
+  const std::string& import_source = opts.zoo.import;
   torch::Tensor imported;  // (K, D): the selected subset of each imported checkpoint
   if (!import_source.empty()) {
     const std::vector<std::string> paths = import_paths(import_source);
@@ -227,16 +220,18 @@ void collect(const Config& cfg) {
     }
     imported = import_checkpoints(paths, model, from_file, layout);
   }
-  for (const char* key : {"base.batch", "zoo.batch"})
-    if (std::string(key) == "base.batch" ? from_file.empty() : !imported.defined())  // only what trains
-      check(cfg.i(key) <= data.train.size(), std::string(key) + " = " + std::to_string(cfg.i(key)) +
-                                                 " is larger than the " + std::to_string(data.train.size()) +
-                                                 " training images; lower it or raise data.train_limit");
-  const std::string dir = cfg.s("run_dir");
+  using KeyValue = std::pair<std::string, int64_t>;
+  for (const auto& [key, batch] : {KeyValue{"base.batch", opts.base.batch}, KeyValue{"zoo.batch", opts.zoo.batch}})
+    if (key == "base.batch" ? from_file.empty() : !imported.defined())  // only what trains
+      check(batch <= data.train.size(), key + " = " + std::to_string(batch) + " is larger than the " +
+                                            std::to_string(data.train.size()) +
+                                            " training images; lower it or raise data.train_limit");
+  const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/true);
-  save_config(cfg, dir);
-  torch::manual_seed(cfg.i("seed"));
-  model = make_classifier(spec);  // initialisation drawn from the seed just set
+  write_file_atomic(dir + "/config.yaml", run.config_yaml);
+  torch::manual_seed(run.seed);
+  model = make_classifier(spec);  // initialisation drawn from the seed just set, on the CPU
+  model->to(run.device);
 
   // The base model is evaluated like the checkpoints, on the tail: the evaluator's cache of
   // the frozen prefix is made once and serves both (a full forward pass costs ~3 s more).
@@ -247,11 +242,11 @@ void collect(const Config& cfg) {
     return evaluator->evaluate(layout.flatten(base).unsqueeze(0)).accuracy[0].item<double>();
   };
   Stopwatch timer;
-  double base_acc = prepare_base(cfg, data, spec, model, from_file, base_source, accuracy_of);
-  const std::string what = imported.defined() ? "imported from " + import_source : cfg.s("zoo.mode") + " mode";
+  double base_acc = prepare_base(run, opts.base, data, spec, model, from_file, base_source, accuracy_of);
+  const std::string what = imported.defined() ? "imported from " + import_source : opts.zoo.mode + " mode";
   std::fprintf(stderr, "zoo: %lld checkpoints (%s) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
-               (long long)(imported.defined() ? imported.size(0) : cfg.i("zoo.k")), what.c_str(),
-               layout.entries().size(), (long long)layout.dim(), cfg.s("zoo.select").c_str(),
+               (long long)(imported.defined() ? imported.size(0) : opts.zoo.k), what.c_str(),
+               layout.entries().size(), (long long)layout.dim(), opts.zoo.select.c_str(),
                describe_selection(layout).c_str());
   const std::string rows_path = dir + "/zoo.pt.partial";
   std::optional<RowsWriter> rows;
@@ -260,18 +255,18 @@ void collect(const Config& cfg) {
     for (int64_t k = 0; k < imported.size(0); ++k) rows->append(imported[k]);
     imported = torch::Tensor();
   } else {
-    rows.emplace(collect_checkpoints(cfg, data, spec, model, layout, rows_path));
+    rows.emplace(collect_checkpoints(run, opts, data, spec, model, layout, rows_path));
   }
   Zoo zoo;
-  zoo.params = rows->written();  // read back a model at a time (core/mapped_file.h)
+  zoo.params = rows->written();  // read back a model at a time (io/mapped_file.h)
   if (!evaluator) make_evaluator();  // the base model was reused
   EvalResult r = evaluator->evaluate(zoo.params, "zoo eval");
   zoo.accuracy = r.accuracy.to(torch::kFloat32);
   zoo.predictions = r.predictions;
   zoo.layout = layout;
   zoo.arch = spec.arch;
-  zoo.config_yaml = cfg.to_yaml();
-  zoo.fingerprint = cfg.fingerprint(collect_config_keys());
+  zoo.config_yaml = run.config_yaml;
+  zoo.fingerprint = opts.fingerprint;
   zoo.base_accuracy = base_acc;
   zoo.collect_seconds = timer.seconds();
   finish_zoo(*rows, zoo, dir + "/zoo.pt");

@@ -3,14 +3,36 @@
 // the test set with the tail-only evaluator, and write base.pt and zoo.pt to the run directory.
 // Interrupted runs resume from base.partial.pt / zoo.partial.pt.
 #pragma once
-#include "core/config.h"
+#include <string>
+
+#include "core/run_context.h"
+#include "data/dataset.h"
+#include "models/classifier.h"
+#include "zoo/train_base.h"
 
 namespace pdiff {
 
-// Keys whose values the collection depends on (a change invalidates base.pt / zoo.pt).
-const std::vector<std::string>& base_config_keys();
-const std::vector<std::string>& collect_config_keys();
+// The zoo.* keys.
+struct ZooOptions {
+  std::string select = "auto";     // which parameters (zoo/layout.h)
+  int64_t k = 200;                 // checkpoints
+  std::string import;              // a folder or glob of Python checkpoints instead of training
+  std::string mode = "iteration";  // iteration, epoch or seeds
+  std::string optimizer = "adamw";  // or sgd
+  double lr = 0.01, weight_decay = 5e-4;
+  int64_t batch = 128;
+  int64_t run_iters = 50;          // seeds mode: steps of each run
+  double init_noise = 0.2;         // seeds mode: each run's starting noise, times each tensor's RMS
+};
 
-void collect(const Config& cfg);
+struct CollectOptions {
+  DataOptions data;
+  ModelOptions model;
+  BaseOptions base;
+  ZooOptions zoo;
+  std::string fingerprint;         // of the keys zoo.pt depends on (run/stage_options.h)
+};
+
+void collect(const RunContext& run, const CollectOptions& opts);
 
 }  // namespace pdiff

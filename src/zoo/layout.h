@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "models/classifier.h"
 
 namespace pdiff {

@@ -7,12 +7,17 @@
 #include <mutex>
 #include <thread>
 
-#include "models/batch_sync.h"
+#include "kernels/batch_sync.h"
+#include "kernels/dispatch.h"
 
 namespace pdiff {
 
-int split_workers(const ClassifierImpl& model, int64_t batch) {
-  if (!model.supports_split_batches()) return 1;
+int split_workers(const ClassifierImpl& model, int64_t batch, Precision precision) {
+  if (precision == Precision::Bf16) return 1;
+  // The split's batch norms are hand-written CPU kernels (kernels/dispatch.h decides).
+  const auto params = model.parameters();
+  const torch::Tensor any_param = params.empty() ? torch::Tensor(torch::zeros({})) : params.front();
+  if (!model.supports_split_batches() || !cpu_kernels_apply(any_param.device(), any_param.scalar_type())) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({torch::get_num_threads(), 8, batch / 16})));
 }
 
@@ -121,7 +126,7 @@ SplitBatchStep::~SplitBatchStep() {
 
 torch::Tensor SplitBatchStep::run(const torch::Tensor& images, const torch::Tensor& labels, const Forward& forward) {
   if (workers_ == 1) {
-    auto loss = torch::nn::functional::cross_entropy(forward(*impl_->model, images), labels);
+    auto loss = torch::nn::functional::cross_entropy(forward(*impl_->model, images), labels.to(images.device()));
     loss.backward();
     return loss.detach();
   }

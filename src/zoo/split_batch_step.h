@@ -2,19 +2,21 @@
 // own thread with one core and a replica of the model that shares its parameters. On this
 // 2-core machine ConvNet-4's step is ~1.4x faster this way than as one pass on two cores
 // (its oneDNN operators are too small to scale). Batch norm still sees the whole batch
-// (models/batch_sync.h), so the gradients equal those of one pass up to float summation
+// (kernels/batch_sync.h), so the gradients equal those of one pass up to float summation
 // order, and they are the same bits from run to run.
 #pragma once
 #include <functional>
 #include <memory>
 
+#include "core/precision.h"
 #include "models/classifier.h"
 
 namespace pdiff {
 
 // Workers for a training batch: one per torch thread, at most 8, each with >= 16 images;
 // 1 when the model cannot split its batches.
-int split_workers(const ClassifierImpl& model, int64_t batch);
+// Under bf16 a step runs unsplit: autocast holds for the calling thread only.
+int split_workers(const ClassifierImpl& model, int64_t batch, Precision precision = Precision::Fp32);
 
 class SplitBatchStep {
  public:

@@ -1,8 +1,9 @@
 #include "zoo/tail_evaluator.h"
 
 #include "core/error.h"
-#include "core/mapped_file.h"
+#include "io/mapped_file.h"
 #include "core/progress.h"
+#include "kernels/dispatch.h"
 
 namespace pdiff {
 
@@ -11,7 +12,11 @@ TailEvaluator::TailEvaluator(Classifier model, ParamLayout layout, Dataset test,
     : model_(std::move(model)), layout_(std::move(layout)), test_(std::move(test)), chunk_(chunk) {
   model_->eval();
   start_ = full_forward ? 0 : model_->first_stage_using(layout_.names());
-  fast_ = !full_forward && model_->prepare_fast_tail(start_, layout_.names());
+  // A model's fast tail is hand-written CPU math (kernels/dispatch.h decides).
+  const auto params = model_->parameters();
+  const torch::Tensor any_param = params.empty() ? torch::Tensor(torch::zeros({})) : params.front();
+  fast_ = !full_forward && cpu_kernels_apply(any_param.device(), any_param.scalar_type()) &&
+          model_->prepare_fast_tail(start_, layout_.names());
   torch::NoGradGuard ng;
   // The prefix runs on slices of 100 images: when large blocks were still mapped afresh by
   // malloc (before core/runtime.cpp kept them), 500-image activations were page-faulted anew.
@@ -39,13 +44,13 @@ EvalResult TailEvaluator::evaluate(const torch::Tensor& params, const std::strin
   auto pred_acc = r.accuracy.accessor<double, 1>();
   for (int64_t i = 0; i < m; ++i) {
     layout_.assign(model_, params[i]);
-    release_pages(params[i]);  // a zoo read from disk stays on disk (core/mapped_file.h)
+    release_pages(params[i]);  // a zoo read from disk stays on disk (io/mapped_file.h)
     std::vector<torch::Tensor> preds;
     for (const auto& h : cache_) {
       auto logits = fast_ ? model_->fast_tail_forward(start_, h) : model_->forward_range(h, start_, model_->num_stages());
       preds.push_back(logits.argmax(1));
     }
-    auto p = torch::cat(preds);
+    auto p = torch::cat(preds).cpu();
     r.predictions[i].copy_(p);
     pred_acc[i] = 100.0 * p.eq(test_.labels).sum().item<int64_t>() / static_cast<double>(n);
     if (progress) progress->tick(1);

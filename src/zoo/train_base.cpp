@@ -2,28 +2,29 @@
 
 #include <cstdio>
 
-#include "core/file_io.h"
-#include "core/optim.h"
+#include "core/run_context.h"
+#include "io/file_io.h"
+#include "zoo/optim.h"
 #include "core/progress.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/split_batch_step.h"
 
 namespace pdiff {
 
-void train_base(const Classifier& model, const ClassifierSpec& spec, const Config& cfg,
+void train_base(const Classifier& model, const ClassifierSpec& spec, const BaseOptions& opts, const RunContext& run,
                 const DataSplits& data, const std::string& partial_path) {
-  const int64_t epochs = cfg.i("base.epochs");
-  BatchSchedule schedule(data, cfg.i("base.batch"), cfg.i("seed"));
+  const int64_t epochs = opts.epochs;
+  BatchSchedule schedule(data, opts.batch, run.seed);
   const int64_t total = epochs * schedule.iters_per_epoch();
   std::vector<torch::Tensor> params;
   for (auto& p : model->parameters()) params.push_back(p);
   std::unique_ptr<Optimizer> opt;
-  if (cfg.s("base.optimizer") == "sgd")
-    opt = std::make_unique<Sgd>(params, cfg.f("base.momentum"), cfg.f("base.weight_decay"));
+  if (opts.optimizer == "sgd")
+    opt = std::make_unique<Sgd>(params, opts.momentum, opts.weight_decay);
   else
-    opt = std::make_unique<AdamW>(params, cfg.f("base.weight_decay"));
+    opt = std::make_unique<AdamW>(params, opts.weight_decay);
 
-  const std::string fingerprint = cfg.fingerprint({"seed", "data.", "model.", "base."});
+  const std::string& fingerprint = opts.fingerprint;
   int64_t start_epoch = 0;
   if (file_exists(partial_path)) {
     DictFile f = DictFile::load(partial_path, "pdiff.base_partial", 1, "delete it to start over");
@@ -38,18 +39,19 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const Confi
   }
 
   model->train();
-  SplitBatchStep split(model, spec, split_workers(*model, cfg.i("base.batch")));
+  SplitBatchStep split(model, spec, split_workers(*model, opts.batch, run.precision));
   Progress progress("base training", total - start_epoch * schedule.iters_per_epoch(), "it");
-  const double lr = cfg.f("base.lr");
-  torch::Tensor loss_sum = torch::zeros({});
+  const double lr = opts.lr;
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device_of(*model)));
   int64_t loss_count = 0;
   for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
     for (int64_t k = 0; k < schedule.iters_per_epoch(); ++k) {
       int64_t it = epoch * schedule.iters_per_epoch() + k;
       auto [x, y] = schedule.batch(it);
       opt->zero_grad();
-      auto loss = split.run(model->prepare_input(x), y, [](ClassifierImpl& m, const torch::Tensor& images) {
-        return m.forward(images);
+      auto loss = split.run(model->prepare_input(x), y, [&run](ClassifierImpl& m, const torch::Tensor& images) {
+        TrainingPrecision precision(run.precision, images.device());
+        return m.forward(images).to(torch::kFloat32);  // the loss in fp32
       });
       opt->step(cosine_lr(lr, it, total));
       loss_sum += loss;

@@ -3,9 +3,9 @@
 #include <cstdio>
 
 #include "core/error.h"
-#include "core/file_io.h"
-#include "core/pt_reader.h"
-#include "core/pt_writer.h"
+#include "io/file_io.h"
+#include "io/pt_reader.h"
+#include "io/pt_writer.h"
 
 namespace pdiff {
 
@@ -16,7 +16,7 @@ const char* kZooHint = "re-create it with `pdiff collect`";
 namespace {
 DictFile zoo_dict(const Zoo& zoo) {
   DictFile f;
-  f.set_tensor("params", zoo.params.to(torch::kFloat32));  // first: core/rows_writer.h
+  f.set_tensor("params", zoo.params.to(torch::kFloat32));  // first: io/rows_writer.h
   f.set_tensor("accuracy", zoo.accuracy.to(torch::kFloat32));
   f.set_tensor("predictions", zoo.predictions);
   zoo.layout.save(f);
@@ -64,7 +64,7 @@ void save_base(const std::string& path, const Classifier& model) {
   save_pt_atomic(path, c10::IValue(f.dict()));
 }
 
-Classifier load_base(const std::string& path, const ClassifierSpec& spec) {
+Classifier load_base(const std::string& path, const ClassifierSpec& spec, const torch::Device& device) {
   // A plain state dict, perhaps written by Python: the zip CRC-32s guard its bytes (pt_reader.h),
   // and weights must be finite.
   c10::IValue v = read_pt(path, kZooHint);
@@ -78,46 +78,22 @@ Classifier load_base(const std::string& path, const ClassifierSpec& spec) {
   check_finite_tensors(v.toGenericDict(), path, kZooHint);
   Classifier model = make_classifier(spec);
   load_state_dict(model, state, path + " (model.arch = " + spec.arch + ")");
+  model->to(device);
   return model;
 }
 
-ClassifierSpec classifier_spec(const Config& cfg, const DataSplits& data) {
+ClassifierSpec classifier_spec(const ModelOptions& opts, const DataSplits& data) {
   ClassifierSpec spec;
-  spec.arch = cfg.s("model.arch");
-  spec.file = cfg.s("model.file");
+  spec.arch = opts.arch;
+  spec.file = opts.file;
   check(spec.file.empty() || spec.arch == "torchscript",
         "model.file is read only with model.arch=torchscript (model.arch is " + spec.arch + ")");
   spec.in_channels = data.channels;
   spec.image_size = data.image_size;
   spec.num_classes = data.num_classes;
-  spec.mlp_hidden = cfg.ilist("model.mlp_hidden");
-  spec.vit_patch = cfg.i("model.vit_patch");
+  spec.mlp_hidden = opts.mlp_hidden;
+  spec.vit_patch = opts.vit_patch;
   return spec;
-}
-
-DataSplits load_dataset(const Config& cfg) {
-  const std::string name = cfg.s("data.name");
-  DataSplits d;
-  if (name == "tensors") {
-    d = load_tensor_dataset(cfg.s("data.file"), cfg.s("data.normalize"), cfg.i("data.num_classes"),
-                            cfg.i("data.train_limit"), cfg.i("data.test_limit"), cfg.s("data.augment"));
-  } else {
-    // Keys of data.name=tensors are refused elsewhere rather than silently ignored.
-    check(cfg.s("data.file").empty(), "data.file is read only with data.name=tensors (data.name is " + name + ")");
-    check(cfg.s("data.normalize") == "auto",
-          "data.normalize=" + cfg.s("data.normalize") + " applies to data.name=tensors; " + name +
-              " uses its own fixed statistics (data.normalize=auto)");
-    check(cfg.i("data.num_classes") == 0, "data.num_classes applies to data.name=tensors; " + name +
-                                              " has a fixed number of classes (leave it 0)");
-    d = load_dataset(name, cfg.s("data.root"), cfg.i("data.train_limit"), cfg.i("data.test_limit"),
-                     cfg.s("data.augment"));
-  }
-  // One line, so a log says which augmentation data.augment resolved to.
-  std::fprintf(stderr, "data: %s, %lld train / %lld test %s, %lldx%lldx%lld, %lld classes, augmentation %s\n",
-               d.name.c_str(), (long long)d.train.size(), (long long)d.test.size(),
-               d.image_size > 1 ? "images" : "vectors", (long long)d.channels, (long long)d.image_size,
-               (long long)d.image_size, (long long)d.num_classes, d.augment_description.c_str());
-  return d;
 }
 
 }  // namespace pdiff

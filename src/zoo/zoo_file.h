@@ -5,9 +5,8 @@
 
 #include <string>
 
-#include "core/config.h"
-#include "core/file_io.h"
-#include "core/rows_writer.h"
+#include "io/file_io.h"
+#include "io/rows_writer.h"
 #include "data/dataset.h"
 #include "models/classifier.h"
 #include "zoo/layout.h"
@@ -30,16 +29,16 @@ struct Zoo {
 
 void save_zoo(const std::string& path, const Zoo& zoo);
 // zoo.pt from the checkpoints appended to `rows` (zoo.params is ignored): the collection writes
-// the zoo one checkpoint at a time (core/rows_writer.h), then the rest of it here.
+// the zoo one checkpoint at a time (io/rows_writer.h), then the rest of it here.
 void finish_zoo(RowsWriter& rows, Zoo zoo, const std::string& path);
 Zoo load_zoo(const std::string& path);
 
 void save_base(const std::string& path, const Classifier& model);
 // Builds the classifier of `spec` and loads base.pt into it, checking every tensor.
-Classifier load_base(const std::string& path, const ClassifierSpec& spec);
+Classifier load_base(const std::string& path, const ClassifierSpec& spec,
+                     const torch::Device& device = torch::kCPU);
 
-// The classifier a config asks for, sized for the dataset.
-ClassifierSpec classifier_spec(const Config& cfg, const DataSplits& data);
-DataSplits load_dataset(const Config& cfg);
+// The classifier `opts` names, sized for the dataset.
+ClassifierSpec classifier_spec(const ModelOptions& opts, const DataSplits& data);
 
 }  // namespace pdiff

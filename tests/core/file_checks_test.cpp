@@ -11,10 +11,10 @@
 #include <random>
 #include <set>
 
-#include "core/file_io.h"
-#include "core/optim.h"
-#include "core/pt_reader.h"
-#include "core/zip_reader.h"
+#include "io/file_io.h"
+#include "zoo/optim.h"
+#include "io/pt_reader.h"
+#include "io/zip_reader.h"
 #include "gen/generate.h"
 #include "gen/model_files.h"
 #include "gen/trainer.h"

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
@@ -11,53 +10,6 @@
 
 namespace pdiff {
 namespace {
-
-// Sets an environment variable for one scope and puts the old value back (scripts/test.sh
-// exports PDIFF_THREADS to the whole suite).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    value ? setenv(name, value, 1) : unsetenv(name);
-  }
-  ~ScopedEnv() { old_.empty() ? unsetenv(name_) : setenv(name_, old_.c_str(), 1); }
-
- private:
-  const char* name_;
-  std::string old_;
-};
-
-TEST(Runtime, ThreadsFromConfigAndCpuOnly) {
-  ScopedEnv no_override("PDIFF_THREADS", nullptr);
-  Config cfg;
-  cfg.set("threads", "1", "test");
-  apply_threads(cfg);
-  EXPECT_EQ(torch::get_num_threads(), 1);
-  cfg.set("device", "cuda", "test");
-  try {
-    apply_threads(cfg);
-    FAIL() << "device=cuda accepted by a CPU-only build";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("device = cuda"), std::string::npos) << e.what();
-  }
-}
-
-TEST(Runtime, ThreadsVariableOverridesTheKey) {
-  Config cfg;
-  cfg.set("threads", "2", "test");
-  {
-    ScopedEnv one("PDIFF_THREADS", "1");
-    apply_threads(cfg);
-    EXPECT_EQ(torch::get_num_threads(), 1);
-  }
-  {
-    ScopedEnv bad("PDIFF_THREADS", "two");
-    EXPECT_CONTAINS(test::error_of([&] { apply_threads(cfg); }), "PDIFF_THREADS = 'two': use a thread count");
-  }
-  ScopedEnv none("PDIFF_THREADS", nullptr);
-  apply_threads(cfg);
-  EXPECT_EQ(torch::get_num_threads(), 2);
-}
 
 // init_runtime() in the test main re-executes the binary with OMP_WAIT_POLICY=PASSIVE unless
 // the user chose a policy. The policy this process started with is unknown here, so the test

@@ -7,10 +7,11 @@
 #include <cmath>
 
 #include "core/config.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "data/dataset.h"
 #include "test_util.h"
 #include "zoo/zoo_file.h"
+#include "run/stage_options.h"
 
 namespace pdiff {
 namespace {
@@ -147,16 +148,16 @@ TEST(TensorDataset, BadFilesNameTheFileAndKey) {
 TEST(TensorDataset, ConfigKeysBelongToTensors) {
   const std::string path = write_dict(test::temp_dir("tensors_cfg") + "/d.pt", images_u8(12, 6, 8, 3));
   testing::internal::CaptureStderr();
-  DataSplits d = load_dataset(Config::load("", {"data.name=tensors", "data.file=" + path}));
+  DataSplits d = load_dataset(data_options(Config::load("", {"data.name=tensors", "data.file=" + path})));
   std::string err = testing::internal::GetCapturedStderr();
   EXPECT_EQ(err, "data: tensors, 12 train / 6 test images, 1x8x8, 3 classes, augmentation none\n");
   EXPECT_EQ(d.num_classes, 3);
   // Keys of data.name=tensors are refused with another dataset rather than ignored.
-  EXPECT_CONTAINS(test::error_of([&] { load_dataset(Config::load("", {"data.file=" + path})); }),
+  EXPECT_CONTAINS(test::error_of([&] { load_dataset(data_options(Config::load("", {"data.file=" + path}))); }),
                   "data.file is read only with data.name=tensors");
-  EXPECT_CONTAINS(test::error_of([&] { load_dataset(Config::load("", {"data.normalize=standard"})); }),
+  EXPECT_CONTAINS(test::error_of([&] { load_dataset(data_options(Config::load("", {"data.normalize=standard"}))); }),
                   "data.normalize=standard applies to data.name=tensors");
-  EXPECT_CONTAINS(test::error_of([&] { load_dataset(Config::load("", {"data.num_classes=5"})); }),
+  EXPECT_CONTAINS(test::error_of([&] { load_dataset(data_options(Config::load("", {"data.num_classes=5"}))); }),
                   "data.num_classes applies to data.name=tensors");
 }
 

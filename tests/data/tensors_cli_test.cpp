@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "gen/generate.h"
 #include "test_util.h"
 #include "zoo/zoo_file.h"

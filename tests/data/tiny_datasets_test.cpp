@@ -12,6 +12,7 @@
 #include "test_util.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/zoo_file.h"
+#include "run/stage_options.h"
 
 namespace pdiff {
 namespace {
@@ -126,17 +127,17 @@ TEST(DatasetTiny, LoadFromConfigReportsAugmentation) {
   std::string root = test::write_tiny_stl10(test::temp_dir("tiny_cfg"), 20, 10);
   Config cfg = Config::load("", {"data.name=stl10", "data.root=" + root});
   testing::internal::CaptureStderr();
-  DataSplits d = load_dataset(cfg);
+  DataSplits d = load_dataset(data_options(cfg));
   std::string err = testing::internal::GetCapturedStderr();
   EXPECT_TRUE(d.flip);
   EXPECT_EQ(d.crop_padding, 12);
   EXPECT_EQ(d.augment_description, "flip+crop(pad 12)");
   EXPECT_EQ(err, "data: stl10, 20 train / 10 test images, 3x96x96, 10 classes, augmentation flip+crop(pad 12)\n");
-  DataSplits none = load_dataset(Config::load("", {"data.name=stl10", "data.root=" + root, "data.augment=false"}));
+  DataSplits none = load_dataset(data_options(Config::load("", {"data.name=stl10", "data.root=" + root, "data.augment=false"})));
   EXPECT_FALSE(none.flip);
   EXPECT_EQ(none.crop_padding, 0);
   EXPECT_EQ(none.augment_description, "none");
-  DataSplits flip = load_dataset(Config::load("", {"data.name=stl10", "data.root=" + root, "data.augment=flip"}));
+  DataSplits flip = load_dataset(data_options(Config::load("", {"data.name=stl10", "data.root=" + root, "data.augment=flip"})));
   EXPECT_TRUE(flip.flip);
   EXPECT_EQ(flip.crop_padding, 0);
 }

@@ -2,7 +2,7 @@
 // anything else (another zoo, other parameters, a corrupt file) is a miss, never an error.
 #include <gtest/gtest.h>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "eval/baseline_cache.h"
 #include "test_util.h"
 

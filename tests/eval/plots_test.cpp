@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "eval/plots.h"
 #include "test_util.h"
 

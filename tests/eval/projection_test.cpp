@@ -16,7 +16,7 @@ namespace {
 // in-plane coordinates.
 torch::Tensor points_on_plane(int64_t n, int64_t dim, uint64_t seed, torch::Tensor* coords = nullptr) {
   torch::manual_seed(seed);
-  torch::Tensor basis = std::get<0>(torch::linalg::qr(torch::randn({dim, 2}, torch::kFloat64)));
+  torch::Tensor basis = std::get<0>(torch::linalg_qr(torch::randn({dim, 2}, torch::kFloat64)));
   torch::Tensor a = torch::randn({n, 2}, torch::kFloat64) * torch::tensor({3.0, 1.0}, torch::kFloat64);
   if (coords) *coords = a;
   torch::Tensor offset = torch::randn({1, dim}, torch::kFloat64) * 5.0;

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "test_util.h"
 
 namespace pdiff {

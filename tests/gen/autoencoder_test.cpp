@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "core/optim.h"
+#include "zoo/optim.h"
 #include "zoo/batch_schedule.h"
 #include "test_util.h"
 

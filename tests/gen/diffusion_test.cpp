@@ -9,6 +9,7 @@
 #include "gen/model_files.h"
 #include "zoo/batch_schedule.h"
 #include "test_util.h"
+#include "run/stage_options.h"
 
 namespace pdiff {
 namespace {
@@ -107,7 +108,7 @@ TEST(Denoiser, PositionChannelsTellTheLatentEntriesApart) {
 // denoiser's length multiple (2^(blocks - 1)), and the whole latent when none is left.
 TEST(Denoiser, AutoSubspaceFitsTheZooTheLatentAndTheDenoiser) {
   auto subspace = [](const std::vector<std::string>& keys, int64_t k, int64_t latent = 128) {
-    return diffusion_subspace(Config::load("", keys), k, latent);
+    return diffusion_subspace(train_options(Config::load("", keys)).ldm, k, latent);
   };
   EXPECT_EQ(subspace({}, 200), 16);                               // the benchmark task
   EXPECT_EQ(subspace({}, 11), 8);                                 // 10 directions, 3 blocks: a multiple of 4
@@ -116,9 +117,9 @@ TEST(Denoiser, AutoSubspaceFitsTheZooTheLatentAndTheDenoiser) {
   EXPECT_EQ(subspace({}, 4), 0);                                  // 3 directions < 4: the whole latent
   EXPECT_EQ(subspace({"ldm.subspace=0"}, 200), 0);
   EXPECT_EQ(subspace({"ldm.subspace=32"}, 200), 32);
-  EXPECT_EQ(denoiser_config(Config::load("", {}), 200, 128).length, 16);
-  EXPECT_EQ(denoiser_config(Config::load("", {}), 4, 128).length, 128);  // the whole latent
-  EXPECT_EQ(denoiser_config(Config::load("", {}), 200, 128).position, 16);
+  EXPECT_EQ(denoiser_config(train_options(Config::load("", {})).ldm, 200, 128).length, 16);
+  EXPECT_EQ(denoiser_config(train_options(Config::load("", {})).ldm, 4, 128).length, 128);  // the whole latent
+  EXPECT_EQ(denoiser_config(train_options(Config::load("", {})).ldm, 200, 128).position, 16);
 }
 
 std::vector<torch::Generator> gens(int64_t first, int64_t n) {

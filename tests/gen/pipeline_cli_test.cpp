@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "gen/generate.h"
 #include "gen/model_files.h"
 #include "zoo/zoo_file.h"

@@ -9,7 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/file_io.h"
+#include "core/config.h"
+#include "io/file_io.h"
 #include "gen/generate.h"
 #include "models/classifier.h"
 #include "test_util.h"

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <thread>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "test_util.h"
 
 namespace pdiff {

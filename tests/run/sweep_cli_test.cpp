@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "test_util.h"
 
 namespace pdiff {

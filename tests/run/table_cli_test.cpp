@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "run/table_row.h"
 #include "test_util.h"
 

@@ -13,7 +13,8 @@
 #include <iostream>
 #include <thread>
 
-#include "core/file_io.h"
+#include "core/config.h"
+#include "io/file_io.h"
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
@@ -244,7 +245,7 @@ TEST(CollectCli, ResumeAfterKillEqualsUninterruptedRun) {
   ASSERT_TRUE(seen) << "zoo.partial.pt never appeared (exited: " << exited << ")\n" << log1;
   ASSERT_FALSE(exists(a + "/zoo.pt")) << "the run finished before it was killed";
   ASSERT_TRUE(exists(a + "/base.pt"));
-  // The checkpoints so far are in the zoo being written, appended one by one (core/rows_writer.h).
+  // The checkpoints so far are in the zoo being written, appended one by one (io/rows_writer.h).
   {
     std::ifstream rows(a + "/zoo.pt.partial", std::ios::binary | std::ios::ate);
     ASSERT_TRUE(rows.good()) << "no zoo.pt.partial";

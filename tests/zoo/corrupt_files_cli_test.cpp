@@ -3,8 +3,8 @@
 // instead of refusing forever.
 #include <gtest/gtest.h>
 
-#include "core/file_io.h"
-#include "core/zip_reader.h"
+#include "io/file_io.h"
+#include "io/zip_reader.h"
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 

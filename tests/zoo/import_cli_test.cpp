@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "gen/generate.h"
 #include "test_util.h"
 #include "zoo/zoo_file.h"

@@ -6,7 +6,7 @@
 #include <functional>
 
 #include "core/error.h"
-#include "core/file_io.h"
+#include "io/file_io.h"
 #include "models/classifier.h"
 #include "test_util.h"
 #include "zoo/layout.h"

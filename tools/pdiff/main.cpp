@@ -9,14 +9,12 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/runtime.h"
-#include "eval/evaluate.h"
+#include "core/version.h"
 #include "eval/report.h"
-#include "gen/generate.h"
 #include "run/run.h"
+#include "run/stage_options.h"
 #include "run/sweep.h"
 #include "run/table.h"
-#include "gen/train.h"
-#include "zoo/collect.h"
 
 namespace {
 
@@ -32,7 +30,7 @@ void add_config_args(CLI::App* cmd, ConfigArgs* args) {
 
 pdiff::Config resolve(const ConfigArgs& args) {
   pdiff::Config cfg = pdiff::Config::load(args.config_path, args.overrides);
-  pdiff::apply_threads(cfg);
+  pdiff::open_run_context(cfg);
   std::fprintf(stderr, "--- resolved config ---\n%s-----------------------\n", cfg.to_yaml().c_str());
   return cfg;
 }
@@ -63,7 +61,9 @@ pdiff::TableArgs table_args(const std::vector<std::string>& words, const std::st
 int main(int argc, char** argv) {
   pdiff::init_runtime(argc, argv);
   CLI::App app{"pdiff: neural network diffusion (p-diff) in C++"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+  // LibTorch, CUDA and the devices this build sees (core/version.h).
+  app.set_version_flag("--version,-V", [] { return pdiff::version_report(); });
   ConfigArgs collect_args;
   auto* collect = app.add_subcommand("collect", "train the base model and collect the zoo of checkpoints");
   add_config_args(collect, &collect_args);
@@ -106,25 +106,38 @@ int main(int argc, char** argv) {
       ->required();
   auto* keys = app.add_subcommand("keys", "list every config key with its default and meaning");
   CLI11_PARSE(app, argc, argv);
+  if (app.get_subcommands().empty()) {  // `pdiff` alone: what it can do
+    std::printf("%s", app.help().c_str());
+    return 0;
+  }
 
   try {
     if (*keys) print_keys();
     if (*run) pdiff::run_all(resolve(run_args));
-    if (*collect) pdiff::collect(resolve(collect_args));
+    if (*collect) {
+      pdiff::Config cfg = resolve(collect_args);
+      pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg));
+    }
     if (*importer) {
       if (!import_from.empty()) import_args.overrides.push_back("zoo.import=" + import_from);
       pdiff::Config cfg = resolve(import_args);
       pdiff::check(!cfg.s("zoo.import").empty(), "pdiff import: give the checkpoints with --from FOLDER_OR_GLOB");
-      pdiff::collect(cfg);
+      pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg));
       std::fprintf(stderr, "next: `pdiff run` with the same settings and zoo.import=%s (it skips the collection)\n",
                    cfg.s("zoo.import").c_str());
     }
-    if (*train) pdiff::train(resolve(train_args));
-    if (*generate) pdiff::generate(resolve(generate_args));
+    if (*train) {
+      pdiff::Config cfg = resolve(train_args);
+      pdiff::train(pdiff::run_context(cfg), pdiff::train_options(cfg));
+    }
+    if (*generate) {
+      pdiff::Config cfg = resolve(generate_args);
+      pdiff::generate(pdiff::run_context(cfg), pdiff::generate_options(cfg));
+    }
     if (*exporter) {
       pdiff::Config cfg = resolve(export_args);
       std::string out = export_out.empty() ? cfg.s("run_dir") + "/generated_" + std::to_string(export_index) + ".pt" : export_out;
-      pdiff::export_model(cfg, export_index, out);
+      pdiff::export_model(pdiff::run_context(cfg), pdiff::export_options(cfg), export_index, out);
     }
     if (*table) {
       pdiff::TableArgs t = table_args(table_words, table_out, argc, argv);
@@ -145,7 +158,8 @@ int main(int argc, char** argv) {
       }
     }
     if (*eval) {
-      pdiff::EvalReport r = pdiff::evaluate(resolve(eval_args));
+      pdiff::Config cfg = resolve(eval_args);
+      pdiff::EvalReport r = pdiff::evaluate(pdiff::run_context(cfg), pdiff::eval_options(cfg));
       std::printf("%s\n%s\n\n%s\n", pdiff::summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str());
     }
   } catch (const pdiff::Error& e) {
