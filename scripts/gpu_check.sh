@@ -36,7 +36,7 @@ DEVICE=${PDIFF_GPU_CHECK_DEVICE:-cuda}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 REPORT="$OUT/gpu_check.md"
-BUILD=build-gpu
+BUILD=${PDIFF_GPU_CHECK_BUILD:-build-gpu}
 DEPS=/tmp/pdiff-deps
 want() { [[ ",$STEPS," == *",$1,"* ]]; }
 say() { echo "$*" | tee -a "$REPORT"; }
