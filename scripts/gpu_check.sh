@@ -3,7 +3,8 @@
 # with CUDA but none of pdiff's Debian packages (the device tool's machines). It builds pdiff
 # against that PyTorch's LibTorch, runs the CUDA tests (the same weights give the same
 # predictions on the GPU as on the CPU; training on either gives the same figures up to
-# rounding), the benchmark task on the GPU stage by stage in fp32 and bf16, and a whole ResNet-18,
+# rounding), evaluation in passes of many models (bench_passes), the benchmark task on the GPU
+# stage by stage in fp32 and bf16, and a whole ResNet-18,
 # and writes every figure to OUT/gpu_check.md (logs beside it).
 #
 #   scripts/gpu_check.sh --prepare        here, on Debian: downloads the packages that machine
@@ -13,7 +14,7 @@
 #   PDIFF_GPU_CHECK_DEVICE=cpu scripts/gpu_check.sh ...   the same steps on a CPU (tests the script)
 #
 # STEPS, comma-separated (default: all but resnet, which alone takes minutes):
-#   build, version, tests, bench, bench_bf16, resnet
+#   build, version, tests, passes, bench, bench_bf16, resnet
 # One device call: scripts/gpu_check.sh "$OUT" (carry .gpu); a second, on the warm machine,
 # reuses build-gpu/: scripts/gpu_check.sh "$OUT" resnet.
 set -euo pipefail
@@ -31,7 +32,7 @@ if [ "${1:-}" = "--prepare" ]; then
 fi
 
 OUT=${1:-gpu_check_out}
-STEPS=${2:-build,version,tests,bench,bench_bf16}
+STEPS=${2:-build,version,tests,passes,bench,bench_bf16}
 DEVICE=${PDIFF_GPU_CHECK_DEVICE:-cuda}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -74,11 +75,11 @@ if want build; then
   say "- PyTorch: $("$PYTHON" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)')"
   generator=()
   command -v ninja >/dev/null && generator=(-G Ninja)
-  timed "configure + build (pdiff, pdiff_tests)" bash -c "
+  timed "configure + build (pdiff, pdiff_tests, bench_passes)" bash -c "
     cmake -S . -B $BUILD ${generator[*]} -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
-      -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 -DPDIFF_BUILD_TESTS=ON '-DCMAKE_PREFIX_PATH=$TORCH_PREFIX$PREFIX_EXTRA' \
+      -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON '-DCMAKE_PREFIX_PATH=$TORCH_PREFIX$PREFIX_EXTRA' \
       '-DCMAKE_CXX_FLAGS=$CXX_EXTRA' > '$OUT/build.log' 2>&1 &&
-    cmake --build $BUILD -j \"\$(nproc)\" --target pdiff pdiff_tests >> '$OUT/build.log' 2>&1" ||
+    cmake --build $BUILD -j \"\$(nproc)\" --target pdiff pdiff_tests bench_passes >> '$OUT/build.log' 2>&1" ||
     { tail -40 "$OUT/build.log"; exit 1; }
 fi
 PDIFF=$BUILD/pdiff
@@ -100,6 +101,13 @@ if want tests; then
     say "- tests FAILED:"; grep -E '^\[  FAILED  \]|Failure' "$OUT/tests.log" | head -20 | tee -a "$REPORT"
   fi
   grep -E 'SKIPPED' "$OUT/tests.log" | head -5 | tee -a "$REPORT" || true
+fi
+
+# Evaluation in passes of several models against one model a pass (zoo/tail_evaluator.h).
+if want passes; then
+  timed "bench_passes" "$BUILD/bench_passes" "device=$DEVICE" N=10000 M=64 per_pass=32 > "$OUT/passes.md" 2>&1 ||
+    tail -20 "$OUT/passes.md"
+  cat "$OUT/passes.md" >> "$REPORT"
 fi
 
 # The benchmark task (configs/fmnist-convnet4.yaml) in a fresh run directory; the stage times

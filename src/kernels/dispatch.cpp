@@ -29,6 +29,11 @@ bool cpu_kernels_apply(const torch::Device& device, torch::ScalarType type) {
 
 bool cpu_kernels_apply(const torch::Tensor& x) { return cpu_kernels_apply(x.device(), x.scalar_type()); }
 
+bool cpu_kernels_apply(const torch::nn::Module& module) {
+  const auto params = module.parameters();
+  return params.empty() ? cpu_kernels_apply(torch::Device(torch::kCPU)) : cpu_kernels_apply(params.front());
+}
+
 torch::Tensor bn_pool_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn) {
   if (cpu_kernels_apply(x)) {
     if (bn.is_training()) return bn_pool_relu_train(x, bn);

@@ -23,6 +23,8 @@ KernelChoice parse_kernel_choice(const std::string& word, const std::string& ori
 // CPU, float32.
 bool cpu_kernels_apply(const torch::Device& device, torch::ScalarType type = torch::kFloat32);
 bool cpu_kernels_apply(const torch::Tensor& x);
+// ... on a module's parameters (its first one; a module without parameters counts as CPU float32).
+bool cpu_kernels_apply(const torch::nn::Module& module);
 
 // ConvNet-4's ops that have a hand-written form; each falls back to LibTorch's ops.
 // relu(max_pool2d(bn(x), 2)), train or eval mode as bn is (kernels/bn_pool_relu.h).

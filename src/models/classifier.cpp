@@ -18,13 +18,18 @@ torch::Tensor ClassifierImpl::forward_range(torch::Tensor x, int64_t from, int64
   return x;
 }
 
+bool ClassifierImpl::stage_uses(int64_t i, const std::vector<std::string>& names) const {
+  for (const auto& prefix : stage_params(i))
+    for (const auto& n : names) {
+      const bool is_prefix = !prefix.empty() && prefix.back() == '.';
+      if (is_prefix ? n.compare(0, prefix.size(), prefix) == 0 : n == prefix) return true;
+    }
+  return false;
+}
+
 int64_t ClassifierImpl::first_stage_using(const std::vector<std::string>& names) const {
   for (int64_t i = 0; i < num_stages(); ++i)
-    for (const auto& prefix : stage_params(i))
-      for (const auto& n : names) {
-        bool is_prefix = !prefix.empty() && prefix.back() == '.';
-        if (is_prefix ? n.compare(0, prefix.size(), prefix) == 0 : n == prefix) return i;
-      }
+    if (stage_uses(i, names)) return i;
   throw Error("internal: no stage of the classifier uses any of the selected parameters");
 }
 

@@ -55,6 +55,8 @@ class ClassifierImpl : public torch::nn::Module {
   // Runs stages [from, to).
   torch::Tensor forward_range(torch::Tensor x, int64_t from, int64_t to);
   torch::Tensor forward(torch::Tensor x) { return forward_range(x, 0, num_stages()); }
+  // Whether stage i uses any of the named parameters.
+  bool stage_uses(int64_t i, const std::vector<std::string>& param_names) const;
   // The first stage that uses any of the named parameters.
   int64_t first_stage_using(const std::vector<std::string>& param_names) const;
   // Names of the normalization layers (BatchNorm, LayerNorm, GroupNorm) in forward order.

@@ -15,9 +15,7 @@ namespace pdiff {
 int split_workers(const ClassifierImpl& model, int64_t batch, Precision precision) {
   if (precision == Precision::Bf16) return 1;
   // The split's batch norms are hand-written CPU kernels (kernels/dispatch.h decides).
-  const auto params = model.parameters();
-  const torch::Tensor any_param = params.empty() ? torch::Tensor(torch::zeros({})) : params.front();
-  if (!model.supports_split_batches() || !cpu_kernels_apply(any_param.device(), any_param.scalar_type())) return 1;
+  if (!model.supports_split_batches() || !cpu_kernels_apply(model)) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({torch::get_num_threads(), 8, batch / 16})));
 }
 

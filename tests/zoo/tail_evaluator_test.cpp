@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "kernels/dispatch.h"
 #include "models/classifier.h"
 #include "zoo/layout.h"
 #include "zoo/tail_evaluator.h"
@@ -201,6 +202,39 @@ TEST_P(TailEveryArch, CachedEqualsFullForwardAndReference) {
   EXPECT_FALSE(torch::equal(a.predictions, a.predictions[0].expand_as(a.predictions)));
 }
 
+// The path a GPU takes (LibTorch's ops): passes of several models, their activations stacked
+// along the batch between the stages that use selected parameters, predict what one model at
+// a time does.
+class TailPasses : public TailEveryArch {};
+
+TEST_P(TailPasses, PassesOfSeveralModelsEqualOneAtATime) {
+  const TailCase& c = GetParam();
+  ClassifierSpec spec;
+  spec.arch = c.arch;
+  spec.in_channels = c.channels;
+  spec.image_size = c.size;
+  Classifier model = model_with_stats(spec, 21, 8);
+  ParamLayout layout = ParamLayout::of(model, select_parameters(model, c.selection));
+  Dataset test = random_test_set(spec, 24, 22);
+  torch::Tensor params = vectors_around(model, layout, 23).slice(0, c.first_vector, c.first_vector + 3);
+  const KernelChoice old = kernel_choice();
+  set_kernel_choice(KernelChoice::Generic);
+  TailEvaluator one(clone_classifier(model, spec), layout, test, false, /*chunk=*/5, /*models_per_pass=*/1);
+  TailEvaluator two(clone_classifier(model, spec), layout, test, false, 5, 2);  // passes of 2 and 1
+  TailEvaluator all(clone_classifier(model, spec), layout, test, false, 5, 3);
+  TailEvaluator defaults(clone_classifier(model, spec), layout, test, false, 5);
+  set_kernel_choice(old);
+  EXPECT_FALSE(all.uses_fast_tail());
+  EXPECT_EQ(all.models_per_pass(), 3);
+  EXPECT_EQ(defaults.models_per_pass(), 1);  // on the CPU
+  EvalResult a = one.evaluate(params);
+  check_same(a, two.evaluate(params), c.arch + " " + c.selection + ": passes of 2");
+  check_same(a, all.evaluate(params), c.arch + " " + c.selection + ": one pass of 3");
+  for (int64_t i = 0; i < params.size(0); ++i)
+    EXPECT_TRUE(torch::equal(a.predictions[i], reference_predictions(model, spec, layout, params[i], test)))
+        << "vector " << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Archs, TailEveryArch,
     ::testing::Values(
@@ -216,6 +250,18 @@ INSTANTIATE_TEST_SUITE_P(
         TailCase{"vit_tiny", 1, 28, "blocks.10.norm2", 22, false},
         TailCase{"convnext_tiny", 3, 32, "auto", 18, true},                       // last block's norm, head.norm
         TailCase{"convnext_tiny", 3, 32, "stages.3.downsample.1.weight,stages.3.blocks.0.norm", 16, false}),
+    [](const ::testing::TestParamInfo<TailCase>& info) {
+      return info.param.arch + "_" + std::to_string(info.index);
+    });
+
+// One case per kind of tail run: a last layer, norms with a shared conv or attention between
+// them, a residual block, a selection starting inside a block.
+INSTANTIATE_TEST_SUITE_P(
+    Archs, TailPasses,
+    ::testing::Values(TailCase{"mlp", 1, 28, "auto", 1, false}, TailCase{"convnet4", 1, 28, "auto", 5, true},
+                      TailCase{"resnet18", 3, 32, "layer4.0.downsample.1,layer4.0.bn2", 7, false},
+                      TailCase{"vit_tiny", 1, 28, "blocks.10.norm2", 22, false},
+                      TailCase{"convnext_tiny", 3, 32, "auto", 18, true}),
     [](const ::testing::TestParamInfo<TailCase>& info) {
       return info.param.arch + "_" + std::to_string(info.index);
     });
