@@ -14,7 +14,7 @@
 #   PDIFF_GPU_CHECK_DEVICE=cpu scripts/gpu_check.sh ...   the same steps on a CPU (tests the script)
 #
 # STEPS, comma-separated (default: all but resnet, which alone takes minutes):
-#   build, version, tests, passes, bench, bench_bf16, resnet
+#   build, version, tests, passes, bench, official (needs bench's zoo), bench_bf16, resnet
 # One device call: scripts/gpu_check.sh "$OUT" (carry .gpu); a second, on the warm machine,
 # reuses build-gpu/: scripts/gpu_check.sh "$OUT" resnet.
 set -euo pipefail
@@ -27,12 +27,28 @@ if [ "${1:-}" = "--prepare" ]; then
   mkdir -p .gpu
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   (cd .gpu && apt-get download "${PACKAGES[@]}")
+  # The official p-diff code, for the side-by-side step (bench/official_generator.py): from
+  # PDIFF_OFFICIAL_GIT, a git directory or a checkout of NUS-HPC-AI-Lab/Neural-Network-Parameter-Diffusion.
+  # Carried in .gpu/, never committed.
+  if [ -n "${PDIFF_OFFICIAL_GIT:-}" ]; then
+    rm -rf .gpu/official && mkdir -p .gpu/official
+    if [ -d "$PDIFF_OFFICIAL_GIT/core/module/modules" ]; then
+      cp -r "$PDIFF_OFFICIAL_GIT/core" .gpu/official/
+    else
+      # (a snapshot may lack large files elsewhere in the tree: git names them on stderr)
+      git --git-dir="$PDIFF_OFFICIAL_GIT" archive HEAD core/module/modules core/utils 2>/dev/null | tar -x -C .gpu/official
+    fi
+    [ -f .gpu/official/core/module/modules/encoder.py ] ||
+      { echo "no core/module/modules/encoder.py in $PDIFF_OFFICIAL_GIT: not the official p-diff code" >&2; exit 1; }
+  else
+    echo "PDIFF_OFFICIAL_GIT not set: the 'official' step will have no official code to run" >&2
+  fi
   du -sh .gpu
   exit 0
 fi
 
 OUT=${1:-gpu_check_out}
-STEPS=${2:-build,version,tests,passes,bench,bench_bf16}
+STEPS=${2:-build,version,tests,passes,bench,official,bench_bf16}
 DEVICE=${PDIFF_GPU_CHECK_DEVICE:-cuda}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -130,6 +146,27 @@ print(f"  - training {r['training_precision']}, evaluation on {r['eval_device']}
 PY
 }
 want bench && bench bench_fp32
+
+# The official code's generator stages on the same zoo and device, against pdiff's train_ae +
+# train_ldm + generate of the run above (pdiff's generate also evaluates its 100 models; the
+# official sampling figure does not: the ratio is on the side that favours the official code).
+if want official; then
+  if [ -d .gpu/official/core ]; then
+    timed "official p-diff generator" "$PYTHON" bench/official_generator.py --official .gpu/official \
+      --zoo /tmp/pdiff-gpu-check/bench_fp32/zoo.pt --device "$DEVICE" --measure "${PDIFF_OFFICIAL_MEASURE:-300}" \
+      --out "$OUT/official.json" | tee -a "$REPORT"
+    "$PYTHON" - /tmp/pdiff-gpu-check/bench_fp32/report.json "$OUT/official.json" <<'PY' | tee -a "$REPORT"
+import json, sys
+t = json.load(open(sys.argv[1]))["timings_s"]
+o = json.load(open(sys.argv[2]))
+ours = t["train_ae"] + t["train_ldm"] + t["generate"]
+print(f"  - pdiff train_ae + train_ldm + generate (with evaluation): {ours:.1f} s; official: {o['total_s']:.1f} s; "
+      f"ratio {o['total_s'] / ours:.0f}x")
+PY
+  else
+    say "- official: skipped, no .gpu/official (run --prepare with PDIFF_OFFICIAL_GIT set)"
+  fi
+fi
 want bench_bf16 && bench bench_bf16 precision=bf16
 
 if want resnet; then
