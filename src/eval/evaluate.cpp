@@ -112,6 +112,7 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   Stopwatch timer;
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
+  record_config(dir, run.config_yaml);
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   Generated gen = load_generated(need(dir + "/generated.pt", "generate"));
   check_made_from(gen, dir + "/generated.pt", zoo, dir + "/zoo.pt");

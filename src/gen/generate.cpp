@@ -1,6 +1,8 @@
 #include "gen/generate.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/error.h"
 #include "io/file_io.h"
@@ -28,6 +30,7 @@ std::string need(const std::string& path, const std::string& command) {
 void generate(const RunContext& run, const GenerateOptions& opts) {
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
+  record_config(dir, run.config_yaml);
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   AeModel ae = load_ae(need(dir + "/ae.pt", "train"));
   LdmModel ldm = load_ldm(need(dir + "/ldm.pt", "train"));
@@ -88,6 +91,12 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
   f.set("sample_seconds", g.sample_seconds);
   f.set("eval_seconds", g.eval_seconds);
   rows.finish(f, "pdiff.generated", kGeneratedFormatVersion, dir + "/generated.pt");
+  // Exports of the previous generated.pt would now name other models: removed.
+  const auto stale = exported_files(dir);
+  for (const auto& path : stale) std::remove(path.c_str());
+  if (!stale.empty())
+    std::fprintf(stderr, "removed %zu files exported from the previous generated.pt (generated_I.pt); "
+                         "`pdiff export` writes them anew\n", stale.size());
   auto acc = r.accuracy;
   std::fprintf(stderr,
                "generated %lld models in %.1f s (+%.1f s eval): accuracy best %.2f mean %.2f median %.2f min %.2f %% "
@@ -121,28 +130,81 @@ void check_made_from(const Generated& g, const std::string& generated_path, cons
             " (collected with other settings); run `pdiff train` and `pdiff generate` again, or `pdiff run`");
 }
 
-void export_model(const RunContext& run, const ExportOptions& opts, int64_t index, const std::string& out_path) {
-  const std::string& dir = run.dir;
-  RunDirLock lock(dir, /*create=*/false);
-  Generated g = load_generated(need(dir + "/generated.pt", "generate"));
-  check_made_from(g, dir + "/generated.pt", load_zoo(need(dir + "/zoo.pt", "collect")), dir + "/zoo.pt");
-  check(index >= 0 && index < g.params.size(0), "--index " + std::to_string(index) + " is out of range: " +
-                                                     dir + "/generated.pt holds " +
-                                                     std::to_string(g.params.size(0)) + " models");
-  DataSplits data = load_dataset(opts.data);
-  Classifier model = load_base(need(dir + "/base.pt", "collect"), classifier_spec(opts.model, data));
+namespace {
+// One model of g, written to out_path (and, for a TorchScript model, the module beside it).
+std::vector<std::string> write_export(const Generated& g, Classifier& model, int64_t index, const std::string& out_path,
+                                      const std::string& rank) {
+  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
+  check(parent.empty() || std::filesystem::is_directory(parent),
+        "--out " + out_path + ": the folder " + parent.string() + " does not exist; create it (mkdir -p " +
+            parent.string() + ") or choose another --out");
   g.layout.assign(model, g.params[index]);
   save_base(out_path, model);
-  std::fprintf(stderr, "wrote model %lld (test accuracy %.2f %%) as a state dict to %s\n", (long long)index,
-               g.accuracy[index].item<double>(), out_path.c_str());
+  std::vector<std::string> written{out_path};
+  std::fprintf(stderr, "wrote model %lld (test accuracy %.2f %%%s, as measured by generate) as a state dict to %s\n",
+               (long long)index, g.accuracy[index].item<double>(), rank.c_str(), out_path.c_str());
   if (auto* script = dynamic_cast<TorchScriptImpl*>(model.get())) {
     // The module itself with the generated weights inside, ready for torch.jit.load.
     const std::string stem = out_path.size() > 3 && out_path.compare(out_path.size() - 3, 3, ".pt") == 0
                                  ? out_path.substr(0, out_path.size() - 3)
                                  : out_path;
     script->save_module(stem + ".script.pt");
+    written.push_back(stem + ".script.pt");
     std::fprintf(stderr, "wrote model %lld as a TorchScript module to %s.script.pt\n", (long long)index, stem.c_str());
   }
+  return written;
+}
+}  // namespace
+
+std::vector<std::string> export_models(const RunContext& run, const ExportOptions& opts, const ExportChoice& which,
+                                       const std::string& out_path) {
+  const std::string& dir = run.dir;
+  RunDirLock lock(dir, /*create=*/false);
+  Generated g = load_generated(need(dir + "/generated.pt", "generate"));
+  check_made_from(g, dir + "/generated.pt", load_zoo(need(dir + "/zoo.pt", "collect")), dir + "/zoo.pt");
+  const int64_t n = g.params.size(0);
+  std::vector<int64_t> indices = which.indices;
+  if (which.best) indices = {g.accuracy.argmax().item<int64_t>()};
+  if (which.all)
+    for (int64_t i = 0; i < n; ++i) indices.push_back(i);
+  if (indices.empty()) indices = {0};
+  for (int64_t i : indices)
+    check(i >= 0 && i < n, "--index " + std::to_string(i) + " is out of range: " + dir + "/generated.pt holds " +
+                               std::to_string(n) + " models (0 to " + std::to_string(n - 1) + ")");
+  DataSplits data = load_dataset(opts.data);
+  Classifier model = load_base(need(dir + "/base.pt", "collect"), classifier_spec(opts.model, data));
+  const auto order = g.accuracy.argsort(0, /*descending=*/true);
+  std::vector<std::string> written;
+  for (int64_t i : indices) {
+    const int64_t rank = order.eq(i).nonzero().item<int64_t>() + 1;
+    const std::string rank_note = rank == 1 ? ", the best of " + std::to_string(n)
+                                            : ", number " + std::to_string(rank) + " of " + std::to_string(n) + " by accuracy";
+    const std::string name = "generated_" + std::to_string(i) + ".pt";
+    const std::string path = indices.size() == 1 ? (out_path.empty() ? dir + "/" + name : out_path)
+                                                 : (out_path.empty() ? dir : out_path) + "/" + name;
+    for (auto& f : write_export(g, model, i, path, rank_note)) written.push_back(f);
+  }
+  return written;
+}
+
+void export_model(const RunContext& run, const ExportOptions& opts, int64_t index, const std::string& out_path) {
+  export_models(run, opts, ExportChoice{{index}}, out_path);
+}
+
+std::vector<std::string> exported_files(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!std::filesystem::is_directory(dir)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("generated_", 0) != 0) continue;
+    std::string rest = name.substr(10);
+    const size_t digits = rest.find_first_not_of("0123456789");
+    if (digits == 0 || digits == std::string::npos) continue;
+    rest = rest.substr(digits);
+    if (rest == ".pt" || rest == ".script.pt") out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace pdiff

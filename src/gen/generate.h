@@ -51,4 +51,19 @@ struct ExportOptions {
 };
 void export_model(const RunContext& run, const ExportOptions& opts, int64_t index, const std::string& out_path);
 
+// Which generated models `pdiff export` writes: the given indices, the most accurate one, or all.
+struct ExportChoice {
+  std::vector<int64_t> indices;
+  bool best = false;
+  bool all = false;
+};
+// Each chosen model as a full state dict (and a TorchScript module for model.arch=torchscript):
+// to out_path for one model (default RUN/generated_I.pt), into the folder out_path (default RUN)
+// as generated_I.pt for several. Says each model's test accuracy; returns the files written.
+std::vector<std::string> export_models(const RunContext& run, const ExportOptions& opts, const ExportChoice& which,
+                                       const std::string& out_path);
+
+// The files `pdiff export` wrote from an earlier generated.pt (generated_I.pt, generated_I.script.pt).
+std::vector<std::string> exported_files(const std::string& dir);
+
 }  // namespace pdiff

@@ -230,6 +230,7 @@ void train_diffusion(const RunContext& run, const LdmOptions& opts, AeModel& ae,
 void train(const RunContext& run, const TrainOptions& opts) {
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
+  record_config(dir, run.config_yaml);
   const std::string zoo_path = dir + "/zoo.pt";
   check(file_exists(zoo_path), zoo_path + ": not found; run `pdiff collect` with this config first");
   Zoo zoo = load_zoo(zoo_path);

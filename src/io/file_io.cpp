@@ -196,4 +196,8 @@ DictFile DictFile::load(const std::string& path, const std::string& format, int6
   return f;
 }
 
+void record_config(const std::string& dir, const std::string& config_yaml) {
+  if (!config_yaml.empty()) write_file_atomic(dir + "/config.yaml", config_yaml);  // empty: a library call without one
+}
+
 }  // namespace pdiff

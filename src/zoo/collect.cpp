@@ -228,7 +228,7 @@ void collect(const RunContext& run, const CollectOptions& opts) {
                                             " training images; lower it or raise data.train_limit");
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/true);
-  write_file_atomic(dir + "/config.yaml", run.config_yaml);
+  record_config(dir, run.config_yaml);
   torch::manual_seed(run.seed);
   model = make_classifier(spec);  // initialisation drawn from the seed just set, on the CPU
   model->to(run.device);

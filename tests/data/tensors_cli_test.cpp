@@ -51,6 +51,28 @@ TEST(TensorsCli, RunsMlpAndConvNet4OnImagesAndVectors) {
   ASSERT_EQ(test::run_command(test::own_data_command("dataset '" + vectors + "' --train 1024 --test 128 --flat"), &out), 0) << out;
 
   run_ok(" data.name=tensors data.file=" + images + " model.arch=mlp", tmp + "/mlp", 128 * 10 + 10, 128);
+  {
+    // A later command knows its run: `pdiff export --run DIR --index 0` with nothing repeated
+    // reads DIR/config.yaml (tensors data, MLP) and writes the right model; PyTorch's
+    // evaluation of it gives generate's figure.
+    SCOPED_TRACE("export --run");
+    const std::string dir = tmp + "/mlp";
+    ASSERT_EQ(test::run_command(test::pdiff_binary() + " export -q --run " + dir + " --index 0", &out), 0) << out;
+    EXPECT_EQ(out, dir + "/generated_0.pt\n");
+    const double pdiff_acc = load_generated(dir + "/generated.pt").accuracy[0].item<double>();
+    ASSERT_EQ(test::run_command("PYTHONPATH='" + test::source_dir() + "/tests/python' /usr/bin/python3 -c '"
+                                "import torch, pdiff_models\n"
+                                "m = pdiff_models.build(\"mlp\", 1, 28, 10)\n"
+                                "m.load_state_dict(torch.load(\"" + dir + "/generated_0.pt\", weights_only=True))\n"
+                                "d = torch.load(\"" + images + "\", weights_only=True)\n"
+                                "x = d[\"test_x\"].float().unsqueeze(1) / 255\n"
+                                "m.eval()\n"
+                                "print(100.0 * (m(x).argmax(1) == d[\"test_y\"]).double().mean().item())'",
+                                &out),
+              0)
+        << out;
+    EXPECT_NEAR(std::stod(out), pdiff_acc, 1e-4) << "PyTorch's accuracy of the export against generate's";
+  }
   run_ok(" data.name=tensors data.file=" + images + " model.arch=convnet4 data.augment=flip", tmp + "/convnet4",
          2 * 128 + 2 * 256, 128);
   run_ok(" data.name=tensors data.file=" + vectors + " model.arch=mlp data.normalize=standard", tmp + "/vectors",

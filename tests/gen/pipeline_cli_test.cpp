@@ -2,6 +2,7 @@
 // of the real Fashion-MNIST, through the real binary.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -196,6 +197,49 @@ TEST(PipelineCli, EvalAndExportRefuseModelsGeneratedFromAnotherZoo) {
   EXPECT_NE(test::run_command(pdiff_cmd("export", tiny(dir) + " zoo.k=15 --index 0"), &out), 0);
   EXPECT_NE(out.find("pdiff generate"), std::string::npos) << out;
   EXPECT_FALSE(file_exists(dir + "/generated_0.pt"));
+}
+
+// Commands after the first know their run (`--run DIR` reads DIR/config.yaml), config.yaml
+// holds what the last stage used, export chooses models, exports of an older generated.pt go,
+// and --quiet leaves only results and errors.
+TEST(PipelineCli, LaterCommandsKnowTheirRun) {
+  const std::string dir = test::temp_dir("know_run");
+  run_ok(pdiff_cmd("run", tiny(dir)));
+  std::string out, err;
+  // Nothing repeated: the run's data limits, K and generate.n come from config.yaml.
+  ASSERT_EQ(test::run_command("{ " + pdiff_cmd("export", " --run " + dir + " --best") + " 2>" + dir + "/err.txt; }", &out), 0)
+      << out;
+  err = read_text_file(dir + "/err.txt");
+  EXPECT_CONTAINS(err, "config from " + dir + "/config.yaml");
+  EXPECT_CONTAINS(err, "the best of 10");
+  Generated g = load_generated(dir + "/generated.pt");
+  const int64_t best = g.accuracy.argmax().item<int64_t>();
+  EXPECT_EQ(out, dir + "/generated_" + std::to_string(best) + ".pt\n");
+  ASSERT_EQ(test::run_command(test::run_command("mkdir -p " + dir + "/all") == 0
+                                  ? pdiff_cmd("export", " -q --run " + dir + " --all -o " + dir + "/all")
+                                  : "false",
+                              &out),
+            0);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(file_exists(dir + "/all/generated_" + std::to_string(i) + ".pt")) << i;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 10) << "-q: the ten paths and nothing else\n" << out;
+  run_ok(pdiff_cmd("export", " --run " + dir + " --index 2 --index 3"));
+  // Errors say what to do, --quiet or not.
+  EXPECT_NE(test::run_command(pdiff_cmd("export", " -q --run " + dir + " --index 10"), &out), 0);
+  EXPECT_CONTAINS(out, "holds 10 models (0 to 9)");
+  EXPECT_NE(test::run_command(pdiff_cmd("export", " --run " + dir + " -o " + dir + "/missing/m.pt"), &out), 0);
+  EXPECT_CONTAINS(out, "mkdir -p " + dir + "/missing");
+  EXPECT_NE(test::run_command(pdiff_cmd("export", " --run " + dir + " --best --all"), &out), 0);
+  EXPECT_CONTAINS(out, "give one of --index, --best and --all");
+  // A new generation: config.yaml says what it used, the old exports are gone.
+  ASSERT_EQ(test::run_command(pdiff_cmd("run", " --run " + dir + " generate.n=8"), &out), 0) << out;
+  const int exported = best == 2 || best == 3 ? 2 : 3;
+  EXPECT_CONTAINS(out, "removed " + std::to_string(exported) + " files exported from the previous generated.pt");
+  EXPECT_FALSE(file_exists(dir + "/generated_2.pt"));
+  EXPECT_FALSE(file_exists(dir + "/generated_" + std::to_string(best) + ".pt"));
+  const std::string config = read_text_file(dir + "/config.yaml");
+  EXPECT_CONTAINS(config, "  n: 8\n");
+  EXPECT_CONTAINS(config, "  train_limit: 1000\n");
+  EXPECT_EQ(load_generated(dir + "/generated.pt").params.size(0), 8);
 }
 
 TEST(PipelineCli, TrainingResumesAfterInterruptionWithTheSameResult) {

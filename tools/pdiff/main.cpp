@@ -2,7 +2,10 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -20,19 +23,47 @@ namespace {
 
 struct ConfigArgs {
   std::string config_path;
+  std::string run_dir;
   std::vector<std::string> overrides;
 };
 
 void add_config_args(CLI::App* cmd, ConfigArgs* args) {
-  cmd->add_option("--config,-c", args->config_path, "experiment YAML (default: built-in fmnist-convnet4)");
+  cmd->add_option("--config,-c", args->config_path,
+                  "experiment YAML (default: RUN_DIR/config.yaml when it exists, else built-in fmnist-convnet4)");
+  cmd->add_option("--run,-r", args->run_dir, "the run directory (as run_dir=DIR)");
   cmd->add_option("overrides", args->overrides, "section.key=value overrides");
 }
 
-pdiff::Config resolve(const ConfigArgs& args) {
+// The config of a command: --config FILE, else the run directory's config.yaml (what its last
+// stage used) when there is one, else the built-in defaults; then the overrides.
+pdiff::Config resolve(ConfigArgs args) {
+  std::string dir = args.run_dir;
+  for (const auto& o : args.overrides)
+    if (o.rfind("run_dir=", 0) == 0) {
+      pdiff::check(args.run_dir.empty() || args.run_dir == o.substr(8),
+                   "--run " + args.run_dir + " and " + o + " name two run directories; give one");
+      dir = o.substr(8);
+    }
+  if (!args.run_dir.empty()) args.overrides.push_back("run_dir=" + args.run_dir);
+  std::string source = args.config_path.empty() ? "the built-in defaults (fmnist-convnet4)" : args.config_path;
+  if (args.config_path.empty() && !dir.empty() && std::filesystem::exists(dir + "/config.yaml")) {
+    args.config_path = dir + "/config.yaml";
+    source = args.config_path + " (the config its last stage used)";
+  }
   pdiff::Config cfg = pdiff::Config::load(args.config_path, args.overrides);
+  std::string overrides;
+  for (const auto& o : args.overrides) overrides += " " + o;
+  std::fprintf(stderr, "pdiff: config from %s%s%s; every key: `pdiff keys`, and %s/config.yaml once a stage ran\n",
+               source.c_str(), overrides.empty() ? "" : ", with", overrides.c_str(), cfg.s("run_dir").c_str());
   pdiff::open_run_context(cfg);
-  std::fprintf(stderr, "--- resolved config ---\n%s-----------------------\n", cfg.to_yaml().c_str());
   return cfg;
+}
+
+// --quiet: stderr (progress, notes) goes to /dev/null; errors still reach the terminal.
+FILE* silence_stderr() {
+  FILE* errors = fdopen(dup(2), "w");
+  if (FILE* null = std::fopen("/dev/null", "w")) dup2(fileno(null), 2), std::fclose(null);
+  return errors != nullptr ? errors : stderr;
 }
 
 void print_keys() {
@@ -64,6 +95,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   // LibTorch, CUDA and the devices this build sees (core/version.h).
   app.set_version_flag("--version,-V", [] { return pdiff::version_report(); });
+  bool quiet = false;
+  app.add_flag("--quiet,-q", quiet, "results (stdout) and errors only: no progress or notes on stderr");
+  app.fallthrough();  // --quiet after the command too
   ConfigArgs collect_args;
   auto* collect = app.add_subcommand("collect", "train the base model and collect the zoo of checkpoints");
   add_config_args(collect, &collect_args);
@@ -80,10 +114,14 @@ int main(int argc, char** argv) {
   add_config_args(generate, &generate_args);
   auto* exporter = app.add_subcommand("export", "write one generated model as a full PyTorch state dict");
   add_config_args(exporter, &export_args);
-  int64_t export_index = 0;
+  pdiff::ExportChoice export_choice;
   std::string export_out;
-  exporter->add_option("--index,-i", export_index, "which generated model (0-based)");
-  exporter->add_option("--out,-o", export_out, "output file (default: RUN_DIR/generated_INDEX.pt)");
+  exporter->add_option("--index,-i", export_choice.indices, "which generated model (0-based; default 0; repeat for several)")
+      ->allow_extra_args(false);
+  exporter->add_flag("--best", export_choice.best, "the most accurate generated model");
+  exporter->add_flag("--all", export_choice.all, "every generated model");
+  exporter->add_option("--out,-o", export_out,
+                       "output file for one model (default: RUN_DIR/generated_I.pt), folder for several (default: RUN_DIR)");
   auto* eval = app.add_subcommand("eval", "evaluate originals, generated models and baselines; write the report");
   add_config_args(eval, &eval_args);
   std::vector<std::string> table_words;
@@ -111,6 +149,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  FILE* errors = quiet ? silence_stderr() : stderr;
   try {
     if (*keys) print_keys();
     if (*run) pdiff::run_all(resolve(run_args));
@@ -135,9 +174,11 @@ int main(int argc, char** argv) {
       pdiff::generate(pdiff::run_context(cfg), pdiff::generate_options(cfg));
     }
     if (*exporter) {
+      pdiff::check(int(!export_choice.indices.empty()) + int(export_choice.best) + int(export_choice.all) <= 1,
+                   "pdiff export: give one of --index, --best and --all");
       pdiff::Config cfg = resolve(export_args);
-      std::string out = export_out.empty() ? cfg.s("run_dir") + "/generated_" + std::to_string(export_index) + ".pt" : export_out;
-      pdiff::export_model(pdiff::run_context(cfg), pdiff::export_options(cfg), export_index, out);
+      for (const auto& path : pdiff::export_models(pdiff::run_context(cfg), pdiff::export_options(cfg), export_choice, export_out))
+        std::printf("%s\n", path.c_str());
     }
     if (*table) {
       pdiff::TableArgs t = table_args(table_words, table_out, argc, argv);
@@ -163,10 +204,10 @@ int main(int argc, char** argv) {
       std::printf("%s\n%s\n\n%s\n", pdiff::summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str());
     }
   } catch (const pdiff::Error& e) {
-    std::fprintf(stderr, "pdiff: error: %s\n", e.what());
+    std::fprintf(errors, "pdiff: error: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pdiff: internal error: %s\n", e.what());
+    std::fprintf(errors, "pdiff: internal error: %s\n", e.what());
     return 2;
   }
   return 0;
