@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -220,8 +221,13 @@ void Config::set(const std::string& key, const std::string& raw, const std::stri
 
 void Config::apply_override(const std::string& assignment) {
   auto eq = assignment.find('=');
+  // A bare file name here is most often the second file of a glob the shell expanded.
+  const bool is_file = eq == std::string::npos && std::filesystem::is_regular_file(assignment);
   check(eq != std::string::npos && eq > 0,
-        "command line: '" + assignment + "' is not an override; write section.key=value");
+        "command line: '" + assignment + "' is not an override; write section.key=value" +
+            (is_file ? std::string(". It is a file: was it a glob the shell expanded? Quote it "
+                                   "(--from 'ckpts/*.pt', zoo.import='ckpts/*.pt') so that pdiff expands it")
+                     : std::string()));
   set(assignment.substr(0, eq), assignment.substr(eq + 1), "command line");
 }
 

@@ -1,8 +1,8 @@
 #include "data/dataset.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "core/error.h"
@@ -15,6 +15,16 @@ namespace {
 struct Normalisation {
   std::vector<double> mean, std;
 };
+
+// How normalise() maps a pixel, for the log: "x/255, then (x - 0.2860) / 0.3530".
+std::string describe(const Normalisation& n, const std::string& source) {
+  auto list = [](const std::vector<double>& v) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + c10::str(std::round(v[i] * 1e4) / 1e4);
+    return v.size() == 1 ? out : "(" + out + ")";
+  };
+  return "x/255, then (x - " + list(n.mean) + ") / " + list(n.std) + " per channel (" + source + ")";
+}
 
 torch::Tensor normalise(const torch::Tensor& u8, const Normalisation& n) {
   auto x = u8.to(torch::kFloat32).div_(255.0);
@@ -114,6 +124,7 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
       root = "/usr/share/datasets/fashion-mnist";
     }
     Normalisation n = name == "mnist" ? Normalisation{{0.1307}, {0.3081}} : Normalisation{{0.2860}, {0.3530}};
+    s.normalisation = describe(n, "the dataset's usual fixed statistics");
     s.train = load_idx_split(root, "train", n);
     s.test = load_idx_split(root, "t10k", n);
     check(s.test.images.sizes().slice(2) == s.train.images.sizes().slice(2),
@@ -126,6 +137,7 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
     const bool c10 = name == "cifar10";
     Normalisation n = c10 ? Normalisation{{0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616}}
                           : Normalisation{{0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762}};
+    s.normalisation = describe(n, "the dataset's usual fixed statistics");
     std::string dir = archive_dir(root, c10 ? "cifar-10-batches-bin" : "cifar-100-binary",
                                   c10 ? "test_batch.bin" : "test.bin", "CIFAR");
     std::vector<std::string> train_files;
@@ -143,6 +155,7 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
     std::string dir = archive_dir(root, "stl10_binary", "test_X.bin", "STL-10");
     auto [train_x, train_y] = read_stl10_bin(dir + "/train_X.bin", dir + "/train_y.bin");
     Normalisation n = channel_stats(train_x);  // the whole train split, whatever the limit
+    s.normalisation = describe(n, "the training split's statistics");
     // Limit before converting to float: the full splits take ~1.4 GB as float32.
     s.train = {normalise(first(train_x, train_limit), n), first(train_y, train_limit)};
     train_x = torch::Tensor();
@@ -173,11 +186,13 @@ DataSplits load_dataset(const DataOptions& opts) {
                                      " has a fixed number of classes (leave it 0)");
     d = load_dataset(name, opts.root, opts.train_limit, opts.test_limit, opts.augment);
   }
-  // One line, so a log says which augmentation data.augment resolved to.
-  std::fprintf(stderr, "data: %s, %lld train / %lld test %s, %lldx%lldx%lld, %lld classes, augmentation %s\n",
+  // One line, so a log says which augmentation data.augment resolved to and what a model trained
+  // elsewhere must be fed to match (the normalisation).
+  std::fprintf(stderr, "data: %s, %lld train / %lld test %s, %lldx%lldx%lld, %lld classes, augmentation %s; inputs: %s\n",
                d.name.c_str(), (long long)d.train.size(), (long long)d.test.size(),
                d.image_size > 1 ? "images" : "vectors", (long long)d.channels, (long long)d.image_size,
-               (long long)d.image_size, (long long)d.num_classes, d.augment_description.c_str());
+               (long long)d.image_size, (long long)d.num_classes, d.augment_description.c_str(),
+               d.normalisation.c_str());
   return d;
 }
 

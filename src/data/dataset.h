@@ -38,6 +38,7 @@ struct DataSplits {
   bool flip = false;
   int64_t crop_padding = 0;
   std::string augment_description = "none";
+  std::string normalisation;  // what was done to the inputs, for the log
 };
 
 // The data.* keys: which dataset, where, how much of it and its augmentation.

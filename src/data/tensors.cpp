@@ -3,6 +3,7 @@
 // [N, C, H, W]; labels int64 [N]. Every check names the file and the key.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.h"
 #include "io/file_io.h"
@@ -73,6 +74,20 @@ DataSplits load_tensor_dataset(const std::string& path, const std::string& norma
             " (after adding the channel dimension); the two splits need the same input shape");
   torch::Tensor train_y = read_labels(f, "train_y", train_x.size(0), "train_x");
   torch::Tensor test_y = read_labels(f, "test_y", test_x.size(0), "test_x");
+  // uint8 is scaled by 1/255 and floats are used as stored: splits of both kinds would differ in scale.
+  const bool train_u8 = f.has("train_x") && f.tensor("train_x").scalar_type() == torch::kUInt8;
+  const bool test_u8 = f.has("test_x") && f.tensor("test_x").scalar_type() == torch::kUInt8;
+  check(train_u8 == test_u8, path + ": 'train_x' is " + (train_u8 ? "uint8" : "float") + " but 'test_x' is " +
+                                 (test_u8 ? "uint8" : "float") +
+                                 "; pdiff scales uint8 inputs to [0, 1] and uses floats as stored, so the splits "
+                                 "would differ in scale: save both in one dtype");
+  {
+    const double train_max = train_x.abs().max().item<double>(), test_max = test_x.abs().max().item<double>();
+    if (std::max(train_max, test_max) > 10.0 * std::max(std::min(train_max, test_max), 1e-12))
+      std::fprintf(stderr, "data: warning: %s: the largest |value| is %.4g in 'train_x' but %.4g in 'test_x'; "
+                           "were both splits scaled the same way? (used as stored)\n",
+                   path.c_str(), train_max, test_max);
+  }
   const int64_t top = std::max(train_y.max().item<int64_t>(), test_y.max().item<int64_t>());
   if (num_classes > 0) {
     for (const auto& [key, y] : {std::pair<std::string, torch::Tensor>{"train_y", train_y}, {"test_y", test_y}}) {
@@ -97,6 +112,9 @@ DataSplits load_tensor_dataset(const std::string& path, const std::string& norma
     train_x.sub_(mean).div_(std);
     test_x.sub_(mean).div_(std);
   }
+  s.normalisation = std::string(train_u8 ? "uint8 scaled to [0, 1]" : "floats as stored") +
+                    (normalize == "standard" ? ", then per-channel mean and std of the training split (data.normalize=standard)"
+                                             : " (data.normalize=standard to standardise)");
   s.train = {train_x, train_y};
   s.test = {test_x, test_y};
   s.channels = train_x.size(1);

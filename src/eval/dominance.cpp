@@ -59,30 +59,22 @@ std::string dominance_verdict(const std::vector<DominanceRow>& rows) {
                      "and their mean max-IoU <= its mean; they are dominated when the baseline is >= and <= with "
                      "one strict): ";
   if (rows.empty()) return text + "there are no baselines to compare with.";
-  std::vector<std::string> dominates, dominated, neither;
+  // One sentence per baseline, with the two differences it rests on.
+  size_t dominated_baselines = 0;
   for (const auto& row : rows) {
-    if (row.result == Dominance::Dominates) dominates.push_back(row.baseline);
-    else if (row.result == Dominance::Dominated) dominated.push_back(row.baseline);
-    else if (std::isnan(row.acc_diff) || std::isnan(row.sim_diff))
-      neither.push_back(row.baseline + " (not comparable: a figure is undefined)");
-    else
-      neither.push_back(row.baseline + (row.acc_diff > 0 ? " (generated more accurate, less novel)"
-                                                         : " (generated more novel, less accurate)"));
+    char numbers[96];
+    std::snprintf(numbers, sizeof numbers, " (accuracy %+.2f points, max-IoU %+.3f)", row.acc_diff, row.sim_diff);
+    std::string relation;
+    if (row.result == Dominance::Dominates) relation = "the generated models dominate it", ++dominated_baselines;
+    else if (row.result == Dominance::Dominated) relation = "it dominates the generated models";
+    else if (std::isnan(row.acc_diff) || std::isnan(row.sim_diff)) relation = "not comparable, a figure is undefined";
+    else if (row.acc_diff > 0) relation = "neither: the generated models are more accurate but less novel";
+    else relation = "neither: the generated models are more novel but less accurate";
+    text += row.baseline + ": " + relation + (relation.rfind("not comparable", 0) == 0 ? "" : numbers) + ". ";
   }
-  auto join = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
-    return s;
-  };
-  std::vector<std::string> parts;
-  if (!dominates.empty()) parts.push_back("they dominate " + join(dominates));
-  if (!dominated.empty()) parts.push_back("they are dominated by " + join(dominated));
-  if (!neither.empty()) parts.push_back("neither with " + join(neither));
-  for (size_t i = 0; i < parts.size(); ++i) text += (i ? "; " : "") + parts[i];
-  text += ". ";
-  if (dominates.size() == rows.size()) text += "The generated models dominate every baseline.";
+  if (dominated_baselines == rows.size()) text += "The generated models dominate every baseline.";
   else
-    text += "The generated models dominate " + std::to_string(dominates.size()) + " of " +
+    text += "The generated models dominate " + std::to_string(dominated_baselines) + " of " +
             std::to_string(rows.size()) + " baselines.";
   return text;
 }

@@ -82,12 +82,15 @@ std::string novelty_verdict(const EvalReport& r) {
        << " %), so their novelty says nothing; see the generator's losses (ae_loss.csv, ldm_loss.csv).";
     return os.str();
   }
-  // A baseline is "at equal accuracy" when its mean is no more than 0.1 points below the generated mean.
+  // A baseline is "at equal accuracy" when its mean is no more than 0.1 points below the generated
+  // mean. A rival is as novel at equal accuracy and not dominated by the generated models (the
+  // dominance verdict's definition, ties included), so no sentence contradicts that verdict.
   std::vector<std::string> rivals, beaten;
   for (const auto& g : r.groups) {
     if (!is_baseline(g.name)) continue;
     if (g.acc.mean < gen.acc.mean - 0.1) continue;
-    (g.max_sim_mean <= gen.max_sim_mean ? rivals : beaten).push_back(g.name);
+    const bool dominated = compare(gen.acc.mean, gen.max_sim_mean, g.acc.mean, g.max_sim_mean) == Dominance::Dominates;
+    (g.max_sim_mean <= gen.max_sim_mean && !dominated ? rivals : beaten).push_back(g.name);
   }
   auto join = [](const std::vector<std::string>& v) {
     std::string s;
@@ -99,7 +102,7 @@ std::string novelty_verdict(const EvalReport& r) {
           "cannot be compared; the generated models are more accurate than every baseline.";
   else if (rivals.empty())
     os << "YES: at equal or better accuracy, every baseline (" << join(beaten)
-       << ") is more similar to the originals than the generated models are.";
+       << ") is more similar to the originals than the generated models are, or no more novel and no more accurate.";
   else
     os << "NO: " << join(rivals) << " reach" << (rivals.size() == 1 ? "es" : "")
        << " the generated models' accuracy (within 0.1 points) while being at least as novel (lower or equal "
@@ -112,7 +115,6 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   Stopwatch timer;
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
-  record_config(dir, run.config_yaml);
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   Generated gen = load_generated(need(dir + "/generated.pt", "generate"));
   check_made_from(gen, dir + "/generated.pt", zoo, dir + "/zoo.pt");
@@ -196,6 +198,7 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   const double eval_s = timer.seconds();
   report.timings_s = stage_timings(dir, eval_s);
   write_report(run, opts, report);
+  record_config(dir, run.config_yaml);
   return report;
 }
 

@@ -30,7 +30,6 @@ std::string need(const std::string& path, const std::string& command) {
 void generate(const RunContext& run, const GenerateOptions& opts) {
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
-  record_config(dir, run.config_yaml);
   Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
   AeModel ae = load_ae(need(dir + "/ae.pt", "train"));
   LdmModel ldm = load_ldm(need(dir + "/ldm.pt", "train"));
@@ -45,7 +44,9 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
 
   DataSplits data = load_dataset(opts.data);
   ClassifierSpec spec = classifier_spec(opts.model, data);
-  check(spec.arch == zoo.arch, "model.arch = " + spec.arch + " but zoo.pt holds " + zoo.arch + " checkpoints");
+  check(spec.arch == zoo.arch, "model.arch = " + spec.arch + " but zoo.pt holds " + zoo.arch +
+                                   " checkpoints; give the run's settings (--run " + dir +
+                                   " reads its config.yaml) or collect again");
   Classifier base = load_base(need(dir + "/base.pt", "collect"), spec, run.device);
 
   const SamplingOptions& sampling = opts.sampling;
@@ -91,6 +92,7 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
   f.set("sample_seconds", g.sample_seconds);
   f.set("eval_seconds", g.eval_seconds);
   rows.finish(f, "pdiff.generated", kGeneratedFormatVersion, dir + "/generated.pt");
+  record_config(dir, run.config_yaml);
   // Exports of the previous generated.pt would now name other models: removed.
   const auto stale = exported_files(dir);
   for (const auto& path : stale) std::remove(path.c_str());

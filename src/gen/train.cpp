@@ -230,7 +230,6 @@ void train_diffusion(const RunContext& run, const LdmOptions& opts, AeModel& ae,
 void train(const RunContext& run, const TrainOptions& opts) {
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
-  record_config(dir, run.config_yaml);
   const std::string zoo_path = dir + "/zoo.pt";
   check(file_exists(zoo_path), zoo_path + ": not found; run `pdiff collect` with this config first");
   Zoo zoo = load_zoo(zoo_path);
@@ -239,6 +238,7 @@ void train(const RunContext& run, const TrainOptions& opts) {
                    "run `pdiff collect` again, or `pdiff run` which redoes what changed");
   AeModel ae = train_autoencoder(run, opts.ae, zoo);
   train_diffusion(run, opts.ldm, ae, zoo);
+  record_config(dir, run.config_yaml);  // once it worked: a failed command leaves the run's config as it was
 }
 
 }  // namespace pdiff

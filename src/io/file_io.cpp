@@ -171,7 +171,9 @@ namespace {
 // Reads and checks the whole file (pt_reader.h): zip, CRC-32 of every entry, the pickle.
 DictFile read_dict(const std::string& path, const std::string& hint) {
   c10::IValue v = read_pt(path, hint);
-  check(v.isGenericDict(), path + ": expected a dict at the top level");
+  check(v.isGenericDict(), path + ": expected a dict at the top level (" + v.tagKind() +
+                               " found); save a dict, e.g. torch.save(model.state_dict(), PATH) or "
+                               "torch.save({\"train_x\": ..., \"train_y\": ..., \"test_x\": ..., \"test_y\": ...}, PATH)");
   c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
   for (const auto& kv : v.toGenericDict()) {
     check(kv.key().isString(), path + ": expected string keys at the top level");

@@ -15,8 +15,8 @@ class ZipWriter;
 std::string read_text_file(const std::string& path);
 // Writes to `path.tmp`, flushes, then renames over `path`: a reader never sees half a file.
 void write_file_atomic(const std::string& path, const std::string& bytes);
-// Writes DIR/config.yaml: the resolved config of the stage that ran last in DIR (every stage
-// records it when it starts, so later commands with `--run DIR` read what was used).
+// Writes DIR/config.yaml: the resolved config of the stage that ran last in DIR (collect when
+// it starts writing, the other stages when they succeed; later commands with `--run DIR` read it).
 void record_config(const std::string& dir, const std::string& config_yaml);
 bool file_exists(const std::string& path);
 void make_dirs(const std::string& path);

@@ -355,7 +355,9 @@ c10::IValue Unpickler::parse() {
       case 'c': {
         std::string module = line(), name = line();
         auto it = known_globals().find(module + "." + name);
-        if (it == known_globals().end()) fail("unsupported global '" + module + "." + name + "'");
+        if (it == known_globals().end())
+          fail("unsupported global '" + module + "." + name + "'; the file holds a Python object pdiff cannot read: "
+               "save tensors and plain values only, e.g. torch.save(model.state_dict(), PATH)");
         c10::IValue v = new_string(module + "." + name);
         globals_[v.internalToPointer()] = it->second;
         stack_.push_back(std::move(v));

@@ -51,7 +51,7 @@ uint32_t crc32_of(std::string_view bytes) {
 ZipReader::ZipReader(std::string_view bytes, const std::string& path) : bytes_(bytes), path_(path) {
   const std::string bad = path + ": not a valid .pt file (";
   Cursor c(bytes, path);
-  check(bytes.size() >= 22, bad + "too short for a zip archive; truncated or empty?)");
+  check(bytes.size() >= 22, bad + "too short for a zip archive; truncated or empty? Save it again with torch.save)");
   // End of central directory: the last record whose comment runs exactly to the end of the file.
   uint64_t end = bytes.size();
   const uint64_t lowest = bytes.size() >= 22 + 65535 ? bytes.size() - 22 - 65535 : 0;
@@ -61,7 +61,8 @@ ZipReader::ZipReader(std::string_view bytes, const std::string& path) : bytes_(b
       break;
     }
   }
-  check(end != bytes.size(), bad + "no zip end-of-directory record; truncated?)");
+  check(end != bytes.size(), bad + "no zip end-of-directory record: truncated, or the old non-zip format of "
+                                   "torch.save(..., _use_new_zipfile_serialization=False)? Save it again with torch.save)");
   check(c.get(end + 4, 2) == 0 && c.get(end + 6, 2) == 0, bad + "multi-disk zip)");
   uint64_t count = c.get(end + 10, 2), cd_size = c.get(end + 12, 4), cd_offset = c.get(end + 16, 4);
   check(c.get(end + 8, 2) == count, bad + "inconsistent entry counts)");

@@ -1,8 +1,10 @@
 #include "models/torchscript.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
+#include <torch/version.h>
 
 #include <cstdio>
+#include <sstream>
 
 #include "core/error.h"
 #include "io/file_io.h"
@@ -52,6 +54,18 @@ std::string first_line(const std::string& s) {
   return line.size() > 300 ? line.substr(0, 300) + "..." : line;
 }
 
+// The cause of a TorchScript interpreter error: its message opens with "The following operation
+// failed ..." and a traceback, and ends with the Python-style "RuntimeError: <cause>" line.
+std::string cause_of(const std::string& s) {
+  std::string cause, line;
+  std::istringstream lines(s);
+  while (std::getline(lines, line)) {
+    const auto colon = line.find("Error: ");
+    if (colon != std::string::npos && line.find(' ') > colon) cause = line;  // "RuntimeError: ...", no space before
+  }
+  return cause.empty() ? first_line(s) : first_line(cause);
+}
+
 }  // namespace
 
 TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(spec.image_size == 1) {
@@ -62,8 +76,10 @@ TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(sp
   try {
     module_ = torch::jit::load(spec.file, torch::kCPU);
   } catch (const std::exception& e) {
-    throw Error(where + ": not a TorchScript module (save it with torch.jit.script(model).save(PATH) or "
-                        "torch.jit.trace(model, example).save(PATH)): " + first_line(e.what()));
+    throw Error(where + ": not a TorchScript module this LibTorch (" + std::string(TORCH_VERSION) +
+                ") reads (save it with torch.jit.script(model).save(PATH) or torch.jit.trace(model, example).save(PATH); "
+                "a module from a newer PyTorch needs pdiff built against it: scripts/install.sh --torch PYTHON): " +
+                first_line(e.what()));
   }
   mirror(*this, module_, "", names_, norms_);
   check(!names_.empty(), where + ": the module has no parameters");
@@ -87,7 +103,7 @@ TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(sp
       throw;
     } catch (const std::exception& e) {
       throw Error(where + ": forward failed on an input of shape " + c10::str(x.sizes()) + " (the data's shape): " +
-                  first_line(e.what()));
+                  cause_of(e.what()) + "; check that the module takes this shape (model.file, data.*)");
     }
     module_.train();
   }

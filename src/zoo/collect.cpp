@@ -213,7 +213,7 @@ void collect(const RunContext& run, const CollectOptions& opts) {
   const std::string& import_source = opts.zoo.import;
   torch::Tensor imported;  // (K, D): the selected subset of each imported checkpoint
   if (!import_source.empty()) {
-    const std::vector<std::string> paths = import_paths(import_source);
+    const std::vector<std::string> paths = import_paths(import_source, opts.base.file);
     if (from_file.empty()) {  // the first checkpoint is the base
       base_source = paths[0];
       from_file = read_weights_file(base_source, state_dict(model), "zoo.import");

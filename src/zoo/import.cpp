@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "core/error.h"
@@ -34,7 +36,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 
 }  // namespace
 
-std::vector<std::string> import_paths(const std::string& source) {
+std::vector<std::string> import_paths(const std::string& source, const std::string& base_file) {
   std::vector<std::string> out;
   if (is_dir(source)) {
     for (const char* ext : {"pt", "pth", "ckpt"})
@@ -43,10 +45,22 @@ std::vector<std::string> import_paths(const std::string& source) {
     out = glob_files(source);
   }
   std::sort(out.begin(), out.end());
+  if (!base_file.empty()) {
+    std::error_code ec;
+    const auto base = std::filesystem::weakly_canonical(base_file, ec);
+    const size_t before = out.size();
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [&](const std::string& p) { return std::filesystem::weakly_canonical(p, ec) == base; }),
+              out.end());
+    if (out.size() < before)
+      std::fprintf(stderr, "zoo.import: %s is base.file, not a checkpoint of the zoo: left out\n", base_file.c_str());
+  }
   check(!out.empty(), "zoo.import = " + source + ": no checkpoint files match (give a folder of .pt/.pth/.ckpt "
                       "files or a glob pattern such as 'ckpts/epoch_*.pt')");
   check(out.size() >= 2, "zoo.import = " + source + ": only one checkpoint (" + out[0] +
                              "); a zoo needs at least two");
+  std::fprintf(stderr, "zoo.import: %zu checkpoints from %s (%s ... %s)\n", out.size(), source.c_str(),
+               out.front().c_str(), out.back().c_str());
   return out;
 }
 
@@ -60,19 +74,29 @@ torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Cl
   for (size_t k = 0; k < paths.size(); ++k) {
     NamedTensors ckpt = read_weights_file(paths[k], expected, "zoo.import");
     std::vector<torch::Tensor> flat;
+    std::vector<std::string> differing;
+    double first_diff = 0;
     for (size_t i = 0; i < ckpt.size(); ++i) {
       const auto& [name, t] = ckpt[i];
       if (in_layout.count(name)) continue;
       if (ends_with(name, "num_batches_tracked")) continue;
       const torch::Tensor& b = base[i].second;
       if (!torch::equal(t.to(b.scalar_type()), b)) {
-        const double diff = (t.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-        throw Error("zoo.import = " + paths[k] + ": tensor '" + name + "' differs from the base (largest difference " +
-                    c10::str(diff) + "); p-diff trains only the selected subset (" + std::to_string(selected.size()) +
-                    " tensors from '" + selected.front() + "'), everything else must be the base's: freeze it while "
-                    "training the checkpoints (BatchNorm layers in eval mode), widen zoo.select, or import whole "
-                    "networks with zoo.select=whole");
+        if (differing.empty()) first_diff = (t.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+        differing.push_back(name);
       }
+    }
+    if (!differing.empty()) {
+      std::string list;
+      for (size_t i = 0; i < differing.size() && i < 8; ++i) list += (i ? ", " : "") + differing[i];
+      if (differing.size() > 8) list += ", ... (" + std::to_string(differing.size()) + " in all)";
+      throw Error("zoo.import = " + paths[k] + ": outside zoo.select, these differ from the base: " + list + " (" +
+                  std::to_string(differing.size()) + " tensors; largest difference " + c10::str(first_diff) + " in '" +
+                  differing.front() + "'); p-diff trains only the selected subset (" +
+                  std::to_string(selected.size()) + " tensors from '" + selected.front() +
+                  "'), everything else must be the base's: select the tensors that move (zoo.select='" +
+                  differing.front().substr(0, differing.front().rfind('.')) + ",...'), freeze them while training "
+                  "the checkpoints (BatchNorm layers in eval mode), or import whole networks with zoo.select=whole");
     }
     for (const auto& e : layout.entries())
       for (const auto& [name, t] : ckpt)
@@ -81,6 +105,18 @@ torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Cl
     progress.tick(1);
   }
   progress.finish();
+  // Which selected tensors the checkpoints actually change: a selection wider than what moves
+  // costs the generator dimensions that carry nothing.
+  std::string moving, constant;
+  for (const auto& e : layout.entries()) {
+    auto cols = out.slice(1, e.offset, e.offset + e.numel);
+    (torch::equal(cols, cols[0].expand_as(cols)) ? constant : moving) += " " + e.name;
+  }
+  std::fprintf(stderr, "zoo.import: moving across the %zu checkpoints:%s\n", paths.size(),
+               moving.empty() ? " none" : moving.c_str());
+  if (!constant.empty())
+    std::fprintf(stderr, "zoo.import: selected but the same in every checkpoint:%s (narrow zoo.select to leave them out)\n",
+                 constant.c_str());
   return out;
 }
 

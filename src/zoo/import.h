@@ -14,12 +14,14 @@
 namespace pdiff {
 
 // The checkpoint files of a zoo.import value: a folder (its *.pt, *.pth and *.ckpt files) or a
-// glob pattern, sorted by name. Throws naming zoo.import when nothing matches.
-std::vector<std::string> import_paths(const std::string& source);
+// glob pattern, sorted by name, without `base_file` (base.file, never a checkpoint of the zoo,
+// even when it sits in the same folder). Throws naming zoo.import when nothing matches.
+std::vector<std::string> import_paths(const std::string& source, const std::string& base_file = "");
 
 // Reads every checkpoint for `model` and returns the selected subset of each as rows (K, D);
 // checks every tensor (names, shapes, finite) and that the tensors outside the layout equal
-// `base` (num_batches_tracked aside: it has no effect on evaluation).
+// `base` (num_batches_tracked aside: it has no effect on evaluation). Says which selected
+// tensors move across the checkpoints and which stay constant.
 torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Classifier& model,
                                  const NamedTensors& base, const ParamLayout& layout);
 

@@ -164,7 +164,8 @@ std::vector<std::string> select_parameters(const Classifier& model, const std::s
     auto norms = model->norm_layers();
     check(static_cast<int64_t>(norms.size()) >= n,
           "zoo.select = '" + selection + "': the model has only " + std::to_string(norms.size()) +
-              " normalization layers");
+              " normalization layers; use last_norm:" + std::to_string(norms.size()) +
+              " or less, or name the tensors (zoo.select='fc2.*')");
     for (auto it = norms.end() - n; it != norms.end(); ++it) patterns.push_back(*it + ".*");
   } else {
     std::stringstream ss(selection);

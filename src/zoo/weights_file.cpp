@@ -1,6 +1,7 @@
 #include "zoo/weights_file.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -103,14 +104,21 @@ NamedTensors read_weights_file(const std::string& path, const NamedTensors& expe
                            "; the file is for another architecture or other model.* settings");
 
   NamedTensors out;
+  std::vector<std::string> converted;
   for (const auto& [name, want] : expected) {
     const torch::Tensor& t = by_name.at(name);
     check(t.sizes() == want.sizes(), where + ": tensor '" + prefix + name + "' has shape " + c10::str(t.sizes()) +
                                          ", the model expects " + c10::str(want.sizes()));
     check(!t.is_floating_point() || t.isfinite().all().item<bool>(),
           where + ": tensor '" + prefix + name + "' holds a non-finite value (NaN or infinity)");
+    if (t.is_floating_point() && t.scalar_type() != want.scalar_type())
+      converted.push_back(prefix + name + " (" + std::string(c10::toString(t.scalar_type())) + ")");
     out.emplace_back(name, t);
   }
+  // Said, not refused: a float64 tensor (e.g. a checkpoint saved after .double()) loses precision.
+  if (!converted.empty())
+    std::fprintf(stderr, "%s: note: %s converted to float32, the model's type\n", where.c_str(),
+                 name_list(converted).c_str());
   return out;
 }
 

@@ -138,6 +138,9 @@ TEST(TensorDataset, BadFilesNameTheFileAndKey) {
   EXPECT_CONTAINS(refused("square", with(good, "train_x", torch::zeros({12, 1, 8, 6}))), "must be square");
   EXPECT_CONTAINS(refused("shape", with(good, "test_x", torch::zeros({6, 9, 9}))),
                   "the two splits need the same input shape");
+  // uint8 is scaled to [0, 1], floats are used as stored: one of each would differ in scale.
+  EXPECT_CONTAINS(refused("mixed", with(good, "test_x", torch::full({6, 8, 8}, 200.0))),
+                  "'train_x' is uint8 but 'test_x' is float; pdiff scales uint8 inputs to [0, 1]");
   EXPECT_CONTAINS(refused("one_class", with(with(good, "train_y", torch::zeros({12}, torch::kInt64)), "test_y",
                                             torch::zeros({6}, torch::kInt64))),
                   "a single class");
@@ -150,7 +153,8 @@ TEST(TensorDataset, ConfigKeysBelongToTensors) {
   testing::internal::CaptureStderr();
   DataSplits d = load_dataset(data_options(Config::load("", {"data.name=tensors", "data.file=" + path})));
   std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(err, "data: tensors, 12 train / 6 test images, 1x8x8, 3 classes, augmentation none\n");
+  EXPECT_EQ(err, "data: tensors, 12 train / 6 test images, 1x8x8, 3 classes, augmentation none; inputs: uint8 "
+                 "scaled to [0, 1] (data.normalize=standard to standardise)\n");
   EXPECT_EQ(d.num_classes, 3);
   // Keys of data.name=tensors are refused with another dataset rather than ignored.
   EXPECT_CONTAINS(test::error_of([&] { load_dataset(data_options(Config::load("", {"data.file=" + path}))); }),

@@ -132,7 +132,10 @@ TEST(DatasetTiny, LoadFromConfigReportsAugmentation) {
   EXPECT_TRUE(d.flip);
   EXPECT_EQ(d.crop_padding, 12);
   EXPECT_EQ(d.augment_description, "flip+crop(pad 12)");
-  EXPECT_EQ(err, "data: stl10, 20 train / 10 test images, 3x96x96, 10 classes, augmentation flip+crop(pad 12)\n");
+  EXPECT_EQ(err.substr(0, err.find(';')), "data: stl10, 20 train / 10 test images, 3x96x96, 10 classes, augmentation flip+crop(pad 12)");
+  // and what was done to the inputs: STL-10 is standardised with its training split's statistics.
+  EXPECT_CONTAINS(err, "; inputs: x/255, then (x - (");
+  EXPECT_CONTAINS(err, "per channel (the training split's statistics)\n");
   DataSplits none = load_dataset(data_options(Config::load("", {"data.name=stl10", "data.root=" + root, "data.augment=false"})));
   EXPECT_FALSE(none.flip);
   EXPECT_EQ(none.crop_padding, 0);

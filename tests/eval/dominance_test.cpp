@@ -72,8 +72,13 @@ TEST(Dominance, OfGeneratedOverEveryBaselineInWords) {
   EXPECT_EQ(rows[2].result, Dominance::Neither);  // gaussian: less accurate, more novel
   EXPECT_EQ(rows[3].result, Dominance::Dominated);
   const std::string v = dominance_verdict(rows);
-  EXPECT_CONTAINS(v, "they dominate noise_std_0.001; they are dominated by noise_raw_0.12; neither with average16 "
-                     "(generated more novel, less accurate), gaussian (generated more accurate, less novel).");
+  // One sentence per baseline, each with its two differences.
+  EXPECT_CONTAINS(v, "noise_std_0.001: the generated models dominate it (accuracy +1.00 points, max-IoU -0.130). ");
+  EXPECT_CONTAINS(v, "average16: neither: the generated models are more novel but less accurate (accuracy -0.20 "
+                     "points, max-IoU -0.030). ");
+  EXPECT_CONTAINS(v, "gaussian: neither: the generated models are more accurate but less novel (accuracy +0.50 "
+                     "points, max-IoU +0.060). ");
+  EXPECT_CONTAINS(v, "noise_raw_0.12: it dominates the generated models (accuracy -1.00 points, max-IoU +0.160). ");
   EXPECT_CONTAINS(v, "The generated models dominate 1 of 4 baselines.");
   EXPECT_FALSE(novelty_goal_met(rows, 0.70, 0.73)) << "dominated by one baseline";
   EXPECT_CONTAINS(novelty_goal_sentence(rows, 0.70, 0.73), "Goal not met");

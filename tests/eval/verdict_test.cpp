@@ -52,11 +52,16 @@ TEST(Verdict, BrokenGeneratedModelsAreNotCalledNovel) {
   EXPECT_NE(v.find("do not work"), std::string::npos) << v;
 }
 
-TEST(Verdict, EqualNoveltyAtEqualAccuracyIsANo) {
-  // Same max-IoU (a tie): "at least as novel", so the baseline is a rival.
-  std::string v = novelty_verdict(report(90.5, 0.85, 90.5, 0.85));
-  EXPECT_EQ(v.find("YES"), std::string::npos) << v;
-  EXPECT_CONTAINS(v, "NO: average16 reaches");
+TEST(Verdict, TiesFollowTheDominanceVerdict) {
+  // A tie on both axes is dominance (ties count, eval/dominance.h): not a rival, or the two
+  // verdicts of one report would contradict each other.
+  EXPECT_CONTAINS(novelty_verdict(report(90.5, 0.85, 90.5, 0.85)), "YES: at equal or better accuracy");
+  // Same max-IoU, the baseline 0.05 points less accurate: dominated, not a rival either.
+  EXPECT_CONTAINS(novelty_verdict(report(90.5, 0.85, 90.45, 0.85)), "YES: at equal or better accuracy");
+  // Same max-IoU, the baseline more accurate: it dominates the generated models: NO.
+  EXPECT_CONTAINS(novelty_verdict(report(90.5, 0.85, 90.6, 0.85)), "NO: average16 reaches");
+  // Within 0.1 points below and strictly more novel: neither dominates, and it is a rival.
+  EXPECT_CONTAINS(novelty_verdict(report(90.5, 0.85, 90.45, 0.84)), "NO: average16 reaches");
 }
 
 TEST(Verdict, AMoreAccurateBaselineCountsAtEqualAccuracy) {

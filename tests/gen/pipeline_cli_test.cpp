@@ -69,11 +69,11 @@ TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
   Generated g7 = load_generated(dir + "/generated.pt");
   EXPECT_LT(test::max_relative_difference(g7.params, g.params), test::kSummationOrderTolerance)
       << "batch size changed the models";
-  run_ok(pdiff_cmd("generate", tiny(dir)));
+  run_ok(pdiff_cmd("generate", tiny(dir) + " generate.batch=100"));  // the run remembers 7 otherwise
   EXPECT_TRUE(torch::equal(g.params, load_generated(dir + "/generated.pt").params)) << "same seed, other models";
   run_ok(pdiff_cmd("generate", tiny(dir) + " generate.seed=1"));
   EXPECT_FALSE(torch::equal(g.params, load_generated(dir + "/generated.pt").params)) << "seed ignored";
-  run_ok(pdiff_cmd("generate", tiny(dir)));
+  run_ok(pdiff_cmd("generate", tiny(dir) + " generate.seed=0"));  // the run remembers seed 1 otherwise
 
   run_ok(pdiff_cmd("export", tiny(dir) + " --index 3"));
   EXPECT_TRUE(file_exists(dir + "/generated_3.pt"));
@@ -156,7 +156,8 @@ TEST(PipelineCli, WholeMlpWithTheTokenAutoencoder) {
   run_ok(pdiff_cmd("collect", tiny(dir2)));
   ASSERT_EQ(test::run_command(pdiff_cmd("train", tiny(dir2) + " ae.kind=tokens ae.token_size=64"), &out), 0) << out;
   EXPECT_CONTAINS(out, "ae: token autoencoder (ae.kind=tokens, D = 768)");
-  ASSERT_EQ(test::run_command(pdiff_cmd("train", tiny(dir2)), &out), 0) << out;
+  // Back to the default (the run's config.yaml holds ae.kind=tokens now).
+  ASSERT_EQ(test::run_command(pdiff_cmd("train", tiny(dir2) + " ae.kind=auto"), &out), 0) << out;
   EXPECT_CONTAINS(out, "ae: conv autoencoder (ae.kind=auto, D = 768)");
 }
 

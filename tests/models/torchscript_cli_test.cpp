@@ -136,7 +136,8 @@ TEST(TorchScriptCli, BadModulesRefusedWithTheShapes) {
           "model.file = " + tmp + "/wide_out.pt: forward on an input of shape [2, 1, 28, 28] returned shape [2, 84]; "
           "a classifier must return logits [batch, classes] = [2, 10]");
   refused("model.file=" + tmp + "/rgb_only.pt",
-          "model.file = " + tmp + "/rgb_only.pt: forward failed on an input of shape [2, 1, 28, 28]");
+          "model.file = " + tmp + "/rgb_only.pt: forward failed on an input of shape [2, 1, 28, 28] (the data's "
+          "shape): RuntimeError: ");  // the cause, not the interpreter's opening line
   refused("model.file=" + tmp + "/text.pt", "model.file = " + tmp + "/text.pt: not a TorchScript module");
   refused("model.file=" + tmp + "/absent.pt", "model.file = " + tmp + "/absent.pt: file not found");
   refused("", "model.file: set it");

@@ -202,9 +202,10 @@ TEST(CollectCli, SeedsModeRunsStartFromTheirOwnPoints) {
     }
     for (int64_t j = 0; j < k; ++j) EXPECT_FALSE(torch::equal(zoo.params[k], zoo.params[j])) << k << " vs " << j;
   }
-  // With a learning rate the runs train away from their starting points.
+  // With a learning rate (the default; the run's config.yaml holds 0 now) the runs train away
+  // from their starting points.
   ASSERT_EQ(collect({"data.train_limit=500", "data.test_limit=200", "base.epochs=1", "zoo.mode=seeds", "zoo.k=4",
-                     "zoo.run_iters=2", "zoo.init_noise=0", "threads=1", "run_dir=" + run},
+                     "zoo.run_iters=2", "zoo.lr=0.01", "zoo.init_noise=0", "threads=1", "run_dir=" + run},
                     &out),
             0)
       << out;

@@ -39,13 +39,17 @@ std::vector<double> python_zoo(const std::string& dir, int k, const std::string&
 TEST(ImportCli, ImportsPythonCheckpointsThenRunSkipsTheCollection) {
   const std::string tmp = test::temp_dir("import"), ckpts = tmp + "/ckpts", run = tmp + "/run";
   const std::vector<double> py_acc = python_zoo(ckpts, 6);
-  const std::string source = " base.file=" + ckpts + "/base.pt zoo.import=" + ckpts + "/ckpt_*.pt";
   std::string out;
-  int rc = test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt' base.file=" + ckpts +
+  // The folder holds base.pt beside the checkpoints (as own_data.py writes it): base.file is
+  // never a checkpoint of the zoo.
+  int rc = test::run_command(test::pdiff_binary() + " import --from " + ckpts + " base.file=" + ckpts +
                                  "/base.pt run_dir=" + run + kSettings,
                              &out);
   ASSERT_EQ(rc, 0) << test::tail(out);
-  EXPECT_CONTAINS(out, "zoo: 6 checkpoints (imported from " + ckpts + "/ckpt_*.pt)");
+  EXPECT_CONTAINS(out, ckpts + "/base.pt is base.file, not a checkpoint of the zoo: left out");
+  EXPECT_CONTAINS(out, "zoo.import: 6 checkpoints from " + ckpts);
+  EXPECT_CONTAINS(out, "zoo.import: moving across the 6 checkpoints: fc2.weight fc2.bias");
+  EXPECT_CONTAINS(out, "zoo: 6 checkpoints (imported from " + ckpts + ")");
   Zoo zoo = load_zoo(run + "/zoo.pt");
   ASSERT_EQ(zoo.params.size(0), 6);
   EXPECT_EQ(zoo.layout.names(), (std::vector<std::string>{"fc2.weight", "fc2.bias"}));
@@ -56,8 +60,9 @@ TEST(ImportCli, ImportsPythonCheckpointsThenRunSkipsTheCollection) {
     DictFile f = DictFile::load_any(ckpts + name);
     EXPECT_TRUE(torch::equal(zoo.params[k].slice(0, 1280, 1290), f.tensor("fc2.bias"))) << name;
   }
-  // `pdiff run` with the same settings keeps the imported zoo and goes on.
-  rc = test::run_command("timeout 600 " + test::pdiff_binary() + " run run_dir=" + run + source + kSettings + kTiny, &out);
+  // `pdiff run --run DIR` reads the import's settings from DIR/config.yaml, keeps the imported
+  // zoo and goes on.
+  rc = test::run_command("timeout 600 " + test::pdiff_binary() + " run --run " + run + kTiny, &out);
   ASSERT_EQ(rc, 0) << test::tail(out);
   EXPECT_CONTAINS(out, "== collect: up to date, skipped");
   EXPECT_EQ(load_generated(run + "/generated.pt").params.size(0), 3);
@@ -84,7 +89,7 @@ TEST(ImportCli, WholeNetworksWithTheirRunningStatistics) {
   std::string out;
   int rc = test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt'" + settings, &out);
   EXPECT_EQ(rc, 1) << test::tail(out);
-  EXPECT_CONTAINS(out, "ckpt_000.pt: tensor 'conv1.weight' differs from the base");
+  EXPECT_CONTAINS(out, "ckpt_000.pt: outside zoo.select, these differ from the base: conv1.weight, bn1.weight");
   EXPECT_CONTAINS(out, "zoo.select=whole");
   EXPECT_FALSE(file_exists(run));
 
@@ -145,7 +150,8 @@ TEST(ImportCli, BadCheckpointsRefusedBeforeWriting) {
     EXPECT_FALSE(file_exists(run)) << run << " was written";
   };
   edit("ckpt_001.pt", "sd[\"fc1.weight\"][0, 0] += 1");
-  refused(ckpts + "/ckpt_*.pt", "zoo.import = " + ckpts + "/ckpt_001.pt: tensor 'fc1.weight' differs from the base");
+  refused(ckpts + "/ckpt_*.pt", "zoo.import = " + ckpts + "/ckpt_001.pt: outside zoo.select, these differ from the "
+                                "base: fc1.weight (1 tensors; largest difference 1 in 'fc1.weight')");
   edit("ckpt_001.pt", "sd[\"fc1.weight\"][0, 0] -= 1; del sd[\"fc2.bias\"]");
   refused(ckpts + "/ckpt_*.pt", "zoo.import = " + ckpts + "/ckpt_001.pt: missing tensor 'fc2.bias'");
   refused(ckpts + "/nothing_*.pt", "no checkpoint files match");
