@@ -82,7 +82,8 @@ TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(sp
                 first_line(e.what()));
   }
   mirror(*this, module_, "", names_, norms_);
-  check(!names_.empty(), where + ": the module has no parameters");
+  check(!names_.empty(), where + ": the module has no parameters (a scripted function, or weights frozen into "
+                                 "constants by torch.jit.freeze?); save the module itself with torch.jit.script(model).save(PATH)");
   for (const auto& p : module_.named_parameters())
     check(p.value.scalar_type() == torch::kFloat32,
           where + ": parameter '" + p.name + "' is " + std::string(c10::toString(p.value.scalar_type())) +
@@ -97,7 +98,8 @@ TorchScriptImpl::TorchScriptImpl(const ClassifierSpec& spec) : flatten_input_(sp
     module_.eval();
     try {
       c10::IValue out = module_.forward({x});
-      check(out.isTensor(), where + ": forward returned a " + out.tagKind() + ", not a tensor of logits");
+      check(out.isTensor(), where + ": forward returned a " + out.tagKind() +
+                                ", not a tensor of logits; script a wrapper whose forward returns the logits alone");
       y = out.toTensor();
     } catch (const Error&) {
       throw;

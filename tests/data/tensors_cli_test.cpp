@@ -52,12 +52,12 @@ TEST(TensorsCli, RunsMlpAndConvNet4OnImagesAndVectors) {
 
   run_ok(" data.name=tensors data.file=" + images + " model.arch=mlp", tmp + "/mlp", 128 * 10 + 10, 128);
   {
-    // A later command knows its run: `pdiff export --run DIR --index 0` with nothing repeated
+    // A later command knows its run: `pdiff export run_dir=DIR --index 0` with nothing repeated
     // reads DIR/config.yaml (tensors data, MLP) and writes the right model; PyTorch's
     // evaluation of it gives generate's figure.
     SCOPED_TRACE("export --run");
     const std::string dir = tmp + "/mlp";
-    ASSERT_EQ(test::run_command(test::pdiff_binary() + " export -q --run " + dir + " --index 0", &out), 0) << out;
+    ASSERT_EQ(test::run_command(test::pdiff_binary() + " export -q run_dir=" + dir + " --index 0", &out), 0) << out;
     EXPECT_EQ(out, dir + "/generated_0.pt\n");
     const double pdiff_acc = load_generated(dir + "/generated.pt").accuracy[0].item<double>();
     ASSERT_EQ(test::run_command("PYTHONPATH='" + test::source_dir() + "/tests/python' /usr/bin/python3 -c '"

@@ -93,12 +93,14 @@ TEST_P(EveryArchEveryFormat, RunsEndToEnd) {
 
 std::vector<Case> every_case() {
   std::vector<Case> cases;
-  // Every architecture at 32 px (CIFAR-10) and at 96 px (STL-10); CIFAR-100's format (two label
+  // Every architecture at 32 px (CIFAR-10) and at 96 px (STL-10) but ResNet-50 at 96 px (100 s
+  // here; it would repeat ResNet-18 at 96 px and ResNet-50 at 32 px); CIFAR-100's format (two label
   // bytes, 100 classes) with the MLP, whose selected subset is the head (100 classes reach D),
   // and ConvNet-4. The other architectures on CIFAR-100 would repeat their CIFAR-10 runs with a
   // wider head outside the selected subset.
   for (const char* d : {"cifar10", "stl10"})
-    for (const char* a : {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny"}) cases.push_back({a, d});
+    for (const char* a : {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny"})
+      if (std::string(d) != "stl10" || std::string(a) != "resnet50") cases.push_back({a, d});
   cases.push_back({"mlp", "cifar100"});
   cases.push_back({"convnet4", "cifar100"});
   // MNIST: model.arch=mlp and model.arch=convnet4 (the digits are never flipped: data tests).
