@@ -177,18 +177,28 @@ struct TailCase {
 
 void PrintTo(const TailCase& c, std::ostream* os) { *os << c.arch << " " << c.channels << "x" << c.size << " " << c.selection; }
 
-class TailEveryArch : public ::testing::TestWithParam<TailCase> {};
+// A case's model (with running statistics), selection, 24 test images and three vectors.
+class TailEveryArch : public ::testing::TestWithParam<TailCase> {
+ protected:
+  void SetUp() override {
+    const TailCase& c = GetParam();
+    spec.arch = c.arch;
+    spec.in_channels = c.channels;
+    spec.image_size = c.size;
+    model = model_with_stats(spec, 21, 8);
+    layout = ParamLayout::of(model, select_parameters(model, c.selection));
+    test = random_test_set(spec, 24, 22);
+    params = vectors_around(model, layout, 23).slice(0, c.first_vector, c.first_vector + 3);
+  }
+  ClassifierSpec spec;
+  Classifier model;
+  ParamLayout layout;
+  Dataset test;
+  torch::Tensor params;
+};
 
 TEST_P(TailEveryArch, CachedEqualsFullForwardAndReference) {
   const TailCase& c = GetParam();
-  ClassifierSpec spec;
-  spec.arch = c.arch;
-  spec.in_channels = c.channels;
-  spec.image_size = c.size;
-  Classifier model = model_with_stats(spec, 21, 8);
-  ParamLayout layout = ParamLayout::of(model, select_parameters(model, c.selection));
-  Dataset test = random_test_set(spec, 24, 22);
-  torch::Tensor params = vectors_around(model, layout, 23).slice(0, c.first_vector, c.first_vector + 3);
   TailEvaluator cached(clone_classifier(model, spec), layout, test, false, /*chunk=*/5);
   TailEvaluator full(clone_classifier(model, spec), layout, test, true);
   EXPECT_EQ(cached.tail_start(), c.start);
@@ -209,14 +219,6 @@ class TailPasses : public TailEveryArch {};
 
 TEST_P(TailPasses, PassesOfSeveralModelsEqualOneAtATime) {
   const TailCase& c = GetParam();
-  ClassifierSpec spec;
-  spec.arch = c.arch;
-  spec.in_channels = c.channels;
-  spec.image_size = c.size;
-  Classifier model = model_with_stats(spec, 21, 8);
-  ParamLayout layout = ParamLayout::of(model, select_parameters(model, c.selection));
-  Dataset test = random_test_set(spec, 24, 22);
-  torch::Tensor params = vectors_around(model, layout, 23).slice(0, c.first_vector, c.first_vector + 3);
   const KernelChoice old = kernel_choice();
   set_kernel_choice(KernelChoice::Generic);
   TailEvaluator one(clone_classifier(model, spec), layout, test, false, /*chunk=*/5, /*models_per_pass=*/1);
