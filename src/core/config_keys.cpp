@@ -68,8 +68,9 @@ const std::vector<KeyDef>& config_keys() {
       {"zoo.select", T::String, "auto",
        "trained subset: auto (last_norm:2, or the last layer of a model without two norm layers), "
        "last_norm:N, all (every parameter), whole (every parameter and BatchNorm running statistic: "
-       "whole networks, e.g. imported checkpoints of separate trainings), or comma-separated name "
-       "patterns with * wildcards"},
+       "whole networks, e.g. imported checkpoints of separate trainings), moving (with zoo.import: the "
+       "tensors that differ from the base in any checkpoint), or comma-separated name patterns with * "
+       "wildcards"},
       {"zoo.k", T::Int, "200", "number of checkpoints", 1, 1000000},
       {"zoo.import", T::String, "",
        "the zoo from checkpoints saved in Python instead of collected (pdiff import): a folder of "

@@ -205,7 +205,12 @@ void collect(const RunContext& run, const CollectOptions& opts) {
   DataSplits data = load_dataset(opts.data);
   ClassifierSpec spec = classifier_spec(opts.model, data);
   Classifier model = make_classifier(spec);
-  ParamLayout layout = ParamLayout::of(model, select_parameters(model, opts.zoo.select));
+  // zoo.select=moving is decided by the imported checkpoints, below.
+  const bool moving = opts.zoo.select == "moving";
+  check(!moving || !opts.zoo.import.empty(),
+        "zoo.select = moving takes the tensors that move across imported checkpoints: set zoo.import (pdiff import "
+        "--from ...) or choose another zoo.select");
+  ParamLayout layout = moving ? ParamLayout() : ParamLayout::of(model, select_parameters(model, opts.zoo.select));
   // base.file and zoo.import are read and checked before anything is written.
   std::string base_source = opts.base.file;
   NamedTensors from_file;
@@ -218,6 +223,7 @@ void collect(const RunContext& run, const CollectOptions& opts) {
       base_source = paths[0];
       from_file = read_weights_file(base_source, state_dict(model), "zoo.import");
     }
+    if (moving) layout = ParamLayout::of(model, moving_tensors(paths, model, from_file));
     imported = import_checkpoints(paths, model, from_file, layout);
   }
   using KeyValue = std::pair<std::string, int64_t>;

@@ -64,6 +64,29 @@ std::vector<std::string> import_paths(const std::string& source, const std::stri
   return out;
 }
 
+std::vector<std::string> moving_tensors(const std::vector<std::string>& paths, const Classifier& model,
+                                        const NamedTensors& base) {
+  const NamedTensors expected = state_dict(model);
+  std::vector<bool> moves(expected.size(), false);
+  for (const auto& path : paths) {
+    const NamedTensors ckpt = read_weights_file(path, expected, "zoo.import");
+    for (size_t i = 0; i < ckpt.size(); ++i) {
+      const torch::Tensor& b = base[i].second;
+      if (!moves[i] && b.is_floating_point() && !torch::equal(ckpt[i].second.to(b.scalar_type()), b)) moves[i] = true;
+    }
+  }
+  std::vector<std::string> names;
+  for (size_t i = 0; i < expected.size(); ++i)
+    if (moves[i]) names.push_back(expected[i].first);
+  check(!names.empty(), "zoo.select = moving: the " + std::to_string(paths.size()) +
+                            " checkpoints equal the base in every tensor; there is nothing for p-diff to learn");
+  std::string list;
+  for (size_t i = 0; i < names.size() && i < 12; ++i) list += " " + names[i];
+  if (names.size() > 12) list += " ... (" + std::to_string(names.size()) + " in all)";
+  std::fprintf(stderr, "zoo.select = moving: the tensors that differ from the base:%s\n", list.c_str());
+  return names;
+}
+
 torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Classifier& model,
                                  const NamedTensors& base, const ParamLayout& layout) {
   const std::vector<std::string> selected = layout.names();
@@ -94,8 +117,8 @@ torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Cl
                   std::to_string(differing.size()) + " tensors; largest difference " + c10::str(first_diff) + " in '" +
                   differing.front() + "'); p-diff trains only the selected subset (" +
                   std::to_string(selected.size()) + " tensors from '" + selected.front() +
-                  "'), everything else must be the base's: select the tensors that move (zoo.select='" +
-                  differing.front().substr(0, differing.front().rfind('.')) + ",...'), freeze them while training "
+                  "'), everything else must be the base's: select the tensors that move (zoo.select=moving, or "
+                  "zoo.select='" + differing.front().substr(0, differing.front().rfind('.')) + ",...'), freeze them while training "
                   "the checkpoints (BatchNorm layers in eval mode), or import whole networks with zoo.select=whole");
     }
     for (const auto& e : layout.entries())

@@ -18,6 +18,11 @@ namespace pdiff {
 // even when it sits in the same folder). Throws naming zoo.import when nothing matches.
 std::vector<std::string> import_paths(const std::string& source, const std::string& base_file = "");
 
+// zoo.select=moving: the tensors (parameters and floating-point buffers) that differ from `base`
+// in any of the checkpoints, in the model's order; says which. Throws when none does.
+std::vector<std::string> moving_tensors(const std::vector<std::string>& paths, const Classifier& model,
+                                        const NamedTensors& base);
+
 // Reads every checkpoint for `model` and returns the selected subset of each as rows (K, D);
 // checks every tensor (names, shapes, finite) and that the tensors outside the layout equal
 // `base` (num_batches_tracked aside: it has no effect on evaluation). Says which selected

@@ -22,9 +22,9 @@ import tempfile
 import time
 
 RUN_DOCS = ["README.md", "docs/own-model.md"]
-TINY = ["data.train_limit=256", "data.test_limit=100", "base.epochs=1", "base.batch=64", "zoo.k=6", "zoo.batch=64",
-        "ae.channels=8,16,16,8", "ae.latent=32", "ae.steps=20", "ae.batch=6", "ldm.channels=8,16", "ldm.steps=20",
-        "ldm.batch=6", "generate.n=3", "generate.steps=4", "eval.baseline_n=2", "eval.tsne=false"]
+TINY = ["data.train_limit=128", "data.test_limit=64", "base.epochs=1", "base.batch=32", "zoo.k=4", "zoo.batch=32",
+        "ae.channels=8,16,16,8", "ae.latent=32", "ae.steps=10", "ae.batch=4", "ldm.channels=8,16", "ldm.steps=10",
+        "ldm.batch=4", "generate.n=3", "generate.steps=4", "eval.baseline_n=2", "eval.tsne=false"]
 STAGES = {"run", "collect", "import", "train", "generate", "eval", "sweep", "table"}
 # Commands of RUN_DOCS run elsewhere at their own (smaller) sizes, with the test that does.
 ELSEWHERE = {
@@ -56,23 +56,28 @@ def commands_of(path):
     return out
 
 
-def prepare_fixtures(work, repo, build):
-    """What a reader of the docs is assumed to have: their data, weights, model, CIFAR files."""
+def prepare_fixtures(work, repo, commands):
+    """What a reader of the docs is assumed to have (their data, weights, model, CIFAR files),
+    made small, for the commands that name them."""
     py = "/usr/bin/python3"
     helper = os.path.join(repo, "tests/python/own_data.py")
-    steps = [
-        [py, helper, "dataset", "my_data.pt", "--train", "500", "--test", "200"],
-        [py, helper, "base", "convnet4", "weights.pt", "--steps", "5", "--train", "500", "--test", "200"],
-        [py, helper, "script", "lenet.pt", "--model", "lenet_bn", "--steps", "5", "--test", "200"],
-        [py, os.path.join(repo, "tests/python/make_tiny_datasets.py"), "cifar", "--train", "200", "--test", "100"],
-    ]
-    for cmd in steps:
-        subprocess.run(cmd, cwd=work, check=True, stdout=subprocess.DEVNULL)
     cifar = os.path.join(work, "cifar/cifar10/cifar-10-batches-bin")
-    with open(os.path.join(repo, "configs/cifar10-resnet18.yaml")) as f:
-        text = f.read()
-    with open(os.path.join(work, "my-cifar10.yaml"), "w") as f:
-        f.write(re.sub(r"(?m)^(\s*root:).*$", r"\1 " + cifar, text))
+    fixtures = {
+        "my_data.pt": [py, helper, "dataset", "my_data.pt", "--train", "128", "--test", "64"],
+        "weights.pt": [py, helper, "base", "convnet4", "weights.pt", "--steps", "5", "--train", "128", "--test", "64"],
+        "lenet.pt": [py, helper, "script", "lenet.pt", "--model", "lenet_bn", "--steps", "5", "--test", "64"],
+        "cifar-10": [py, os.path.join(repo, "tests/python/make_tiny_datasets.py"), "cifar", "--train", "128",
+                     "--test", "64"],
+    }
+    text = " ".join(commands)
+    for name, cmd in fixtures.items():
+        if name in text or (name == "cifar-10" and "my-cifar10.yaml" in text):
+            subprocess.run(cmd, cwd=work, check=True, stdout=subprocess.DEVNULL)
+    if "my-cifar10.yaml" in text:
+        with open(os.path.join(repo, "configs/cifar10-resnet18.yaml")) as f:
+            config = f.read()
+        with open(os.path.join(work, "my-cifar10.yaml"), "w") as f:
+            f.write(re.sub(r"(?m)^(\s*root:).*$", r"\1 " + cifar, config))
     return {"/data/cifar-10-batches-bin": cifar}
 
 
@@ -86,7 +91,7 @@ def prepared(words, substitutions):
         given = {w.split("=", 1)[0] for w in words if "=" in w}
         words = words + [t for t in TINY if words[1] != "sweep" or t.split("=", 1)[0] not in given]
     if words[0] == "/usr/bin/python3" and words[1].endswith("own_data.py"):
-        for flag, small in (("--train", "500"), ("--test", "200"), ("--steps", "5")):
+        for flag, small in (("--train", "128"), ("--test", "64"), ("--steps", "5")):
             if flag in words:
                 words[words.index(flag) + 1] = small
     return words
@@ -118,7 +123,7 @@ def main():
     for name, target in (("build", build), ("tests", os.path.join(repo, "tests")), ("configs", os.path.join(repo, "configs"))):
         if not os.path.exists(os.path.join(work, name)):
             os.symlink(target, os.path.join(work, name))
-    substitutions = prepare_fixtures(work, repo, build)
+    substitutions = prepare_fixtures(work, repo, [cmd for _, _, cmd, why in plan if why is None])
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     failures, ran = [], 0
     for doc, line, cmd, why in plan:

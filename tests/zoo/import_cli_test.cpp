@@ -50,6 +50,13 @@ TEST(ImportCli, ImportsPythonCheckpointsThenRunSkipsTheCollection) {
   EXPECT_CONTAINS(out, "zoo.import: 6 checkpoints from " + ckpts);
   EXPECT_CONTAINS(out, "zoo.import: moving across the 6 checkpoints: fc2.weight fc2.bias");
   EXPECT_CONTAINS(out, "zoo: 6 checkpoints (imported from " + ckpts + ")");
+  // zoo.select=moving takes what the checkpoints change: here the MLP's last layer.
+  rc = test::run_command(test::pdiff_binary() + " import --from " + ckpts + " zoo.select=moving base.file=" + ckpts +
+                             "/base.pt run_dir=" + tmp + "/moving" + kSettings,
+                         &out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
+  EXPECT_CONTAINS(out, "zoo.select = moving: the tensors that differ from the base: fc2.weight fc2.bias\n");
+  EXPECT_EQ(load_zoo(tmp + "/moving/zoo.pt").layout.names(), (std::vector<std::string>{"fc2.weight", "fc2.bias"}));
   Zoo zoo = load_zoo(run + "/zoo.pt");
   ASSERT_EQ(zoo.params.size(0), 6);
   EXPECT_EQ(zoo.layout.names(), (std::vector<std::string>{"fc2.weight", "fc2.bias"}));
@@ -159,6 +166,9 @@ TEST(ImportCli, BadCheckpointsRefusedBeforeWriting) {
   std::string out;
   EXPECT_EQ(test::run_command(test::pdiff_binary() + " import run_dir=" + tmp + "/run" + kSettings, &out), 1);
   EXPECT_CONTAINS(out, "give the checkpoints with --from");
+  EXPECT_EQ(test::run_command(test::pdiff_binary() + " collect zoo.select=moving run_dir=" + tmp + "/run" + kSettings, &out), 1);
+  EXPECT_CONTAINS(out, "zoo.select = moving takes the tensors that move across imported checkpoints: set zoo.import");
+  EXPECT_FALSE(file_exists(tmp + "/run"));
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
