@@ -223,6 +223,8 @@ void collect(const RunContext& run, const CollectOptions& opts) {
       base_source = paths[0];
       from_file = read_weights_file(base_source, state_dict(model), "zoo.import");
     }
+    // moving reads the checkpoints once more to find the layout first: a second pass over the
+    // files, only for this selection.
     if (moving) layout = ParamLayout::of(model, moving_tensors(paths, model, from_file));
     imported = import_checkpoints(paths, model, from_file, layout);
   }

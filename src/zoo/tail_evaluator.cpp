@@ -75,6 +75,9 @@ torch::Tensor TailEvaluator::predict_pass(const torch::Tensor& params, int64_t f
     }
     std::vector<torch::Tensor> outs;
     for (int64_t j = 0; j < count; ++j) {
+      // Assigned again for every run and chunk: D floats, against at least D multiply-adds per
+      // image for the chunk's hundreds of images; holding a pass's activations for the whole
+      // test set instead would cost models x images x activations of memory.
       layout_.assign(model_, params[first + j]);
       outs.push_back(model_->forward_range(x.defined() ? x.slice(0, j * n, (j + 1) * n) : h, run.from, run.to));
     }
