@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian packages) and builds the `pdiff` program into build/.
 # Idempotent. Options:
-#   --tests          also the test suite's packages and targets (tests, benchmarks)
+#   --tests          also the test suite's packages and targets (benchmarks with --torch)
 #   --packages-only  install packages, build nothing (with --tests: the test packages too)
 #   --torch PYTHON   build against the LibTorch of PYTHON's torch (e.g. a PyPI PyTorch 2.x, with
 #                    CUDA where that torch has it; scripts/torch2_venv.sh makes one) instead of
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 
 PACKAGES=(build-essential cmake libtorch-dev libopenblas0-pthread dataset-fashion-mnist
-          nlohmann-json3-dev libyaml-cpp-dev libcli11-dev zlib1g-dev gnuplot-nox)
+          nlohmann-json3-dev libyaml-cpp-dev libcli11-dev zlib1g-dev gnuplot-nox libgloo-dev)
 # The test suite: GoogleTest, benchmarks, PyTorch for the interop checks, clang and its
 # runtimes for the fuzz targets and the sanitizer build.
 TEST_PACKAGES=(libgtest-dev libbenchmark-dev python3-torch clang libclang-rt-14-dev libomp-dev)
@@ -65,9 +65,15 @@ configure() {
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release $unity "${torch[@]}" "$@" >"$dir/configure.log" 2>&1 ||
     { cat "$dir/configure.log" >&2; exit 1; }
 }
-if [ "$tests" -eq 1 ]; then
+if [ "$tests" -eq 1 ] && [ -n "$torch_python" ]; then
   configure -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON
   cmake --build "$dir" -j "$(nproc)"
+elif [ "$tests" -eq 1 ]; then
+  # The suite's targets; the benchmarks are configured too and build on demand
+  # (`cmake --build build --target bench_collect`, or all: `cmake --build build`). CI builds
+  # them against the other LibTorch (.ci/run), so a benchmark that stops compiling is caught.
+  configure -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON
+  cmake --build "$dir" -j "$(nproc)" --target pdiff pdiff_tests
 else
   # Only what the experiment runs: the library and the `pdiff` program.
   configure

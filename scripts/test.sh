@@ -38,6 +38,9 @@ if [ "${1:-}" = "--threads" ]; then
 fi
 case "$threads" in ''|*[!0-9]*|0) echo "test.sh: --threads $threads: use a positive number" >&2; exit 2 ;; esac
 export PDIFF_THREADS="$threads" PDIFF_PYTHON_THREADS="$threads"
+# The Python side's BLAS too: OpenBLAS starts one polling thread per core, whatever
+# torch.set_num_threads says, and would take the core of the test beside it (pdiff sets its own).
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$threads}"
 # The policy pdiff sets for itself (core/runtime.cpp) by starting itself again when it is unset:
 # set here, the ~1000 pdiff and test processes of the suite skip that second start (0.7 s each).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"

@@ -19,7 +19,15 @@ const std::vector<KeyDef>& config_keys() {
       {"precision", T::String, "fp32",
        "arithmetic of training: fp32, tf32 (CUDA matrix products in TensorFloat-32) or bf16 (autocast to "
        "bfloat16); evaluation runs in fp32 either way", -kInf, kInf, {"fp32", "tf32", "bf16"}},
-      {"threads", T::Int, "0", "CPU threads (0 = all cores; the variable PDIFF_THREADS overrides it)", 0, 1024},
+      {"threads", T::Int, "0",
+       "CPU threads (0 = all cores, divided among the job's processes on one machine; the variable "
+       "PDIFF_THREADS overrides it)", 0, 1024},
+      {"dist.backend", T::String, "auto",
+       "process group of a job of several processes (torchrun, srun: docs/distributed.md): auto or gloo",
+       -kInf, kInf, {"auto", "gloo"}},
+      {"dist.timeout", T::Int, "300",
+       "seconds a rank waits for the others in a collective before it stops with an error naming the step", 1,
+       86400},
       {"recipe", T::String, "default",
        "default (fast, sized for a 2-core CPU) or paper (the official generator: presets the conv "
        "autoencoder's and the denoiser's sizes, steps and learning rates, the whole latent without position "

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "dist/group.h"
 
 namespace pdiff {
 
@@ -50,6 +51,9 @@ void create_directories(const std::string& dir) {
 }  // namespace
 
 RunDirLock::RunDirLock(const std::string& dir, bool create) {
+  // A job of several processes is one writer: its rank 0 holds the lock for all of them, and a
+  // second job on the directory is refused there.
+  if (dist_rank() != 0) return;
   bool created = false;
   if (!std::filesystem::exists(dir)) {
     if (!create) return;

@@ -1,6 +1,7 @@
 #include "core/runtime.h"
 
 #include <torch/torch.h>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -26,6 +27,14 @@ void init_runtime(int argc, char** argv) {
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
   (void)argc;
+}
+
+void set_cpu_threads(int threads) {
+  torch::set_num_threads(threads);
+  // Looked up, not linked: another BLAS (or a LibTorch with MKL) has no such function.
+  using SetThreads = void (*)(int);
+  if (auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set_blas(threads);
 }
 
 double peak_resident_mb() {

@@ -10,6 +10,12 @@ namespace pdiff {
 // memory for reuse instead of mapping large blocks afresh (runtime.cpp). Call first thing in main().
 void init_runtime(int argc, char** argv);
 
+// The threads of every CPU kernel: LibTorch's OpenMP pool and OpenBLAS's own pool, which
+// LibTorch leaves at one thread per core. OpenBLAS's idle threads poll (sched_yield) after every
+// matrix product, so a run told to use one thread took a second core (measured: an eval of a
+// whole ResNet-18 zoo, 26 s wall, 41 s CPU; 26 s with OpenBLAS at one thread).
+void set_cpu_threads(int threads);
+
 // The process's peak resident memory so far in MB (VmHWM of /proc/self/status; NaN if absent):
 // what `/usr/bin/time -v` reports as its maximum resident set size.
 double peak_resident_mb();

@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "io/rows_writer.h"
 #include "core/run_lock.h"
+#include "dist/group.h"
 #include "gen/model_files.h"
 #include "gen/train.h"
 #include "models/torchscript.h"
@@ -50,33 +51,62 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
   Classifier base = load_base(need(dir + "/base.pt", "collect"), spec, run.device);
 
   const SamplingOptions& sampling = opts.sampling;
-  const int64_t n = opts.n, batch = opts.batch;
+  const int64_t n = opts.n, batch = opts.batch, d = zoo.layout.dim();
+  const int world = dist_world(), rank = dist_rank();
   Generated g;
-  Stopwatch sample_timer;
-  // Written a batch at a time and read back for evaluation: whole networks' models are never
-  // all in memory (io/rows_writer.h).
+  TailEvaluator evaluator(base, zoo.layout, data.test);
+  // Batch b is models [b * batch, (b + 1) * batch) whatever the number of processes, so each
+  // model is sampled in the same batch and comes out the same bits; round j's batches
+  // j * world + r go to rank r, which samples and evaluates its batch, and rank 0 appends the
+  // round's rows, gathered in rank order, to the file. Written a batch at a time: whole
+  // networks' models are never all in memory (io/rows_writer.h).
   const std::string partial = dir + "/generated.pt.partial";
-  RowsWriter rows(partial, n, zoo.layout.dim());
+  std::unique_ptr<RowsWriter> rows;
+  if (is_main_rank()) rows = std::make_unique<RowsWriter>(partial, n, d);
+  std::vector<torch::Tensor> accuracy, predictions;
+  double sample_seconds = 0, eval_seconds = 0;
   {
     Progress progress("generate", n, "models");
-    for (int64_t first = 0; first < n; first += batch) {
-      int64_t count = std::min(batch, n - first);
-      const torch::Tensor part = sample_parameters(ae, ldm, sampling, first, count).to(torch::kFloat32);
-      if (!torch::isfinite(part).all().item<bool>()) {
-        std::remove(partial.c_str());
+    for (int64_t round = 0; round * world * batch < n; ++round) {
+      std::vector<int64_t> counts(world);
+      for (int r = 0; r < world; ++r)
+        counts[r] = std::clamp<int64_t>(n - (round * world + r) * batch, 0, batch);
+      const int64_t first = (round * world + rank) * batch, count = counts[rank];
+      Stopwatch sample_timer;
+      torch::Tensor part = count > 0 ? sample_parameters(ae, ldm, sampling, first, count).to(torch::kFloat32).cpu()
+                                     : torch::empty({0, d});
+      sample_seconds += sample_timer.seconds();
+      // Every rank learns whether any sample diverged, so that all stop together.
+      const bool finite = torch::isfinite(part).all().item<bool>();
+      EvalResult r;
+      Stopwatch eval_timer;
+      if (finite && count > 0) r = evaluator.evaluate(part);
+      eval_seconds += eval_timer.seconds();
+      const torch::Tensor ok = dist_gather_rows(torch::full({1}, finite ? 1 : 0, torch::kInt32),
+                                                std::vector<int64_t>(world, 1), "generate: checking the samples");
+      if (ok.min().item<int>() == 0) {
+        if (rows) rows.reset(), std::remove(partial.c_str());
         throw Error("generated parameters contain NaN or infinity; the diffusion model diverged: retrain with a "
                     "lower ldm.lr");
       }
-      for (int64_t i = 0; i < count; ++i) rows.append(part[i]);
-      progress.tick(count);
+      const int64_t images = data.test.labels.size(0);
+      if (count == 0) {
+        r.accuracy = torch::empty({0}, torch::kFloat64);
+        r.predictions = torch::empty({0, images}, torch::kUInt8);
+      }
+      const torch::Tensor all = dist_gather_rows(part, counts, "generate: gathering the samples");
+      accuracy.push_back(dist_gather_rows(r.accuracy.cpu(), counts, "generate: gathering the accuracies"));
+      predictions.push_back(dist_gather_rows(r.predictions.cpu(), counts, "generate: gathering the predictions"));
+      if (rows)
+        for (int64_t i = 0; i < all.size(0); ++i) rows->append(all[i]);
+      progress.tick(all.size(0));
     }
   }
-  g.params = rows.written();
-  g.sample_seconds = sample_timer.seconds();
-  Stopwatch eval_timer;
-  TailEvaluator evaluator(base, zoo.layout, data.test);
-  EvalResult r = evaluator.evaluate(g.params, "generated eval");
-  g.eval_seconds = eval_timer.seconds();
+  g.sample_seconds = sample_seconds;
+  g.eval_seconds = eval_seconds;
+  EvalResult r{torch::cat(predictions), torch::cat(accuracy)};
+  if (!is_main_rank()) return;
+  g.params = rows->written();
 
   DictFile f;
   f.set_tensor("params", g.params);
@@ -91,7 +121,7 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
   f.set("zoo_fingerprint", zoo.fingerprint);
   f.set("sample_seconds", g.sample_seconds);
   f.set("eval_seconds", g.eval_seconds);
-  rows.finish(f, "pdiff.generated", kGeneratedFormatVersion, dir + "/generated.pt");
+  rows->finish(f, "pdiff.generated", kGeneratedFormatVersion, dir + "/generated.pt");
   record_config(dir, run.config_yaml);
   // Exports of the previous generated.pt would now name other models: removed.
   const auto stale = exported_files(dir);

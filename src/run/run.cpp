@@ -7,6 +7,7 @@
 #include "core/progress.h"
 #include "core/run_lock.h"
 #include "core/runtime.h"
+#include "dist/group.h"
 #include "eval/report.h"
 #include "run/stage_options.h"
 #include "zoo/zoo_file.h"
@@ -64,24 +65,31 @@ void run_all(const Config& cfg) {
   auto done = [](const char* stage) {
     std::fprintf(stderr, "== %s: done; peak memory so far %.0f MB\n", stage, peak_resident_mb());
   };
+  // In a job of several processes every rank sees the same files here, before anything runs;
+  // the stages not split yet run on rank 0 while the others wait (dist/group.h).
   say("collect", s.collect);
-  if (!s.collect) collect(run, collect_options(cfg)), done("collect");
-  // Later stages must not reuse outputs built on a zoo that was just re-collected.
-  if (!s.collect) std::remove((dir + "/ae.pt").c_str()), std::remove((dir + "/ldm.pt").c_str());
+  if (!s.collect)
+    on_main_rank("collect", [&] {
+      collect(run, collect_options(cfg)), done("collect");
+      // Later stages must not reuse outputs built on a zoo that was just re-collected.
+      std::remove((dir + "/ae.pt").c_str()), std::remove((dir + "/ldm.pt").c_str());
+    });
   say("train", s.train);
-  if (!s.train) train(run, train_options(cfg)), done("train");
+  if (!s.train) on_main_rank("train", [&] { train(run, train_options(cfg)), done("train"); });
   say("generate", s.generate);
   if (!s.generate) generate(run, generate_options(cfg)), done("generate");
   say("eval", s.eval);
-  if (!s.eval) {
-    EvalReport r = evaluate(run, eval_options(cfg));
-    std::printf("\n%s\n%s\n\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s, peak memory %.0f MB.\n",
-                summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str(), dir.c_str(), timer.seconds(),
-                peak_resident_mb());
-  } else {
-    std::printf("Every stage is up to date; the report is %s/report.md\n", dir.c_str());
-    std::printf("%s", read_text_file(dir + "/report.md").c_str());
-  }
+  on_main_rank("eval", [&] {
+    if (!s.eval) {
+      EvalReport r = evaluate(run, eval_options(cfg));
+      std::printf("\n%s\n%s\n\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s, peak memory %.0f MB.\n",
+                  summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str(), dir.c_str(),
+                  timer.seconds(), peak_resident_mb());
+    } else {
+      std::printf("Every stage is up to date; the report is %s/report.md\n", dir.c_str());
+      std::printf("%s", read_text_file(dir + "/report.md").c_str());
+    }
+  });
 }
 
 }  // namespace pdiff

@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/runtime.h"
+#include "dist/group.h"
 #include "kernels/dispatch.h"
 
 namespace pdiff {
@@ -30,7 +32,8 @@ int thread_count(const Config& cfg) {
           std::string("PDIFF_THREADS = '") + env + "': use a thread count from 0 (all cores) to 1024, or unset it");
     n = v;
   }
-  if (n <= 0) n = std::max(1u, std::thread::hardware_concurrency());
+  // All cores: divided among the job's processes on this machine (dist/launch.h).
+  if (n <= 0) n = std::max<int64_t>(1, std::thread::hardware_concurrency() / dist_launch().local_world);
   return static_cast<int>(n);
 }
 
@@ -118,7 +121,7 @@ RunContext run_context(const Config& cfg) {
 }
 
 void apply_run_context(const RunContext& run) {
-  torch::set_num_threads(run.threads);
+  set_cpu_threads(run.threads);
   apply_precision(run.precision);
   std::fprintf(stderr, "device: %s, %d CPU threads, training in %s\n", run.device.str().c_str(), run.threads,
                precision_name(run.precision).c_str());

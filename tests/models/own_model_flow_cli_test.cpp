@@ -58,8 +58,8 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
                           test::pdiff_binary() + " --work " + work + " --model " + flow.model +
                           " --modes " + join(flow.modes) + " --margins " + margins +
                           " --train " + std::to_string(flow.train) + " --test 5000 --epochs " +
-                          std::to_string(flow.epochs) + " --k 30 --export 2 --check-originals 10" +
-                          " threads=2 generate.n=30 eval.baseline_n=10 eval.tsne=false";
+                          std::to_string(flow.epochs) + " --k 30 --export 2 --check-generated 10 --check-originals 5" +
+                          " generate.n=30 eval.baseline_n=2 eval.tsne=false";
   std::string out;
   const int rc = test::run_command("timeout 900 " + cmd, &out);
   ASSERT_EQ(rc, 0) << test::tail(out);
@@ -93,6 +93,11 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
     const auto summary = nlohmann::json::parse(read_text_file(work + "/" + mode + "/own_model_flow.json"));
     EXPECT_NEAR(summary["generated"]["mean"].get<double>(), g.mean().item<double>(), 1e-6);
     EXPECT_TRUE(summary["failures"].empty());
+    // Kept beside the build, one file per flow and mode, so that runs at other thread counts
+    // can be compared (scripts/flow_spread.sh).
+    const std::string kept = test::pdiff_binary().substr(0, test::pdiff_binary().rfind('/')) + "/flow_figures";
+    test::run_command("mkdir -p '" + kept + "' && cp '" + work + "/" + mode + "/own_model_flow.json' '" + kept + "/" +
+                      flow.model + "_" + mode + ".json'");
   }
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + work + "'");
 }

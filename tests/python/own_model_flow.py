@@ -4,7 +4,7 @@ data from Python, checkpoints trained in Python, then pdiff, then PyTorch again.
 
     own_model_flow.py --pdiff BIN --work DIR --model lenet_bn|lenet_gn [--modes import,collect]
                       [--train N] [--test M] [--epochs E] [--k K] [--warmup W] [--zoo-lr LR]
-                      [--export N] [--check-originals N] [--seed S] [--python-threads T] [--margins MEAN,MEDIAN,BEST,MIN]
+                      [--export N] [--check-generated N] [--check-originals N] [--seed S] [--python-threads T] [--margins MEAN,MEDIAN,BEST,MIN]
                       [--report-only] [KEY=VALUE ...]
 
 1. Python (once for every mode): writes DIR/data.pt (Fashion-MNIST's first N training and M
@@ -20,9 +20,9 @@ data from Python, checkpoints trained in Python, then pdiff, then PyTorch again.
    checkpoints itself), then `run` (train, generate, eval) and `export` of the first --export
    generated models, which writes each as a TorchScript module. KEY=VALUE words go to every
    pdiff call; --seed S seeds Python's training and pdiff's (seed=S generate.seed=S).
-4. Python: loads every exported module with torch.jit.load and every generated vector of
-   generated.pt (and the first --check-originals checkpoints of zoo.pt, default all) into the
-   module, evaluates them on the test split: each accuracy must agree
+4. Python: loads every exported module with torch.jit.load and the generated vectors of
+   generated.pt (the first --check-generated, default all) and the checkpoints of zoo.pt (the
+   first --check-originals, default all) into the module, evaluates them on the test split: each accuracy must agree
    with pdiff's within 0.05 points (exact: the same weights on the same images). Then the
    quality gates, generated against the originals (zoo.pt): mean and median >= the originals'
    minus MEAN and MEDIAN points, best >= best original minus BEST, none below the weakest
@@ -170,7 +170,7 @@ def check_run(a, mode, run, log, words, test_x, test_y, module_file, base_acc, t
         m = torch.jit.load(os.path.join(run, f"generated_{i}.script.pt"))
         m.eval()
         worst["exported"] = max(worst["exported"], abs(accuracy(m, test_x, test_y) - float(gen["accuracy"][i])))
-    for label, g, n in (("generated", gen, None), ("originals", zoo, a.check_originals)):
+    for label, g, n in (("generated", gen, a.check_generated), ("originals", zoo, a.check_originals)):
         for k in range(g["params"].shape[0] if n is None else min(n, g["params"].shape[0])):
             put_vector(module, g["params"][k], g)
             worst[label] = max(worst[label], abs(accuracy(module, test_x, test_y) - float(g["accuracy"][k])))
@@ -229,6 +229,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=0, help="subset steps before the first saved checkpoint")
     ap.add_argument("--zoo-lr", type=float, default=1e-3, help="AdamW learning rate of the subset")
     ap.add_argument("--export", type=int, default=5)
+    ap.add_argument("--check-generated", type=int, default=None,
+                    help="re-evaluate only the first N vectors of generated.pt in PyTorch (default: all)")
     ap.add_argument("--check-originals", type=int, default=None,
                     help="re-evaluate only the first N checkpoints of zoo.pt in PyTorch (default: all)")
     ap.add_argument("--seed", type=int, default=0, help="Python's training seeds and pdiff's seed, generate.seed")

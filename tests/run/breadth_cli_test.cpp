@@ -19,12 +19,13 @@
 namespace pdiff {
 namespace {
 
-// Tiny budgets: 64 training and 32 test images, K = 4, tiny generator, 3 generated models.
+// Tiny budgets: 64 training and 32 test images, K = 4, tiny generator (conv or tokens), 3
+// generated models.
 std::string tiny(const std::string& dir) {
   return " run_dir=" + dir +
          " threads=2 data.train_limit=64 data.test_limit=32 base.epochs=1 base.batch=32 zoo.batch=32 zoo.k=4"
          " ae.channels=4,8 ae.latent=8 ae.steps=5 ae.batch=4 ldm.channels=4,8 ldm.steps=5 ldm.batch=4"
-         " generate.n=3 generate.steps=3 eval.baseline_n=2 eval.tsne=false";
+         " ae.token_hidden=16 generate.n=3 generate.steps=3 eval.baseline_n=2 eval.tsne=false";
 }
 
 std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.size() - 4000 : 0); }

@@ -14,6 +14,8 @@
 #include "core/runtime.h"
 #include "core/version.h"
 #include "eval/report.h"
+#include "dist/group.h"
+#include "run/job.h"
 #include "run/run.h"
 #include "run/stage_options.h"
 #include "run/sweep.h"
@@ -34,6 +36,21 @@ void add_config_args(CLI::App* cmd, ConfigArgs* args) {
   cmd->add_option("overrides", args->overrides, "section.key=value overrides");
 }
 
+// --quiet: stderr (progress, notes) goes to /dev/null; errors still reach the terminal.
+FILE* silence_stderr() {
+  FILE* errors = fdopen(dup(2), "w");
+  if (FILE* null = std::fopen("/dev/null", "w")) dup2(fileno(null), 2), std::fclose(null);
+  return errors != nullptr ? errors : stderr;
+}
+
+// Where errors go: stderr, or the terminal's copy of it once stderr is silenced.
+FILE* errors = stderr;
+
+// Ranks other than 0 of a job: their progress and notes would repeat rank 0's.
+void quiet_rank() {
+  if (errors == stderr) errors = silence_stderr();
+}
+
 // The config of a command: --config FILE, else the run directory's config.yaml (what its last
 // stage used) when there is one, else the built-in defaults; then the overrides.
 pdiff::Config resolve(ConfigArgs args) {
@@ -51,19 +68,14 @@ pdiff::Config resolve(ConfigArgs args) {
     source = args.config_path + " (the config its last stage used)";
   }
   pdiff::Config cfg = pdiff::Config::load(args.config_path, args.overrides);
+  pdiff::join_job(cfg);  // under torchrun or srun: every rank, the same settings
+  if (pdiff::dist_rank() != 0) quiet_rank();  // one rank reports; the others only their errors
   std::string overrides;
   for (const auto& o : args.overrides) overrides += " " + o;
   std::fprintf(stderr, "pdiff: config from %s%s%s; every key: `pdiff keys`, and %s/config.yaml once a stage ran\n",
                source.c_str(), overrides.empty() ? "" : ", with", overrides.c_str(), cfg.s("run_dir").c_str());
   pdiff::open_run_context(cfg);
   return cfg;
-}
-
-// --quiet: stderr (progress, notes) goes to /dev/null; errors still reach the terminal.
-FILE* silence_stderr() {
-  FILE* errors = fdopen(dup(2), "w");
-  if (FILE* null = std::fopen("/dev/null", "w")) dup2(fileno(null), 2), std::fclose(null);
-  return errors != nullptr ? errors : stderr;
 }
 
 void print_keys() {
@@ -149,25 +161,25 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  FILE* errors = quiet ? silence_stderr() : stderr;
+  if (quiet) errors = silence_stderr();
   try {
     if (*keys) print_keys();
     if (*run) pdiff::run_all(resolve(run_args));
     if (*collect) {
       pdiff::Config cfg = resolve(collect_args);
-      pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg));
+      pdiff::on_main_rank("collect", [&] { pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg)); });
     }
     if (*importer) {
       if (!import_from.empty()) import_args.overrides.push_back("zoo.import=" + import_from);
       pdiff::Config cfg = resolve(import_args);
       pdiff::check(!cfg.s("zoo.import").empty(), "pdiff import: give the checkpoints with --from FOLDER_OR_GLOB");
-      pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg));
+      pdiff::on_main_rank("import", [&] { pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg)); });
       std::fprintf(stderr, "next: `pdiff run` with the same settings and zoo.import=%s (it skips the collection)\n",
                    cfg.s("zoo.import").c_str());
     }
     if (*train) {
       pdiff::Config cfg = resolve(train_args);
-      pdiff::train(pdiff::run_context(cfg), pdiff::train_options(cfg));
+      pdiff::on_main_rank("train", [&] { pdiff::train(pdiff::run_context(cfg), pdiff::train_options(cfg)); });
     }
     if (*generate) {
       pdiff::Config cfg = resolve(generate_args);
@@ -177,12 +189,17 @@ int main(int argc, char** argv) {
       pdiff::check(int(!export_choice.indices.empty()) + int(export_choice.best) + int(export_choice.all) <= 1,
                    "pdiff export: give one of --index, --best and --all");
       pdiff::Config cfg = resolve(export_args);
-      for (const auto& path : pdiff::export_models(pdiff::run_context(cfg), pdiff::export_options(cfg), export_choice, export_out))
-        std::printf("%s\n", path.c_str());
+      pdiff::on_main_rank("export", [&] {
+        for (const auto& path : pdiff::export_models(pdiff::run_context(cfg), pdiff::export_options(cfg), export_choice, export_out))
+          std::printf("%s\n", path.c_str());
+      });
     }
     if (*table) {
       pdiff::TableArgs t = table_args(table_words, table_out, argc, argv);
-      const int failed = pdiff::run_table(t);
+      pdiff::join_job(t.command);
+      if (pdiff::dist_rank() != 0) quiet_rank();
+      int failed = 0;  // each config in turn on rank 0 (docs/distributed.md)
+      pdiff::on_main_rank("table", [&] { failed = pdiff::run_table(t); });
       if (failed > 0) {
         std::fprintf(stderr, "pdiff: error: %d of %zu configs failed (errors above); %s/table.md holds the others\n",
                      failed, t.configs.size(), t.out_dir.c_str());
@@ -191,7 +208,10 @@ int main(int argc, char** argv) {
     }
     if (*sweep) {
       sweep_args.command = "pdiff " + pdiff::shell_command(std::vector<std::string>(argv + 1, argv + argc));
-      const int failed = pdiff::run_sweep(sweep_args);
+      pdiff::join_job(sweep_args.command);
+      if (pdiff::dist_rank() != 0) quiet_rank();
+      int failed = 0;  // each point in turn on rank 0 (docs/distributed.md)
+      pdiff::on_main_rank("sweep", [&] { failed = pdiff::run_sweep(sweep_args); });
       if (failed > 0) {
         std::fprintf(stderr, "pdiff: error: %d points of the sweep failed (errors above); %s/%s.md holds the others\n",
                      failed, sweep_args.out_dir.c_str(), sweep_args.name.c_str());
@@ -200,9 +220,13 @@ int main(int argc, char** argv) {
     }
     if (*eval) {
       pdiff::Config cfg = resolve(eval_args);
-      pdiff::EvalReport r = pdiff::evaluate(pdiff::run_context(cfg), pdiff::eval_options(cfg));
-      std::printf("%s\n%s\n\n%s\n", pdiff::summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str());
+      pdiff::on_main_rank("eval", [&] {
+        pdiff::EvalReport r = pdiff::evaluate(pdiff::run_context(cfg), pdiff::eval_options(cfg));
+        std::printf("%s\n%s\n\n%s\n", pdiff::summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str());
+      });
     }
+    // Rank 0 hosts the group's store: every rank leaves together.
+    pdiff::dist_barrier("finishing");
   } catch (const pdiff::Error& e) {
     std::fprintf(errors, "pdiff: error: %s\n", e.what());
     return 1;

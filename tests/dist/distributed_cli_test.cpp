@@ -1,0 +1,174 @@
+// Jobs of several processes through the real binary, as torchrun starts them: each rank a
+// pdiff with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and a free
+// MASTER_PORT chosen now. The generated models of 1, 2 and 3 processes are the same bits;
+// ranks with other settings stop with one line naming the key; a dead rank 0 stops the others
+// with a clear error, and a relaunch completes.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "gen/generate.h"
+#include "io/file_io.h"
+#include "test_util.h"
+#include "zoo/zoo_file.h"
+
+namespace pdiff {
+namespace {
+
+// A port nobody listens on now: the kernel's pick for a socket bound to port 0.
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  close(fd);
+  return ok ? ntohs(addr.sin_port) : 29500;
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> words;
+  std::istringstream in(s);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+// Starts `world` ranks of `pdiff COMMAND ARGS` (rank r with per_rank(r) appended); returns pids.
+std::vector<pid_t> launch(int world, const std::string& command, const std::string& args, const std::string& log,
+                          const std::function<std::string(int)>& per_rank = nullptr) {
+  const std::string port = std::to_string(free_port()), size = std::to_string(world);
+  test::ScopedEnv addr("MASTER_ADDR", "127.0.0.1"), p("MASTER_PORT", port.c_str()), w("WORLD_SIZE", size.c_str()),
+      lw("LOCAL_WORLD_SIZE", size.c_str());
+  std::vector<pid_t> pids;
+  for (int r = 0; r < world; ++r) {
+    const std::string rank = std::to_string(r);
+    test::ScopedEnv a("RANK", rank.c_str()), b("LOCAL_RANK", rank.c_str());
+    pids.push_back(test::spawn_pdiff(command, split_words(args + (per_rank ? " " + per_rank(r) : "")),
+                                     log + "." + rank));
+  }
+  return pids;
+}
+
+// Waits for every pid (at most `seconds`, then kills them); returns their exit codes.
+std::vector<int> wait_all(const std::vector<pid_t>& pids, int seconds = 600) {
+  std::vector<int> codes(pids.size(), -1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  for (size_t done = 0; done < pids.size();) {
+    done = 0;
+    for (size_t i = 0; i < pids.size(); ++i) {
+      if (codes[i] != -1) {
+        ++done;
+        continue;
+      }
+      int status = 0;
+      if (waitpid(pids[i], &status, WNOHANG) == pids[i]) codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), ++done;
+    }
+    if (done < pids.size() && std::chrono::steady_clock::now() > deadline) {
+      for (size_t i = 0; i < pids.size(); ++i)
+        if (codes[i] == -1) kill(pids[i], SIGKILL), waitpid(pids[i], nullptr, 0), codes[i] = 124;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return codes;
+}
+
+std::string logs(const std::string& log, int world) {
+  std::string s;
+  for (int r = 0; r < world; ++r) s += "--- rank " + std::to_string(r) + "\n" + test::tail(read_text_file(log + "." + std::to_string(r)), 2000);
+  return s;
+}
+
+// Small but real: 4 generated batches of 3 (the last one short), dealt over the ranks.
+std::string settings(const std::string& dir) {
+  return test::tiny_pipeline(dir) + " generate.batch=3 dist.timeout=60";
+}
+
+void expect_same_generated(const std::string& a, const std::string& b) {
+  const Generated x = load_generated(a + "/generated.pt"), y = load_generated(b + "/generated.pt");
+  EXPECT_TRUE(torch::equal(x.params, y.params)) << a << " vs " << b;
+  EXPECT_TRUE(torch::equal(x.accuracy, y.accuracy)) << a << " vs " << b;
+  EXPECT_TRUE(torch::equal(x.predictions, y.predictions)) << a << " vs " << b;
+}
+
+TEST(DistributedCli, OneTwoAndThreeProcessesWriteTheSameFiles) {
+  const std::string tmp = test::temp_dir("dist"), one = tmp + "/one", two = tmp + "/two", three = tmp + "/three";
+  test::pdiff_ok("run " + settings(one));
+
+  // Two ranks started by torchrun (Debian's PyTorch 1.13) run the whole pipeline: rank 0 alone
+  // where a stage is not split yet, both in generate. (--redirects 1 --tee 1: 1.13's torchrun
+  // fails on its default "0" under Python 3.11, whose enum.IntFlag no longer lists 0.)
+  std::string out;
+  const int rc = test::run_command("timeout 600 /usr/bin/python3 -m torch.distributed.run --nproc_per_node 2 "
+                                   "--master_port " + std::to_string(free_port()) +
+                                   " --redirects 1 --tee 1 --no_python " + test::pdiff_binary() + " run" + settings(two),
+                                   &out);
+  ASSERT_EQ(rc, 0) << test::tail(out);
+  EXPECT_CONTAINS(out, "dist: rank 0 of 2 (torchrun; local 0 of 2)");
+  EXPECT_CONTAINS(out, "dist: rank 1 of 2 (torchrun; local 1 of 2)");
+  // The other rank reports nothing but its joining: rank 0 speaks for the job.
+  EXPECT_EQ(out.find("== collect: running"), out.rfind("== collect: running")) << out;
+  for (const char* f : {"zoo.pt", "ae.pt", "ldm.pt", "report.json"}) EXPECT_TRUE(file_exists(two + "/" + f)) << f;
+  EXPECT_TRUE(torch::equal(load_zoo(one + "/zoo.pt").params, load_zoo(two + "/zoo.pt").params));
+  expect_same_generated(one, two);
+
+  // Three ranks generate from the one-process run's generators.
+  test::run_command("mkdir -p '" + three + "'");
+  for (const char* f : {"base.pt", "zoo.pt", "ae.pt", "ldm.pt"})
+    test::run_command("cp '" + one + "/" + f + "' '" + three + "/'");
+  const auto codes = wait_all(launch(3, "generate", settings(three), tmp + "/three.log"));
+  ASSERT_EQ(codes, (std::vector<int>{0, 0, 0})) << logs(tmp + "/three.log", 3);
+  expect_same_generated(one, three);
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
+TEST(DistributedCli, RanksWithOtherSettingsStopNamingTheKey) {
+  const std::string tmp = test::temp_dir("dist_mismatch");
+  const auto codes = wait_all(launch(2, "generate", settings(tmp + "/run"), tmp + "/log",
+                                     [](int r) { return r == 1 ? "generate.n=11" : ""; }),
+                              120);
+  EXPECT_EQ(codes, (std::vector<int>{1, 1})) << logs(tmp + "/log", 2);
+  for (int r = 0; r < 2; ++r)
+    EXPECT_CONTAINS(read_text_file(tmp + "/log." + std::to_string(r)),
+                    "rank 1's pdiff version and settings differs from rank 0's: 'generate.n: 11' against 'generate.n: 10'");
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
+TEST(DistributedCli, ADeadRankZeroStopsTheOthersAndARelaunchCompletes) {
+  const std::string tmp = test::temp_dir("dist_kill"), run = tmp + "/run";
+  const std::string args = settings(run) + " ae.steps=100000";  // a long autoencoder training
+  const auto pids = launch(2, "run", args, tmp + "/log");
+  // Rank 0 trains; rank 1 waits for it. Kill rank 0 in the middle.
+  bool training = false;
+  for (int i = 0; i < 1200 && !training; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    training = read_text_file(tmp + "/log.0").find("ae training") != std::string::npos;
+  }
+  ASSERT_TRUE(training) << logs(tmp + "/log", 2);
+  kill(pids[0], SIGKILL);
+  const auto start = std::chrono::steady_clock::now();
+  const auto codes = wait_all(pids, 120);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(codes[1], 1) << logs(tmp + "/log", 2);
+  EXPECT_LT(seconds, 60) << "rank 1 noticed rank 0's death only after " << seconds << " s";
+  EXPECT_CONTAINS(read_text_file(tmp + "/log.1"), "rank 1: rank 0 stopped answering during train");
+  // The zoo was finished before the kill: the relaunch (short training now) keeps it.
+  ASSERT_TRUE(file_exists(run + "/zoo.pt"));
+  const auto again = wait_all(launch(2, "run", settings(run), tmp + "/again"));
+  ASSERT_EQ(again, (std::vector<int>{0, 0})) << logs(tmp + "/again", 2);
+  EXPECT_CONTAINS(read_text_file(tmp + "/again.0"), "== collect: up to date, skipped");
+  EXPECT_TRUE(file_exists(run + "/report.json"));
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
+}  // namespace
+}  // namespace pdiff
