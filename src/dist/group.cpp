@@ -19,7 +19,7 @@ struct Group {
   Launch launch;
   std::chrono::seconds timeout{300};
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;  // a ProcessGroup in 1.13, a Backend in 2.x: used as itself
   int64_t steps = 0;  // store keys are numbered per call: every rank makes the same calls in order
   bool solo = false;  // rank 0 inside on_main_rank: the others wait, so it works as one process
   bool joined() const { return pg && !solo; }

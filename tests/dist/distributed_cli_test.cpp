@@ -8,9 +8,11 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "gen/generate.h"
@@ -104,11 +106,19 @@ TEST(DistributedCli, OneTwoAndThreeProcessesWriteTheSameFiles) {
   const std::string tmp = test::temp_dir("dist"), one = tmp + "/one", two = tmp + "/two", three = tmp + "/three";
   test::pdiff_ok("run " + settings(one));
 
-  // Two ranks started by torchrun (Debian's PyTorch 1.13) run the whole pipeline: rank 0 alone
-  // where a stage is not split yet, both in generate. (--redirects 1 --tee 1: 1.13's torchrun
-  // fails on its default "0" under Python 3.11, whose enum.IntFlag no longer lists 0.)
+  // Two ranks started by torchrun run the whole pipeline: rank 0 alone where a stage is not
+  // split yet, both in generate. The torchrun of the PyTorch whose LibTorch pdiff is built with
+  // (its agent serves the store, in its version's protocol): Debian's 1.13, or the 2.x of
+  // PDIFF_TORCH2_PYTHON. (--redirects 1 --tee 1: 1.13's torchrun fails on its default "0" under
+  // Python 3.11, whose enum.IntFlag no longer lists 0.)
+  std::string python = "/usr/bin/python3";
+#if TORCH_VERSION_MAJOR >= 2
+  const char* torch2 = std::getenv("PDIFF_TORCH2_PYTHON");
+  ASSERT_TRUE(torch2 != nullptr && *torch2 != '\0') << "a LibTorch 2.x build: PDIFF_TORCH2_PYTHON names its python";
+  python = torch2;
+#endif
   std::string out;
-  const int rc = test::run_command("timeout 600 /usr/bin/python3 -m torch.distributed.run --nproc_per_node 2 "
+  const int rc = test::run_command("timeout 600 " + python + " -m torch.distributed.run --nproc_per_node 2 "
                                    "--master_port " + std::to_string(free_port()) +
                                    " --redirects 1 --tee 1 --no_python " + test::pdiff_binary() + " run" + settings(two),
                                    &out);
