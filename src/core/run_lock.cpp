@@ -14,7 +14,7 @@
 #include <mutex>
 
 #include "core/error.h"
-#include "dist/group.h"
+#include "core/runtime.h"
 
 namespace pdiff {
 
@@ -53,7 +53,7 @@ void create_directories(const std::string& dir) {
 RunDirLock::RunDirLock(const std::string& dir, bool create) {
   // A job of several processes is one writer: its rank 0 holds the lock for all of them, and a
   // second job on the directory is refused there.
-  if (dist_rank() != 0) return;
+  if (process_rank() != 0) return;
   bool created = false;
   if (!std::filesystem::exists(dir)) {
     if (!create) return;

@@ -3,7 +3,7 @@
 // process is refused at once, naming the directory and the pid; the kernel releases the lock
 // when its holder exits, so a killed process (kill -9) leaves nothing that blocks.
 // The lock is re-entrant within a process: `pdiff run` and `pdiff table` call stages that
-// take it again. In a job of several processes only rank 0 takes it (dist/group.h).
+// take it again. In a job of several processes only rank 0 takes it (core/runtime.h).
 #pragma once
 #include <string>
 

@@ -37,6 +37,13 @@ void set_cpu_threads(int threads) {
     set_blas(threads);
 }
 
+namespace {
+int rank_of_process = 0;
+}  // namespace
+
+int process_rank() { return rank_of_process; }
+void set_process_rank(int rank) { rank_of_process = rank; }
+
 double peak_resident_mb() {
   std::ifstream in("/proc/self/status");
   std::string line;

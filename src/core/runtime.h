@@ -16,6 +16,11 @@ void init_runtime(int argc, char** argv);
 // whole ResNet-18 zoo, 26 s wall, 41 s CPU; 26 s with OpenBLAS at one thread).
 void set_cpu_threads(int threads);
 
+// This process's rank in a job of several processes (dist/group.h sets it when it joins; 0 for
+// a process alone). Only rank 0 writes into the run directory and holds its lock.
+int process_rank();
+void set_process_rank(int rank);
+
 // The process's peak resident memory so far in MB (VmHWM of /proc/self/status; NaN if absent):
 // what `/usr/bin/time -v` reports as its maximum resident set size.
 double peak_resident_mb();

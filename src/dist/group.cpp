@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/runtime.h"
 
 namespace pdiff {
 
@@ -56,6 +57,7 @@ void join_group(const Launch& launch, const DistOptions& opts) {
   if (g.pg || g.launch.several()) return;
   g.launch = launch;
   g.timeout = opts.timeout;
+  set_process_rank(launch.rank);
   if (!launch.several()) return;
   check(opts.backend == "auto" || opts.backend == "gloo",
         "dist.backend = " + opts.backend + ": this build has Gloo only (NCCL needs a CUDA build of pdiff); use auto or gloo");

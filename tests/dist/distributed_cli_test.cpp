@@ -180,5 +180,28 @@ TEST(DistributedCli, ADeadRankZeroStopsTheOthersAndARelaunchCompletes) {
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
+TEST(DistributedCli, AHungRankStopsTheOthersWithinTheTimeout) {
+  const std::string tmp = test::temp_dir("dist_hang"), run = tmp + "/run";
+  const auto pids = launch(2, "run", test::tiny_pipeline(run) + " generate.batch=3 dist.timeout=5", tmp + "/log");
+  // Rank 1 waits while rank 0 trains; stopped there, it is not in the first collective of
+  // generate, where rank 0 then waits dist.timeout and stops naming the step.
+  bool training = false;
+  for (int i = 0; i < 1200 && !training; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    training = read_text_file(tmp + "/log.0").find("== train: running") != std::string::npos;
+  }
+  ASSERT_TRUE(training) << logs(tmp + "/log", 2);
+  kill(pids[1], SIGSTOP);
+  const auto codes = wait_all({pids[0]}, 300);
+  kill(pids[1], SIGKILL);
+  waitpid(pids[1], nullptr, 0);
+  EXPECT_EQ(codes[0], 1) << logs(tmp + "/log", 2);
+  const std::string log = read_text_file(tmp + "/log.0");
+  EXPECT_CONTAINS(log, "rank 0 of 2: generate: checking the samples failed: another rank died, hung past dist.timeout = 5 s");
+  EXPECT_FALSE(file_exists(run + "/generated.pt"));
+  EXPECT_TRUE(file_exists(run + "/ldm.pt"));  // what was finished stays
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
 }  // namespace
 }  // namespace pdiff
