@@ -5,6 +5,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <memory>
 #include <sstream>
@@ -74,8 +75,13 @@ void join_group(const Launch& launch, const DistOptions& opts) {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, so);
     g.store = c10::make_intrusive<c10d::PrefixStore>("pdiff/" + std::to_string(launch.restart), tcp);
     auto po = c10d::ProcessGroupGloo::Options::create(opts.timeout);
-    // The interface that reaches rank 0's host: loopback for one machine, the network otherwise.
-    po->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(launch.master_addr));
+    // Which interface Gloo's own connections use, as torch.distributed picks it: those named by
+    // GLOO_SOCKET_IFNAME (comma-separated), else the address this machine's hostname resolves to.
+    const char* ifnames = std::getenv("GLOO_SOCKET_IFNAME");
+    std::stringstream names(ifnames != nullptr ? ifnames : "");
+    for (std::string name; std::getline(names, name, ',');)
+      if (!name.empty()) po->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+    if (po->devices.empty()) po->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     po->threads = 2;
     g.pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g.store, launch.rank, launch.world, po);
   }, launch.rank == 0 && !launch.agent_store
