@@ -7,6 +7,7 @@
 #include "io/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
+#include "dist/group.h"
 #include "eval/baseline_cache.h"
 #include "eval/baselines.h"
 #include "eval/distance.h"
@@ -138,32 +139,9 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
       {"gaussian", gaussian_fit(zoo.params, n, rng)},
   };
 
-  EvalReport report;
-  const auto orig_wrong = wrong_sets(zoo.predictions, data.test.labels);
-  FidelityReference ref;
-  ref.params = zoo.params;
-  ref.wrong = orig_wrong;
-  ref.scale = standardizer.scale();
-  ref.param_dist = param_self_distances(zoo.params, ref.scale);
-  ref.pred_dist = prediction_distances(orig_wrong, orig_wrong);
-  ref.k = report.nn_k = opts.nn_k;
-  report.param_mode_threshold = mode_threshold(ref.param_dist, ref.k);
-  report.pred_mode_threshold = mode_threshold(ref.pred_dist, ref.k);
-  auto add = [&](const std::string& name, const torch::Tensor& params, const torch::Tensor& acc,
-                 const torch::Tensor& preds) {
-    GroupResult g;
-    g.name = name;
-    g.params = params;
-    g.accuracy = acc.to(torch::kFloat64);
-    auto wrong = wrong_sets(preds, data.test.labels);
-    measure(g, wrong, orig_wrong, zoo.params, name == "original");
-    measure_fidelity(g, wrong, ref, name == "original");
-    report.groups.push_back(g);
-    return wrong;
-  };
-  add("original", zoo.params, zoo.accuracy, zoo.predictions);
-  auto gen_wrong = add("generated", gen.params, gen.accuracy, gen.predictions);
-  // All baselines in one evaluation pass, one progress line.
+  // The baselines' evaluation, the stage's longest part, is split across the ranks of a job:
+  // each evaluates a contiguous share of the rows (every rank draws the same baselines from
+  // the same seed) and the results are gathered in row order; the rest is rank 0's.
   std::vector<torch::Tensor> all;
   for (const auto& b : baselines) all.push_back(b.second);
   // Reused from baselines.pt when only the generator changed since they were evaluated.
@@ -175,30 +153,70 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
     r = *cached;
   } else {
     TailEvaluator evaluator(load_base(base_path, classifier_spec(opts.model, data), run.device), zoo.layout, data.test);
-    r = evaluator.evaluate(all_params, "baselines eval");
-    save_baseline_results(cache, zoo, all_params, r);
+    const int world = dist_world();
+    std::vector<int64_t> counts(world);
+    for (int k = 0; k < world; ++k) counts[k] = share_of(all_params.size(0), k, world).size();
+    const Share mine = share_of(all_params.size(0), dist_rank(), world);
+    EvalResult part;
+    if (mine.size() > 0) {
+      part = evaluator.evaluate(all_params.slice(0, mine.begin, mine.end), "baselines eval");
+    } else {  // more ranks than baselines
+      part.accuracy = torch::empty({0}, torch::kFloat64);
+      part.predictions = torch::empty({0, data.test.size()}, torch::kUInt8);
+    }
+    r.accuracy = dist_gather_rows(part.accuracy.cpu(), counts, "eval: gathering the baselines' accuracies");
+    r.predictions = dist_gather_rows(part.predictions.cpu(), counts, "eval: gathering the baselines' predictions");
+    if (is_main_rank()) save_baseline_results(cache, zoo, all_params, r);
   }
-  int64_t at = 0;
-  for (const auto& [name, params] : baselines) {
-    const int64_t m = params.size(0);
-    add(name, params, r.accuracy.slice(0, at, at + m), r.predictions.slice(0, at, at + m));
-    at += m;
-  }
+  // The report is rank 0's; the others wait until it is written.
+  EvalReport report;
+  on_main_rank("eval: the report", [&] {
+    const auto orig_wrong = wrong_sets(zoo.predictions, data.test.labels);
+    FidelityReference ref;
+    ref.params = zoo.params;
+    ref.wrong = orig_wrong;
+    ref.scale = standardizer.scale();
+    ref.param_dist = param_self_distances(zoo.params, ref.scale);
+    ref.pred_dist = prediction_distances(orig_wrong, orig_wrong);
+    ref.k = report.nn_k = opts.nn_k;
+    report.param_mode_threshold = mode_threshold(ref.param_dist, ref.k);
+    report.pred_mode_threshold = mode_threshold(ref.pred_dist, ref.k);
+    auto add = [&](const std::string& name, const torch::Tensor& params, const torch::Tensor& acc,
+                   const torch::Tensor& preds) {
+      GroupResult g;
+      g.name = name;
+      g.params = params;
+      g.accuracy = acc.to(torch::kFloat64);
+      auto wrong = wrong_sets(preds, data.test.labels);
+      measure(g, wrong, orig_wrong, zoo.params, name == "original");
+      measure_fidelity(g, wrong, ref, name == "original");
+      report.groups.push_back(g);
+      return wrong;
+    };
+    add("original", zoo.params, zoo.accuracy, zoo.predictions);
+    auto gen_wrong = add("generated", gen.params, gen.accuracy, gen.predictions);
+    int64_t at = 0;
+    for (const auto& [name, params] : baselines) {
+      const int64_t m = params.size(0);
+      add(name, params, r.accuracy.slice(0, at, at + m), r.predictions.slice(0, at, at + m));
+      at += m;
+    }
 
-  auto& s = report.similarity;
-  s.origin_origin = off_diagonal_mean(iou_matrix(orig_wrong, orig_wrong));
-  s.generated_generated = off_diagonal_mean(iou_matrix(gen_wrong, gen_wrong));
-  s.origin_generated = iou_matrix(orig_wrong, gen_wrong).mean().item<double>();
-  s.generated_max = report.group("generated").max_sim_mean;
-  report.verdict = novelty_verdict(report);
-  report.dominance = dominance_of_generated(report);
-  report.dominance_verdict = dominance_verdict(report.dominance) + " " +
-                             novelty_goal_sentence(report.dominance, s.generated_generated, s.origin_origin);
+    auto& s = report.similarity;
+    s.origin_origin = off_diagonal_mean(iou_matrix(orig_wrong, orig_wrong));
+    s.generated_generated = off_diagonal_mean(iou_matrix(gen_wrong, gen_wrong));
+    s.origin_generated = iou_matrix(orig_wrong, gen_wrong).mean().item<double>();
+    s.generated_max = report.group("generated").max_sim_mean;
+    report.verdict = novelty_verdict(report);
+    report.dominance = dominance_of_generated(report);
+    report.dominance_verdict = dominance_verdict(report.dominance) + " " +
+                               novelty_goal_sentence(report.dominance, s.generated_generated, s.origin_origin);
 
-  const double eval_s = timer.seconds();
-  report.timings_s = stage_timings(dir, eval_s);
-  write_report(run, opts, report);
-  record_config(dir, run.config_yaml);
+    const double eval_s = timer.seconds();
+    report.timings_s = stage_timings(dir, eval_s);
+    write_report(run, opts, report);
+    record_config(dir, run.config_yaml);
+  });
   return report;
 }
 

@@ -105,37 +105,38 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
   g.sample_seconds = sample_seconds;
   g.eval_seconds = eval_seconds;
   EvalResult r{torch::cat(predictions), torch::cat(accuracy)};
-  if (!is_main_rank()) return;
-  g.params = rows->written();
-
-  DictFile f;
-  f.set_tensor("params", g.params);
-  f.set_tensor("accuracy", r.accuracy.to(torch::kFloat32));
-  f.set_tensor("predictions", r.predictions);
-  zoo.layout.save(f);
-  f.set("sampler", sampling.sampler);
-  f.set("steps", sampling.sampler == "ddpm" ? ldm.schedule.timesteps : sampling.steps);
-  f.set("seed", static_cast<int64_t>(sampling.seed));
-  f.set("config", run.config_yaml);
-  f.set("fingerprint", opts.fingerprint);
-  f.set("zoo_fingerprint", zoo.fingerprint);
-  f.set("sample_seconds", g.sample_seconds);
-  f.set("eval_seconds", g.eval_seconds);
-  rows->finish(f, "pdiff.generated", kGeneratedFormatVersion, dir + "/generated.pt");
-  record_config(dir, run.config_yaml);
-  // Exports of the previous generated.pt would now name other models: removed.
-  const auto stale = exported_files(dir);
-  for (const auto& path : stale) std::remove(path.c_str());
-  if (!stale.empty())
-    std::fprintf(stderr, "removed %zu files exported from the previous generated.pt (generated_I.pt); "
-                         "`pdiff export` writes them anew\n", stale.size());
-  auto acc = r.accuracy;
-  std::fprintf(stderr,
-               "generated %lld models in %.1f s (+%.1f s eval): accuracy best %.2f mean %.2f median %.2f min %.2f %% "
-               "| originals best %.2f mean %.2f\n",
-               (long long)n, g.sample_seconds, g.eval_seconds, acc.max().item<double>(), acc.mean().item<double>(),
-               acc.median().item<double>(), acc.min().item<double>(), zoo.accuracy.max().item<double>(),
-               zoo.accuracy.mean().item<double>());
+  // The file is rank 0's; the others wait until it is in place (a later stage reads it).
+  on_main_rank("generate: writing generated.pt", [&] {
+    g.params = rows->written();
+    DictFile f;
+    f.set_tensor("params", g.params);
+    f.set_tensor("accuracy", r.accuracy.to(torch::kFloat32));
+    f.set_tensor("predictions", r.predictions);
+    zoo.layout.save(f);
+    f.set("sampler", sampling.sampler);
+    f.set("steps", sampling.sampler == "ddpm" ? ldm.schedule.timesteps : sampling.steps);
+    f.set("seed", static_cast<int64_t>(sampling.seed));
+    f.set("config", run.config_yaml);
+    f.set("fingerprint", opts.fingerprint);
+    f.set("zoo_fingerprint", zoo.fingerprint);
+    f.set("sample_seconds", g.sample_seconds);
+    f.set("eval_seconds", g.eval_seconds);
+    rows->finish(f, "pdiff.generated", kGeneratedFormatVersion, dir + "/generated.pt");
+    record_config(dir, run.config_yaml);
+    // Exports of the previous generated.pt would now name other models: removed.
+    const auto stale = exported_files(dir);
+    for (const auto& path : stale) std::remove(path.c_str());
+    if (!stale.empty())
+      std::fprintf(stderr, "removed %zu files exported from the previous generated.pt (generated_I.pt); "
+                           "`pdiff export` writes them anew\n", stale.size());
+    auto acc = r.accuracy;
+    std::fprintf(stderr,
+                 "generated %lld models in %.1f s (+%.1f s eval): accuracy best %.2f mean %.2f median %.2f min %.2f %% "
+                 "| originals best %.2f mean %.2f\n",
+                 (long long)n, g.sample_seconds, g.eval_seconds, acc.max().item<double>(), acc.mean().item<double>(),
+                 acc.median().item<double>(), acc.min().item<double>(), zoo.accuracy.max().item<double>(),
+                 zoo.accuracy.mean().item<double>());
+  });
 }
 
 Generated load_generated(const std::string& path) {

@@ -79,17 +79,16 @@ void run_all(const Config& cfg) {
   say("generate", s.generate);
   if (!s.generate) generate(run, generate_options(cfg)), done("generate");
   say("eval", s.eval);
-  on_main_rank("eval", [&] {
-    if (!s.eval) {
-      EvalReport r = evaluate(run, eval_options(cfg));
+  if (!s.eval) {
+    EvalReport r = evaluate(run, eval_options(cfg));  // every rank: the baselines are split
+    if (is_main_rank())
       std::printf("\n%s\n%s\n\n%s\n\nReport: %s/report.md (plots beside it). Total %.1f s, peak memory %.0f MB.\n",
                   summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str(), dir.c_str(),
                   timer.seconds(), peak_resident_mb());
-    } else {
-      std::printf("Every stage is up to date; the report is %s/report.md\n", dir.c_str());
-      std::printf("%s", read_text_file(dir + "/report.md").c_str());
-    }
-  });
+  } else if (is_main_rank()) {
+    std::printf("Every stage is up to date; the report is %s/report.md\n", dir.c_str());
+    std::printf("%s", read_text_file(dir + "/report.md").c_str());
+  }
 }
 
 }  // namespace pdiff

@@ -1,6 +1,7 @@
 // Jobs of several processes through the real binary, as torchrun starts them: each rank a
 // pdiff with RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and a free
-// MASTER_PORT chosen now. The generated models of 1, 2 and 3 processes are the same bits;
+// MASTER_PORT chosen now. The generated models and the report's figures of 1, 2 and 3
+// processes are the same bits;
 // ranks with other settings stop with one line naming the key; a dead rank 0 stops the others
 // with a clear error, and a relaunch completes.
 #include <gtest/gtest.h>
@@ -14,6 +15,8 @@
 #include <chrono>
 #include <sstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "gen/generate.h"
 #include "io/file_io.h"
@@ -95,6 +98,14 @@ std::string settings(const std::string& dir) {
   return test::tiny_pipeline(dir) + " generate.batch=3 dist.timeout=60";
 }
 
+// The report's figures (every group's accuracies, similarities, fidelity; not the timings).
+void expect_same_report(const std::string& a, const std::string& b) {
+  const auto x = nlohmann::json::parse(read_text_file(a + "/report.json"));
+  const auto y = nlohmann::json::parse(read_text_file(b + "/report.json"));
+  for (const char* key : {"groups", "similarity", "fidelity", "dominance", "verdict"})
+    EXPECT_EQ(x[key], y[key]) << key << ": " << a << " vs " << b;
+}
+
 void expect_same_generated(const std::string& a, const std::string& b) {
   const Generated x = load_generated(a + "/generated.pt"), y = load_generated(b + "/generated.pt");
   EXPECT_TRUE(torch::equal(x.params, y.params)) << a << " vs " << b;
@@ -130,14 +141,18 @@ TEST(DistributedCli, OneTwoAndThreeProcessesWriteTheSameFiles) {
   for (const char* f : {"zoo.pt", "ae.pt", "ldm.pt", "report.json"}) EXPECT_TRUE(file_exists(two + "/" + f)) << f;
   EXPECT_TRUE(torch::equal(load_zoo(one + "/zoo.pt").params, load_zoo(two + "/zoo.pt").params));
   expect_same_generated(one, two);
+  expect_same_report(one, two);
 
   // Three ranks generate from the one-process run's generators.
   test::run_command("mkdir -p '" + three + "'");
   for (const char* f : {"base.pt", "zoo.pt", "ae.pt", "ldm.pt"})
     test::run_command("cp '" + one + "/" + f + "' '" + three + "/'");
-  const auto codes = wait_all(launch(3, "generate", settings(three), tmp + "/three.log"));
+  auto codes = wait_all(launch(3, "generate", settings(three), tmp + "/three.log"));
   ASSERT_EQ(codes, (std::vector<int>{0, 0, 0})) << logs(tmp + "/three.log", 3);
   expect_same_generated(one, three);
+  codes = wait_all(launch(3, "eval", settings(three), tmp + "/three_eval.log"));
+  ASSERT_EQ(codes, (std::vector<int>{0, 0, 0})) << logs(tmp + "/three_eval.log", 3);
+  expect_same_report(one, three);
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 

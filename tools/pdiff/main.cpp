@@ -220,10 +220,9 @@ int main(int argc, char** argv) {
     }
     if (*eval) {
       pdiff::Config cfg = resolve(eval_args);
-      pdiff::on_main_rank("eval", [&] {
-        pdiff::EvalReport r = pdiff::evaluate(pdiff::run_context(cfg), pdiff::eval_options(cfg));
+      pdiff::EvalReport r = pdiff::evaluate(pdiff::run_context(cfg), pdiff::eval_options(cfg));  // every rank
+      if (pdiff::is_main_rank())
         std::printf("%s\n%s\n\n%s\n", pdiff::summary_table(r).c_str(), r.verdict.c_str(), r.dominance_verdict.c_str());
-      });
     }
     // Rank 0 hosts the group's store: every rank leaves together.
     pdiff::dist_barrier("finishing");
