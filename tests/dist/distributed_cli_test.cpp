@@ -93,6 +93,15 @@ std::string logs(const std::string& log, int world) {
   return s;
 }
 
+// Waits (two minutes at most) until the file `log` holds `line`.
+bool wait_for_line(const std::string& log, const std::string& line) {
+  for (int i = 0; i < 1200; ++i) {
+    if (read_text_file(log).find(line) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 // Small but real: 4 generated batches of 3 (the last one short), dealt over the ranks.
 std::string settings(const std::string& dir) {
   return test::tiny_pipeline(dir) + " generate.batch=3 dist.timeout=60";
@@ -173,12 +182,7 @@ TEST(DistributedCli, ADeadRankZeroStopsTheOthersAndARelaunchCompletes) {
   const std::string args = settings(run) + " ae.steps=100000";  // a long autoencoder training
   const auto pids = launch(2, "run", args, tmp + "/log");
   // Rank 0 trains; rank 1 waits for it. Kill rank 0 in the middle.
-  bool training = false;
-  for (int i = 0; i < 1200 && !training; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    training = read_text_file(tmp + "/log.0").find("ae training") != std::string::npos;
-  }
-  ASSERT_TRUE(training) << logs(tmp + "/log", 2);
+  ASSERT_TRUE(wait_for_line(tmp + "/log.0", "ae training")) << logs(tmp + "/log", 2);
   kill(pids[0], SIGKILL);
   const auto start = std::chrono::steady_clock::now();
   const auto codes = wait_all(pids, 120);
@@ -200,12 +204,7 @@ TEST(DistributedCli, AHungRankStopsTheOthersWithinTheTimeout) {
   const auto pids = launch(2, "run", test::tiny_pipeline(run) + " generate.batch=3 dist.timeout=5", tmp + "/log");
   // Rank 1 waits while rank 0 trains; stopped there, it is not in the first collective of
   // generate, where rank 0 then waits dist.timeout and stops naming the step.
-  bool training = false;
-  for (int i = 0; i < 1200 && !training; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    training = read_text_file(tmp + "/log.0").find("== train: running") != std::string::npos;
-  }
-  ASSERT_TRUE(training) << logs(tmp + "/log", 2);
+  ASSERT_TRUE(wait_for_line(tmp + "/log.0", "== train: running")) << logs(tmp + "/log", 2);
   kill(pids[1], SIGSTOP);
   const auto codes = wait_all({pids[0]}, 300);
   kill(pids[1], SIGKILL);
