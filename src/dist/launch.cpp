@@ -9,7 +9,7 @@ namespace pdiff {
 
 namespace {
 
-// The integer in variable `name`, or `fallback` when unset; `what` says what it should be.
+// The integer in variable `name`, or `fallback` when unset; at least `min`.
 int int_var(const EnvLookup& env, const char* name, int fallback, int min) {
   const char* text = env(name);
   if (text == nullptr || *text == '\0') return fallback;

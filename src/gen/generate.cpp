@@ -89,10 +89,9 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
         throw Error("generated parameters contain NaN or infinity; the diffusion model diverged: retrain with a "
                     "lower ldm.lr");
       }
-      const int64_t images = data.test.labels.size(0);
-      if (count == 0) {
+      if (count == 0) {  // more ranks than this round's batches
         r.accuracy = torch::empty({0}, torch::kFloat64);
-        r.predictions = torch::empty({0, images}, torch::kUInt8);
+        r.predictions = torch::empty({0, data.test.size()}, torch::kUInt8);
       }
       const torch::Tensor all = dist_gather_rows(part, counts, "generate: gathering the samples");
       accuracy.push_back(dist_gather_rows(r.accuracy.cpu(), counts, "generate: gathering the accuracies"));
