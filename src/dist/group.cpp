@@ -158,6 +158,59 @@ torch::Tensor dist_gather_rows(const torch::Tensor& mine, const std::vector<int6
   return torch::cat(parts);
 }
 
+torch::Tensor dist_scatter_rows(const torch::Tensor& rows, const std::vector<int64_t>& counts, const std::string& what) {
+  Group& g = group();
+  if (!g.joined()) return rows;
+  const int world = g.launch.world, rank = g.launch.rank;
+  check(static_cast<int>(counts.size()) == world, "dist_scatter_rows: " + what + ": one count per rank expected");
+  // Gloo scatters equal sizes: every rank's rows padded to the most any rank gets.
+  const int64_t longest = *std::max_element(counts.begin(), counts.end());
+  std::vector<int64_t> shape = rows.sizes().vec();
+  shape[0] = longest;
+  const auto options = rows.options().device(torch::kCPU);
+  std::vector<at::Tensor> out{torch::empty(shape, options)};
+  std::vector<std::vector<at::Tensor>> in;
+  if (rank == 0) {
+    in.emplace_back();
+    int64_t at = 0;
+    for (int r = 0; r < world; ++r) {
+      torch::Tensor padded = torch::zeros(shape, options);
+      if (counts[r] > 0) padded.narrow(0, 0, counts[r]).copy_(rows.narrow(0, at, counts[r]));
+      at += counts[r];
+      in[0].push_back(padded);
+    }
+    check(at == rows.size(0), "dist_scatter_rows: " + what + ": " + std::to_string(rows.size(0)) +
+                                  " rows for counts that add up to " + std::to_string(at));
+  }
+  c10d::ScatterOptions so;
+  so.rootRank = 0;
+  collective(what, [&] { g.pg->scatter(out, in, so)->wait(); });
+  return out[0].narrow(0, 0, counts[rank]);
+}
+
+int64_t dist_broadcast_int(int64_t value, const std::string& what) {
+  Group& g = group();
+  if (!g.joined()) return value;
+  std::vector<int64_t> counts(g.launch.world, 0);
+  counts[0] = 1;
+  const torch::Tensor mine = g.launch.rank == 0 ? torch::full({1}, value, torch::kInt64) : torch::empty({0}, torch::kInt64);
+  return dist_gather_rows(mine, counts, what)[0].item<int64_t>();
+}
+
+std::string dist_broadcast_text(const std::string& text, const std::string& what) {
+  Group& g = group();
+  if (!g.joined()) return text;
+  const std::string key = "text" + std::to_string(g.steps++);
+  std::string out = text;
+  collective(what, [&] {
+    if (g.launch.rank == 0)
+      g.store->set(key, std::vector<uint8_t>(text.begin(), text.end()));
+    else
+      out = text_of(g.store->get(key));
+  });
+  return out;
+}
+
 void on_main_rank(const std::string& what, const std::function<void()>& fn) {
   Group& g = group();
   if (!g.joined()) return fn();

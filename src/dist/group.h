@@ -52,6 +52,15 @@ Share share_of(int64_t n, int rank, int world);
 // rank order, on every rank, on the CPU. One process returns `mine`.
 torch::Tensor dist_gather_rows(const torch::Tensor& mine, const std::vector<int64_t>& counts, const std::string& what);
 
+// Rank 0's `rows` dealt out: rank r gets the next counts[r] rows (rank 0 passes them all, in
+// rank order; the others pass an empty tensor of the same trailing shape and type). One
+// process returns `rows`.
+torch::Tensor dist_scatter_rows(const torch::Tensor& rows, const std::vector<int64_t>& counts, const std::string& what);
+
+// Rank 0's value, on every rank (the others' arguments are ignored).
+int64_t dist_broadcast_int(int64_t value, const std::string& what);
+std::string dist_broadcast_text(const std::string& text, const std::string& what);
+
 // Runs `fn` on rank 0 only; the other ranks wait for it (as long as it takes: a rank-0 stage is
 // not a collective) and rethrow its error. A dead rank 0 ends their wait with an error. Inside
 // `fn` rank 0 works as a process alone: dist_world() is 1 and the calls here do nothing.

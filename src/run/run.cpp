@@ -66,14 +66,16 @@ void run_all(const Config& cfg) {
     std::fprintf(stderr, "== %s: done; peak memory so far %.0f MB\n", stage, peak_resident_mb());
   };
   // In a job of several processes every rank sees the same files here, before anything runs;
-  // the stages not split yet run on rank 0 while the others wait (dist/group.h).
+  // training runs on rank 0 while the others wait (dist/group.h).
   say("collect", s.collect);
-  if (!s.collect)
+  if (!s.collect) {
+    collect(run, collect_options(cfg));  // every rank: seeds-mode runs and the evaluation are split
     on_main_rank("collect", [&] {
-      collect(run, collect_options(cfg)), done("collect");
+      done("collect");
       // Later stages must not reuse outputs built on a zoo that was just re-collected.
       std::remove((dir + "/ae.pt").c_str()), std::remove((dir + "/ldm.pt").c_str());
     });
+  }
   say("train", s.train);
   if (!s.train) on_main_rank("train", [&] { train(run, train_options(cfg)), done("train"); });
   say("generate", s.generate);

@@ -4,9 +4,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "dist/group.h"
 #include "io/file_io.h"
 #include "zoo/optim.h"
 #include "core/progress.h"
@@ -17,6 +19,7 @@
 #include "zoo/layout.h"
 #include "zoo/split_batch_step.h"
 #include "zoo/tail_evaluator.h"
+#include "zoo/ranks_evaluation.h"
 #include "zoo/train_base.h"
 #include "zoo/weights_file.h"
 #include "zoo/zoo_file.h"
@@ -99,50 +102,36 @@ torch::Tensor run_start(const torch::Tensor& base_vec, const ParamLayout& layout
   return start;
 }
 
-// Trains the selected subset from the base values and appends the K checkpoints to the zoo
-// being written (`rows`, made here: a new file, or the one a killed collection left).
-RowsWriter collect_checkpoints(const RunContext& run, const CollectOptions& opts, const DataSplits& data, const ClassifierSpec& spec,
-                              const Classifier& base, const ParamLayout& layout, const std::string& rows_path) {
-  const ZooOptions& zoo = opts.zoo;
-  const std::string partial_path = run.dir + "/zoo.partial.pt";
-  const std::string& fingerprint = opts.fingerprint;
-  const std::string& mode = zoo.mode;
-  const int64_t K = zoo.k;
-  const uint64_t seed = run.seed;
-
-  Classifier model = clone_classifier(base, spec);
-  for (auto& p : model->parameters()) p.set_requires_grad(false);
-  auto tensors = layout.trainable(model);  // zoo.select=whole: running statistics follow the forward passes
-  for (auto& t : tensors) t.set_requires_grad(true);
-  const int64_t tail = model->first_stage_using(layout.names());
-  const torch::Tensor base_vec = layout.flatten(base);
-  auto opt = make_subset_optimizer(zoo, tensors);
-  auto schedule = std::make_unique<BatchSchedule>(data, zoo.batch, data_stream_seed(seed, kZooStream));
-
-  int64_t k0 = 0, it = 0;
-  if (file_exists(partial_path)) {
-    DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", kZooPartialVersion, "delete it to start over");
-    if (f.str("fingerprint") != fingerprint) {
-      // another config's collection: start over
-    } else if (!file_exists(rows_path)) {
-      std::fprintf(stderr, "zoo: %s is missing; starting over\n", rows_path.c_str());
-    } else {
-      k0 = f.integer("done");
-      it = f.integer("iteration");
-      layout.assign(model, f.tensor("current"));
-      opt->load_state(f, "optim");
-      std::fprintf(stderr, "zoo: resuming after %lld of %lld checkpoints\n", (long long)k0, (long long)K);
-    }
+// The selected subset of a copy of the base, trained step by step on its own batches (the
+// rest of the network frozen: its prefix runs without a graph).
+class SubsetTrainer {
+ public:
+  SubsetTrainer(const RunContext& run, const ZooOptions& zoo, const DataSplits& data, const ClassifierSpec& spec,
+                const Classifier& base, const ParamLayout& layout)
+      : run_(run), zoo_(zoo), data_(data), layout_(layout), model_(clone_classifier(base, spec)) {
+    for (auto& p : model_->parameters()) p.set_requires_grad(false);
+    tensors_ = layout.trainable(model_);  // zoo.select=whole: running statistics follow the forward passes
+    for (auto& t : tensors_) t.set_requires_grad(true);
+    tail_ = model_->first_stage_using(layout.names());
+    opt_ = make_subset_optimizer(zoo, tensors_);
+    schedule_ = std::make_unique<BatchSchedule>(data, zoo.batch, data_stream_seed(run.seed, kZooStream));
+    model_->train();  // batch statistics in the forward pass, as in the official protocol
+    split_ = std::make_unique<SplitBatchStep>(model_, spec, split_workers(*model_, zoo.batch, run.precision));
   }
-  RowsWriter rows(rows_path, K, layout.dim(), k0);
 
-  model->train();  // batch statistics in the forward pass, as in the official protocol
-  const double lr = zoo.lr;
-  SplitBatchStep split(model, spec, split_workers(*model, zoo.batch, run.precision));
-  auto step = [&](int64_t i) {
-    auto [x, y] = schedule->batch(i);
-    opt->zero_grad();
-    split.run(model->prepare_input(x), y, [tail, &run](ClassifierImpl& m, const torch::Tensor& images) {
+  // An independent run from `start`: a fresh optimizer and the data order of `stream`.
+  void restart(const torch::Tensor& start, uint64_t stream) {
+    layout_.assign(model_, start);
+    opt_ = make_subset_optimizer(zoo_, tensors_);
+    schedule_ = std::make_unique<BatchSchedule>(data_, zoo_.batch, data_stream_seed(run_.seed, stream));
+  }
+
+  void step(int64_t i) {
+    auto [x, y] = schedule_->batch(i);
+    opt_->zero_grad();
+    const int64_t tail = tail_;
+    const RunContext& run = run_;
+    split_->run(model_->prepare_input(x), y, [tail, &run](ClassifierImpl& m, const torch::Tensor& images) {
       TrainingPrecision precision(run.precision, images.device());
       torch::Tensor h;
       {
@@ -151,36 +140,132 @@ RowsWriter collect_checkpoints(const RunContext& run, const CollectOptions& opts
       }
       return m.forward_range(h, tail, m.num_stages()).to(torch::kFloat32);  // the loss in fp32
     });
-    opt->step(lr);
-  };
+    opt_->step(zoo_.lr);
+  }
 
-  Progress progress("zoo", K - k0, "ckpt");
-  const int64_t save_every = mode == "iteration" ? 25 : 1;
-  for (int64_t k = k0; k < K; ++k) {
-    int64_t iters = mode == "iteration" ? 1 : schedule->iters_per_epoch();
-    if (mode == "seeds") {
-      // An independent run: own starting point, fresh optimizer, own data order.
-      layout.assign(model, run_start(base_vec, layout, zoo.init_noise, seed, k));
-      opt = make_subset_optimizer(zoo, tensors);
-      schedule = std::make_unique<BatchSchedule>(data, zoo.batch, data_stream_seed(seed, kFirstRunStream + k));
-      iters = zoo.run_iters;
-      it = 0;
+  torch::Tensor current() const { return layout_.flatten(model_); }
+  void assign(const torch::Tensor& vec) { layout_.assign(model_, vec); }
+  Optimizer& optimizer() { return *opt_; }
+  int64_t iters_per_epoch() const { return schedule_->iters_per_epoch(); }
+
+ private:
+  const RunContext& run_;
+  const ZooOptions& zoo_;
+  const DataSplits& data_;
+  const ParamLayout& layout_;
+  Classifier model_;
+  std::vector<torch::Tensor> tensors_;
+  int64_t tail_ = 0;
+  std::unique_ptr<Optimizer> opt_;
+  std::unique_ptr<BatchSchedule> schedule_;
+  std::unique_ptr<SplitBatchStep> split_;
+};
+
+// Iteration and epoch modes: one training of the selected subset from the base values, a
+// checkpoint after every iteration or epoch, appended to the zoo being written (`rows`, made
+// here: a new file, or the one a killed collection left).
+RowsWriter collect_trajectory(const RunContext& run, const CollectOptions& opts, const DataSplits& data,
+                              const ClassifierSpec& spec, const Classifier& base, const ParamLayout& layout,
+                              const std::string& rows_path) {
+  const ZooOptions& zoo = opts.zoo;
+  const std::string partial_path = run.dir + "/zoo.partial.pt";
+  const int64_t K = zoo.k;
+  SubsetTrainer trainer(run, zoo, data, spec, base, layout);
+  int64_t k0 = 0, it = 0;
+  if (file_exists(partial_path)) {
+    DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", kZooPartialVersion, "delete it to start over");
+    if (f.str("fingerprint") != opts.fingerprint) {
+      // another config's collection: start over
+    } else if (!file_exists(rows_path)) {
+      std::fprintf(stderr, "zoo: %s is missing; starting over\n", rows_path.c_str());
+    } else {
+      k0 = f.integer("done");
+      it = f.integer("iteration");
+      trainer.assign(f.tensor("current"));
+      trainer.optimizer().load_state(f, "optim");
+      std::fprintf(stderr, "zoo: resuming after %lld of %lld checkpoints\n", (long long)k0, (long long)K);
     }
-    for (int64_t j = 0; j < iters; ++j) step(it++);
-    rows.append(layout.flatten(model));  // on disk before the state below counts it
+  }
+  RowsWriter rows(rows_path, K, layout.dim(), k0);
+  Progress progress("zoo", K - k0, "ckpt");
+  const int64_t save_every = zoo.mode == "iteration" ? 25 : 1;
+  const int64_t iters = zoo.mode == "iteration" ? 1 : trainer.iters_per_epoch();
+  for (int64_t k = k0; k < K; ++k) {
+    for (int64_t j = 0; j < iters; ++j) trainer.step(it++);
+    rows.append(trainer.current());  // on disk before the state below counts it
     progress.tick(1);
     if ((k + 1) % save_every == 0 && k + 1 < K) {
       DictFile f;
-      f.set_tensor("current", layout.flatten(model));
-      opt->save_state(f, "optim");
+      f.set_tensor("current", trainer.current());
+      trainer.optimizer().save_state(f, "optim");
       f.set("done", k + 1);
       f.set("iteration", it);
-      f.set("fingerprint", fingerprint);
+      f.set("fingerprint", opts.fingerprint);
       f.save(partial_path, "pdiff.zoo_partial", kZooPartialVersion);
     }
   }
   progress.finish();
   return rows;
+}
+
+// Seeds mode: K independent runs, run k from its own starting point with its own data order,
+// depending only on the seed and k. In a job of several processes run k is rank (k mod W)'s;
+// each round's checkpoints are gathered in run order and rank 0 appends them (`rows`, its own),
+// so zoo.pt's rows are the same at any world size. A killed collection resumes after the last
+// whole round, at any world size.
+void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const DataSplits& data,
+                       const ClassifierSpec& spec, const Classifier& base, const ParamLayout& layout,
+                       const std::string& rows_path, std::optional<RowsWriter>& rows) {
+  const ZooOptions& zoo = opts.zoo;
+  const std::string partial_path = run.dir + "/zoo.partial.pt";
+  const int64_t K = zoo.k;
+  const int world = dist_world(), rank = dist_rank();
+  int64_t k0 = 0;
+  on_main_rank("collect: reading the resume state", [&] {
+    if (file_exists(partial_path)) {
+      DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", kZooPartialVersion, "delete it to start over");
+      if (f.str("fingerprint") != opts.fingerprint) {
+        // another config's collection: start over
+      } else if (!file_exists(rows_path)) {
+        std::fprintf(stderr, "zoo: %s is missing; starting over\n", rows_path.c_str());
+      } else {
+        k0 = f.integer("done");
+        std::fprintf(stderr, "zoo: resuming after %lld of %lld checkpoints\n", (long long)k0, (long long)K);
+      }
+    }
+    rows.emplace(rows_path, K, layout.dim(), k0);
+  });
+  k0 = dist_broadcast_int(k0, "collect: the runs already done");
+  SubsetTrainer trainer(run, zoo, data, spec, base, layout);
+  const torch::Tensor base_vec = layout.flatten(base);
+  std::unique_ptr<Progress> progress;
+  if (is_main_rank()) progress = std::make_unique<Progress>("zoo", K - k0, "ckpt");
+  for (int64_t round = k0; round < K; round += world) {
+    const int64_t k = round + rank;
+    torch::Tensor mine = torch::empty({0, layout.dim()});
+    if (k < K) {
+      trainer.restart(run_start(base_vec, layout, zoo.init_noise, run.seed, k), kFirstRunStream + k);
+      // The global generator too (a TorchScript model's dropout), from the seed and k alone.
+      torch::manual_seed(make_generator(run.seed, 4, static_cast<uint64_t>(k)).current_seed());
+      for (int64_t it = 0; it < zoo.run_iters; ++it) trainer.step(it);
+      mine = trainer.current().cpu().unsqueeze(0);
+    }
+    std::vector<int64_t> counts(world);
+    for (int r = 0; r < world; ++r) counts[r] = round + r < K ? 1 : 0;
+    const torch::Tensor done = dist_gather_rows(mine, counts, "collect: gathering the runs' checkpoints");
+    if (!is_main_rank()) continue;
+    for (int64_t j = 0; j < done.size(0); ++j) rows->append(done[j]);  // on disk before the state below counts it
+    progress->tick(done.size(0));
+    const int64_t finished = round + done.size(0);
+    if (finished < K) {
+      DictFile f;
+      f.set("done", finished);
+      f.set("iteration", int64_t{0});
+      f.set("fingerprint", opts.fingerprint);
+      f.save(partial_path, "pdiff.zoo_partial", kZooPartialVersion);
+    }
+  }
+  if (progress) progress->finish();
 }
 
 // The selected tensors by name, or the first and last few of a long list.
@@ -201,87 +286,114 @@ std::string describe_selection(const ParamLayout& layout) {
 }  // namespace
 
 void collect(const RunContext& run, const CollectOptions& opts) {
-  // Everything that can be refused is checked before anything is written.
+  // Every rank of a job reads the data (it trains seeds-mode runs or evaluates checkpoints);
+  // rank 0 checks the inputs, prepares the base and writes every file, the others wait.
   DataSplits data = load_dataset(opts.data);
   ClassifierSpec spec = classifier_spec(opts.model, data);
   Classifier model = make_classifier(spec);
-  // zoo.select=moving is decided by the imported checkpoints, below.
-  const bool moving = opts.zoo.select == "moving";
-  check(!moving || !opts.zoo.import.empty(),
-        "zoo.select = moving takes the tensors that move across imported checkpoints: set zoo.import (pdiff import "
-        "--from ...) or choose another zoo.select");
-  ParamLayout layout = moving ? ParamLayout() : ParamLayout::of(model, select_parameters(model, opts.zoo.select));
-  // base.file and zoo.import are read and checked before anything is written.
-  std::string base_source = opts.base.file;
-  NamedTensors from_file;
-  if (!base_source.empty()) from_file = read_weights_file(base_source, state_dict(model), "base.file");
-  const std::string& import_source = opts.zoo.import;
-  torch::Tensor imported;  // (K, D): the selected subset of each imported checkpoint
-  if (!import_source.empty()) {
-    const std::vector<std::string> paths = import_paths(import_source, opts.base.file);
-    if (from_file.empty()) {  // the first checkpoint is the base
-      base_source = paths[0];
-      from_file = read_weights_file(base_source, state_dict(model), "zoo.import");
-    }
-    // moving reads the checkpoints once more to find the layout first: a second pass over the
-    // files, only for this selection.
-    if (moving) layout = ParamLayout::of(model, moving_tensors(paths, model, from_file));
-    imported = import_checkpoints(paths, model, from_file, layout);
-  }
-  using KeyValue = std::pair<std::string, int64_t>;
-  for (const auto& [key, batch] : {KeyValue{"base.batch", opts.base.batch}, KeyValue{"zoo.batch", opts.zoo.batch}})
-    if (key == "base.batch" ? from_file.empty() : !imported.defined())  // only what trains
-      check(batch <= data.train.size(), key + " = " + std::to_string(batch) + " is larger than the " +
-                                            std::to_string(data.train.size()) +
-                                            " training images; lower it or raise data.train_limit");
   const std::string& dir = run.dir;
-  RunDirLock lock(dir, /*create=*/true);
-  record_config(dir, run.config_yaml);
-  torch::manual_seed(run.seed);
-  model = make_classifier(spec);  // initialisation drawn from the seed just set, on the CPU
-  model->to(run.device);
-
-  // The base model is evaluated like the checkpoints, on the tail: the evaluator's cache of
-  // the frozen prefix is made once and serves both (a full forward pass costs ~3 s more).
-  std::unique_ptr<TailEvaluator> evaluator;
-  auto make_evaluator = [&] { evaluator = std::make_unique<TailEvaluator>(clone_classifier(model, spec), layout, data.test); };
-  auto accuracy_of = [&](const Classifier& base) {
-    make_evaluator();
-    return evaluator->evaluate(layout.flatten(base).unsqueeze(0)).accuracy[0].item<double>();
-  };
-  Stopwatch timer;
-  double base_acc = prepare_base(run, opts.base, data, spec, model, from_file, base_source, accuracy_of);
-  const std::string what = imported.defined() ? "imported from " + import_source : opts.zoo.mode + " mode";
-  std::fprintf(stderr, "zoo: %lld checkpoints (%s) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
-               (long long)(imported.defined() ? imported.size(0) : opts.zoo.k), what.c_str(),
-               layout.entries().size(), (long long)layout.dim(), opts.zoo.select.c_str(),
-               describe_selection(layout).c_str());
   const std::string rows_path = dir + "/zoo.pt.partial";
-  std::optional<RowsWriter> rows;
-  if (imported.defined()) {
-    rows.emplace(rows_path, imported.size(0), layout.dim());
-    for (int64_t k = 0; k < imported.size(0); ++k) rows->append(imported[k]);
-    imported = torch::Tensor();
+  const bool seed_runs = opts.zoo.mode == "seeds" && opts.zoo.import.empty();
+  std::optional<RunDirLock> lock;
+  std::optional<RowsWriter> rows;  // rank 0's
+  // Made for the base's accuracy and kept for the checkpoints': its cache of the frozen prefix
+  // is computed once (a full forward pass costs ~3 s more).
+  std::unique_ptr<TailEvaluator> evaluator;
+  ParamLayout layout;
+  double base_acc = 0;
+  std::string base_source;
+  Stopwatch timer;
+  on_main_rank("collect: checking the inputs and preparing the base", [&] {
+    // Everything that can be refused is checked before anything is written.
+    // zoo.select=moving is decided by the imported checkpoints, below.
+    const bool moving = opts.zoo.select == "moving";
+    check(!moving || !opts.zoo.import.empty(),
+          "zoo.select = moving takes the tensors that move across imported checkpoints: set zoo.import (pdiff import "
+          "--from ...) or choose another zoo.select");
+    if (!moving) layout = ParamLayout::of(model, select_parameters(model, opts.zoo.select));
+    // base.file and zoo.import are read and checked before anything is written.
+    base_source = opts.base.file;
+    NamedTensors from_file;
+    if (!base_source.empty()) from_file = read_weights_file(base_source, state_dict(model), "base.file");
+    const std::string& import_source = opts.zoo.import;
+    torch::Tensor imported;  // (K, D): the selected subset of each imported checkpoint
+    if (!import_source.empty()) {
+      const std::vector<std::string> paths = import_paths(import_source, opts.base.file);
+      if (from_file.empty()) {  // the first checkpoint is the base
+        base_source = paths[0];
+        from_file = read_weights_file(base_source, state_dict(model), "zoo.import");
+      }
+      // moving reads the checkpoints once more to find the layout first: a second pass over the
+      // files, only for this selection.
+      if (moving) layout = ParamLayout::of(model, moving_tensors(paths, model, from_file));
+      imported = import_checkpoints(paths, model, from_file, layout);
+    }
+    using KeyValue = std::pair<std::string, int64_t>;
+    for (const auto& [key, batch] : {KeyValue{"base.batch", opts.base.batch}, KeyValue{"zoo.batch", opts.zoo.batch}})
+      if (key == "base.batch" ? from_file.empty() : !imported.defined())  // only what trains
+        check(batch <= data.train.size(), key + " = " + std::to_string(batch) + " is larger than the " +
+                                              std::to_string(data.train.size()) +
+                                              " training images; lower it or raise data.train_limit");
+    lock.emplace(dir, /*create=*/true);
+    record_config(dir, run.config_yaml);
+    torch::manual_seed(run.seed);
+    model = make_classifier(spec);  // initialisation drawn from the seed just set, on the CPU
+    model->to(run.device);
+    // The base model is evaluated like the checkpoints, on the tail.
+    auto accuracy_of = [&](const Classifier& base) {
+      evaluator = std::make_unique<TailEvaluator>(clone_classifier(model, spec), layout, data.test);
+      return evaluator->evaluate(layout.flatten(base).unsqueeze(0)).accuracy[0].item<double>();
+    };
+    base_acc = prepare_base(run, opts.base, data, spec, model, from_file, base_source, accuracy_of);
+    const std::string what = imported.defined() ? "imported from " + import_source : opts.zoo.mode + " mode";
+    std::fprintf(stderr, "zoo: %lld checkpoints (%s) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
+                 (long long)(imported.defined() ? imported.size(0) : opts.zoo.k), what.c_str(),
+                 layout.entries().size(), (long long)layout.dim(), opts.zoo.select.c_str(),
+                 describe_selection(layout).c_str());
+    if (imported.defined()) {
+      rows.emplace(rows_path, imported.size(0), layout.dim());
+      for (int64_t k = 0; k < imported.size(0); ++k) rows->append(imported[k]);
+    } else if (!seed_runs) {
+      rows.emplace(collect_trajectory(run, opts, data, spec, model, layout, rows_path));
+    }
+  });
+  if (!is_main_rank()) {
+    // The base rank 0 prepared, and its layout (zoo.select=moving is found from the imports).
+    model = load_base(dir + "/base.pt", spec, run.device);
+    std::vector<std::string> names;
+    std::istringstream text(dist_broadcast_text("", "collect: the selected tensors"));
+    for (std::string name; std::getline(text, name);) names.push_back(name);
+    layout = ParamLayout::of(model, names);
   } else {
-    rows.emplace(collect_checkpoints(run, opts, data, spec, model, layout, rows_path));
+    std::string text;
+    for (const auto& name : layout.names()) text += name + "\n";
+    dist_broadcast_text(text, "collect: the selected tensors");
   }
-  Zoo zoo;
-  zoo.params = rows->written();  // read back a model at a time (io/mapped_file.h)
-  if (!evaluator) make_evaluator();  // the base model was reused
-  EvalResult r = evaluator->evaluate(zoo.params, "zoo eval");
-  zoo.accuracy = r.accuracy.to(torch::kFloat32);
-  zoo.predictions = r.predictions;
-  zoo.layout = layout;
-  zoo.arch = spec.arch;
-  zoo.config_yaml = run.config_yaml;
-  zoo.fingerprint = opts.fingerprint;
-  zoo.base_accuracy = base_acc;
-  zoo.collect_seconds = timer.seconds();
-  finish_zoo(*rows, zoo, dir + "/zoo.pt");
-  std::remove((dir + "/zoo.partial.pt").c_str());
-  std::fprintf(stderr, "zoo: accuracy best %.2f mean %.2f min %.2f %% (base %.2f %%); wrote %s/zoo.pt in %.1f s\n",
-               zoo.accuracy.max().item<double>(), zoo.accuracy.mean().item<double>(),
-               zoo.accuracy.min().item<double>(), base_acc, dir.c_str(), timer.seconds());
+  if (seed_runs) collect_seed_runs(run, opts, data, spec, model, layout, rows_path, rows);
+
+  // The checkpoints' evaluation, split across the ranks: rank 0 reads the rows it wrote and
+  // deals them out (a round of a pass per rank at a time), the results come back in row order.
+  const int64_t K = dist_broadcast_int(is_main_rank() ? rows->rows() : 0, "collect: the number of checkpoints");
+  if (!evaluator) evaluator = std::make_unique<TailEvaluator>(clone_classifier(model, spec), layout, data.test);
+  const torch::Tensor written = is_main_rank() ? rows->written() : torch::empty({0, layout.dim()});
+  const EvalResult r = evaluate_on_every_rank(*evaluator, written, K, "zoo eval");
+  on_main_rank("collect: writing zoo.pt", [&] {
+    Zoo zoo;
+    zoo.params = written;  // read back a model at a time (io/mapped_file.h)
+    zoo.accuracy = r.accuracy.to(torch::kFloat32);
+    zoo.predictions = r.predictions;
+    zoo.layout = layout;
+    zoo.arch = spec.arch;
+    zoo.config_yaml = run.config_yaml;
+    zoo.fingerprint = opts.fingerprint;
+    zoo.base_accuracy = base_acc;
+    zoo.collect_seconds = timer.seconds();
+    finish_zoo(*rows, zoo, dir + "/zoo.pt");
+    std::remove((dir + "/zoo.partial.pt").c_str());
+    std::fprintf(stderr, "zoo: accuracy best %.2f mean %.2f min %.2f %% (base %.2f %%); wrote %s/zoo.pt in %.1f s\n",
+                 zoo.accuracy.max().item<double>(), zoo.accuracy.mean().item<double>(),
+                 zoo.accuracy.min().item<double>(), base_acc, dir.c_str(), timer.seconds());
+  });
 }
 
 }  // namespace pdiff

@@ -34,6 +34,7 @@ class TailEvaluator {
   int64_t tail_start() const { return start_; }
   bool uses_fast_tail() const { return fast_; }
   int64_t models_per_pass() const { return per_pass_; }
+  int64_t test_size() const { return test_.size(); }
 
  private:
   Classifier model_;

@@ -115,6 +115,14 @@ void expect_same_report(const std::string& a, const std::string& b) {
     EXPECT_EQ(x[key], y[key]) << key << ": " << a << " vs " << b;
 }
 
+void expect_same_zoo(const std::string& a, const std::string& b) {
+  const Zoo x = load_zoo(a + "/zoo.pt"), y = load_zoo(b + "/zoo.pt");
+  EXPECT_TRUE(torch::equal(x.params, y.params)) << a << " vs " << b;
+  EXPECT_TRUE(torch::equal(x.accuracy, y.accuracy)) << a << " vs " << b;
+  EXPECT_TRUE(torch::equal(x.predictions, y.predictions)) << a << " vs " << b;
+  EXPECT_EQ(x.base_accuracy, y.base_accuracy) << a << " vs " << b;
+}
+
 void expect_same_generated(const std::string& a, const std::string& b) {
   const Generated x = load_generated(a + "/generated.pt"), y = load_generated(b + "/generated.pt");
   EXPECT_TRUE(torch::equal(x.params, y.params)) << a << " vs " << b;
@@ -148,7 +156,7 @@ TEST(DistributedCli, OneTwoAndThreeProcessesWriteTheSameFiles) {
   // The other rank reports nothing but its joining: rank 0 speaks for the job.
   EXPECT_EQ(out.find("== collect: running"), out.rfind("== collect: running")) << out;
   for (const char* f : {"zoo.pt", "ae.pt", "ldm.pt", "report.json"}) EXPECT_TRUE(file_exists(two + "/" + f)) << f;
-  EXPECT_TRUE(torch::equal(load_zoo(one + "/zoo.pt").params, load_zoo(two + "/zoo.pt").params));
+  expect_same_zoo(one, two);  // rank 0 collected, both evaluated
   expect_same_generated(one, two);
   expect_same_report(one, two);
 
@@ -162,6 +170,33 @@ TEST(DistributedCli, OneTwoAndThreeProcessesWriteTheSameFiles) {
   codes = wait_all(launch(3, "eval", settings(three), tmp + "/three_eval.log"));
   ASSERT_EQ(codes, (std::vector<int>{0, 0, 0})) << logs(tmp + "/three_eval.log", 3);
   expect_same_report(one, three);
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
+// Seeds-mode runs are dealt out (run k to rank k mod W) and gathered in run order; a collection
+// killed part way resumes at another world size; the evaluation is split too.
+TEST(DistributedCli, SeedsModeZooIsTheSameAtOneTwoAndThreeProcessesAndResumesAcrossThem) {
+  const std::string tmp = test::temp_dir("dist_seeds"), one = tmp + "/one", two = tmp + "/two", three = tmp + "/three";
+  const std::string args = " threads=1 data.train_limit=1000 data.test_limit=500 base.epochs=1 zoo.mode=seeds zoo.k=7"
+                           " zoo.batch=32 zoo.run_iters=40 dist.timeout=60 run_dir=";
+  test::pdiff_ok("collect" + args + one);
+  auto codes = wait_all(launch(3, "collect", args + three, tmp + "/three.log"));
+  ASSERT_EQ(codes, (std::vector<int>{0, 0, 0})) << logs(tmp + "/three.log", 3);
+  expect_same_zoo(one, three);
+  EXPECT_CONTAINS(read_text_file(tmp + "/three.log.0"), "zoo: 7 checkpoints (seeds mode)");
+
+  // Two ranks, killed once their first round is on disk (three rounds to go); three ranks finish.
+  const auto pids = launch(2, "collect", args + two, tmp + "/two.log");
+  for (int i = 0; i < 1200 && !file_exists(two + "/zoo.partial.pt"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (pid_t p : pids) kill(p, SIGKILL);
+  wait_all(pids, 60);
+  ASSERT_TRUE(file_exists(two + "/zoo.partial.pt")) << logs(tmp + "/two.log", 2);
+  ASSERT_FALSE(file_exists(two + "/zoo.pt"));
+  codes = wait_all(launch(3, "collect", args + two, tmp + "/two_again.log"));
+  ASSERT_EQ(codes, (std::vector<int>{0, 0, 0})) << logs(tmp + "/two_again.log", 3);
+  EXPECT_CONTAINS(read_text_file(tmp + "/two_again.log.0"), "zoo: resuming after ");
+  expect_same_zoo(one, two);
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 

@@ -167,13 +167,13 @@ int main(int argc, char** argv) {
     if (*run) pdiff::run_all(resolve(run_args));
     if (*collect) {
       pdiff::Config cfg = resolve(collect_args);
-      pdiff::on_main_rank("collect", [&] { pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg)); });
+      pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg));  // every rank: seeds runs, evaluation
     }
     if (*importer) {
       if (!import_from.empty()) import_args.overrides.push_back("zoo.import=" + import_from);
       pdiff::Config cfg = resolve(import_args);
       pdiff::check(!cfg.s("zoo.import").empty(), "pdiff import: give the checkpoints with --from FOLDER_OR_GLOB");
-      pdiff::on_main_rank("import", [&] { pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg)); });
+      pdiff::collect(pdiff::run_context(cfg), pdiff::collect_options(cfg));  // every rank: the evaluation
       std::fprintf(stderr, "next: `pdiff run` with the same settings and zoo.import=%s (it skips the collection)\n",
                    cfg.s("zoo.import").c_str());
     }
