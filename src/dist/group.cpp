@@ -158,6 +158,20 @@ torch::Tensor dist_gather_rows(const torch::Tensor& mine, const std::vector<int6
   return torch::cat(parts);
 }
 
+void dist_sum(const std::vector<torch::Tensor>& tensors, const std::string& what) {
+  Group& g = group();
+  if (!g.joined() || tensors.empty()) return;
+  std::vector<torch::Tensor> flat;
+  for (const auto& t : tensors) flat.push_back(t.reshape({-1}));
+  std::vector<at::Tensor> buffer{torch::cat(flat)};
+  collective(what, [&] { g.pg->allreduce(buffer)->wait(); });
+  int64_t at = 0;
+  for (const auto& t : tensors) {
+    t.copy_(buffer[0].narrow(0, at, t.numel()).view_as(t));
+    at += t.numel();
+  }
+}
+
 torch::Tensor dist_scatter_rows(const torch::Tensor& rows, const std::vector<int64_t>& counts, const std::string& what) {
   Group& g = group();
   if (!g.joined()) return rows;

@@ -52,6 +52,10 @@ Share share_of(int64_t n, int rank, int world);
 // rank order, on every rank, on the CPU. One process returns `mine`.
 torch::Tensor dist_gather_rows(const torch::Tensor& mine, const std::vector<int64_t>& counts, const std::string& what);
 
+// Sums each tensor over the ranks, in place, in one collective (they are flattened into one
+// buffer on their device). Every rank gets the same bits. One process: nothing to do.
+void dist_sum(const std::vector<torch::Tensor>& tensors, const std::string& what);
+
 // Rank 0's `rows` dealt out: rank r gets the next counts[r] rows (rank 0 passes them all, in
 // rank order; the others pass an empty tensor of the same trailing shape and type). One
 // process returns `rows`.

@@ -28,10 +28,6 @@ const GroupResult& EvalReport::group(const std::string& name) const {
 
 namespace {
 
-std::string need(const std::string& path, const std::string& command) {
-  check(file_exists(path), path + ": not found; run `pdiff " + command + "` with this config first (or `pdiff run`)");
-  return path;
-}
 
 // Completes a group's statistics against the originals' wrong sets and parameters.
 void measure(GroupResult& g, const torch::Tensor& wrong, const torch::Tensor& orig_wrong,
@@ -116,14 +112,14 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   Stopwatch timer;
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
-  Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
-  Generated gen = load_generated(need(dir + "/generated.pt", "generate"));
+  Zoo zoo = load_zoo(stage_input(dir + "/zoo.pt", "collect"));
+  Generated gen = load_generated(stage_input(dir + "/generated.pt", "generate"));
   check_made_from(gen, dir + "/generated.pt", zoo, dir + "/zoo.pt");
   DataSplits data = load_dataset(opts.data);
   check(zoo.predictions.size(1) == data.test.size(),
         dir + "/zoo.pt was evaluated on " + std::to_string(zoo.predictions.size(1)) + " test images but the config's "
             "test set has " + std::to_string(data.test.size()) + "; use the config of that run");
-  const std::string base_path = need(dir + "/base.pt", "collect");
+  const std::string base_path = stage_input(dir + "/base.pt", "collect");
 
   const int64_t n = opts.baseline_n;
   auto rng = make_generator(run.seed, 400);

@@ -20,13 +20,13 @@ namespace {
 using json = nlohmann::json;
 
 // JSON has no NaN: write null for an undefined figure (e.g. IoU within a group of one).
-json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+json json_number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 json fidelity_json(const Fidelity& f) {
-  return {{"precision", number(f.precision)},
-          {"recall", number(f.recall)},
-          {"density", number(f.density)},
-          {"coverage", number(f.coverage)},
+  return {{"precision", json_number(f.precision)},
+          {"recall", json_number(f.recall)},
+          {"density", json_number(f.density)},
+          {"coverage", json_number(f.coverage)},
           {"modes", f.modes >= 0 ? json(f.modes) : json(nullptr)}};
 }
 
@@ -185,30 +185,30 @@ void write_report(const RunContext& run, const EvalOptions& opts, const EvalRepo
                       {"acc",
                        {{"best", g.acc.best}, {"mean", g.acc.mean}, {"median", g.acc.median}, {"min", g.acc.min},
                         {"std", g.acc.std}}},
-                      {"max_sim", {{"mean", number(g.max_sim_mean)}}},
-                      {"nn_l2", {{"median", number(g.nn_l2_median)}}},
+                      {"max_sim", {{"mean", json_number(g.max_sim_mean)}}},
+                      {"nn_l2", {{"median", json_number(g.nn_l2_median)}}},
                       {"fidelity", {{"param", fidelity_json(g.param_fidelity)}, {"pred", fidelity_json(g.pred_fidelity)}}}};
   json dominance = json::object();
   for (const auto& row : r.dominance)
     dominance[row.baseline] = {{"result", to_string(row.result)},
-                               {"acc_diff", number(row.acc_diff)},
-                               {"max_sim_diff", number(row.sim_diff)}};
+                               {"acc_diff", json_number(row.acc_diff)},
+                               {"max_sim_diff", json_number(row.sim_diff)}};
   json timings = json::object();
   for (const auto& [k, v] : r.timings_s) timings[k] = v;
   const auto& s = r.similarity;
   json report = {{"config", opts.config},
                  {"groups", groups},
                  {"similarity",
-                  {{"origin_origin", number(s.origin_origin)},
-                   {"generated_generated", number(s.generated_generated)},
-                   {"origin_generated", number(s.origin_generated)},
-                   {"generated_max", number(s.generated_max)}}},
+                  {{"origin_origin", json_number(s.origin_origin)},
+                   {"generated_generated", json_number(s.generated_generated)},
+                   {"origin_generated", json_number(s.origin_generated)},
+                   {"generated_max", json_number(s.generated_max)}}},
                  {"fidelity",
                   {{"k", r.nn_k},
                    {"param_distance", "L2 on vectors divided by each tensor's std over the originals"},
                    {"pred_distance", "1 - IoU of wrong-prediction sets"},
-                   {"param_mode_threshold", number(r.param_mode_threshold)},
-                   {"pred_mode_threshold", number(r.pred_mode_threshold)}}},
+                   {"param_mode_threshold", json_number(r.param_mode_threshold)},
+                   {"pred_mode_threshold", json_number(r.pred_mode_threshold)}}},
                  {"dominance", {{"generated_vs", dominance}, {"verdict", r.dominance_verdict}}},
                  {"timings_s", timings},
                  {"training_precision", precision_name(run.precision)},

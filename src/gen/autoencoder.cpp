@@ -79,10 +79,15 @@ double AutoencoderImpl::flops_per_sample() const {
   return 2 * macs;
 }
 
-torch::Tensor ParamAutoencoderImpl::forward_noisy(const torch::Tensor& x, torch::Generator& gen) {
+torch::Tensor ParamAutoencoderImpl::forward_noisy(const torch::Tensor& x, torch::Generator& gen, int64_t batch,
+                                                  int64_t first) {
+  if (batch < 0) batch = x.size(0);
   // Noise drawn on the CPU (its generator's device), so every device trains on the same draws.
   auto noise = [&](const torch::Tensor& like) {
-    return torch::randn(like.sizes(), gen, like.options().device(torch::kCPU)).to(like.device());
+    std::vector<int64_t> sizes = like.sizes().vec();
+    sizes[0] = batch;
+    torch::Tensor all = torch::randn(sizes, gen, like.options().device(torch::kCPU));
+    return (like.size(0) == batch ? all : all.narrow(0, first, like.size(0))).to(like.device());
   };
   auto noisy = x + input_noise_ * noise(x);
   auto z = encode(noisy);

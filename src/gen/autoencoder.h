@@ -34,7 +34,10 @@ class ParamAutoencoderImpl : public torch::nn::Module {
   // Multiply-adds x 2 of one forward pass (encode + decode) for one vector.
   virtual double flops_per_sample() const = 0;
   // Training forward: noise on input and latent drawn from gen; returns the reconstruction.
-  torch::Tensor forward_noisy(const torch::Tensor& x, torch::Generator& gen);
+  // x may be rows [first, first + x.size(0)) of a batch of `batch` rows (data-parallel
+  // training): the noise is drawn for the whole batch and those rows taken, so that any split
+  // of the batch trains on the same draws. batch < 0: x is the whole batch.
+  torch::Tensor forward_noisy(const torch::Tensor& x, torch::Generator& gen, int64_t batch = -1, int64_t first = 0);
 
  private:
   double input_noise_, latent_noise_;

@@ -22,18 +22,14 @@ namespace pdiff {
 namespace {
 const char* kGenerateHint = "re-create it with `pdiff generate`";
 
-std::string need(const std::string& path, const std::string& command) {
-  check(file_exists(path), path + ": not found; run `pdiff " + command + "` with this config first");
-  return path;
-}
 }  // namespace
 
 void generate(const RunContext& run, const GenerateOptions& opts) {
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
-  Zoo zoo = load_zoo(need(dir + "/zoo.pt", "collect"));
-  AeModel ae = load_ae(need(dir + "/ae.pt", "train"));
-  LdmModel ldm = load_ldm(need(dir + "/ldm.pt", "train"));
+  Zoo zoo = load_zoo(stage_input(dir + "/zoo.pt", "collect"));
+  AeModel ae = load_ae(stage_input(dir + "/ae.pt", "train"));
+  LdmModel ldm = load_ldm(stage_input(dir + "/ldm.pt", "train"));
   check_same_layout(zoo.layout, dir + "/zoo.pt", ae.layout, dir + "/ae.pt");
   check_same_layout(zoo.layout, dir + "/zoo.pt", ldm.layout, dir + "/ldm.pt");
   check(ae.zoo_fingerprint == zoo.fingerprint,
@@ -48,7 +44,7 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
   check(spec.arch == zoo.arch, "model.arch = " + spec.arch + " but zoo.pt holds " + zoo.arch +
                                    " checkpoints; give the run's settings (--run " + dir +
                                    " reads its config.yaml) or collect again");
-  Classifier base = load_base(need(dir + "/base.pt", "collect"), spec, run.device);
+  Classifier base = load_base(stage_input(dir + "/base.pt", "collect"), spec, run.device);
 
   const SamplingOptions& sampling = opts.sampling;
   const int64_t n = opts.n, batch = opts.batch, d = zoo.layout.dim();
@@ -192,8 +188,8 @@ std::vector<std::string> export_models(const RunContext& run, const ExportOption
                                        const std::string& out_path) {
   const std::string& dir = run.dir;
   RunDirLock lock(dir, /*create=*/false);
-  Generated g = load_generated(need(dir + "/generated.pt", "generate"));
-  check_made_from(g, dir + "/generated.pt", load_zoo(need(dir + "/zoo.pt", "collect")), dir + "/zoo.pt");
+  Generated g = load_generated(stage_input(dir + "/generated.pt", "generate"));
+  check_made_from(g, dir + "/generated.pt", load_zoo(stage_input(dir + "/zoo.pt", "collect")), dir + "/zoo.pt");
   const int64_t n = g.params.size(0);
   std::vector<int64_t> indices = which.indices;
   if (which.best) indices = {g.accuracy.argmax().item<int64_t>()};
@@ -204,7 +200,7 @@ std::vector<std::string> export_models(const RunContext& run, const ExportOption
     check(i >= 0 && i < n, "--index " + std::to_string(i) + " is out of range: " + dir + "/generated.pt holds " +
                                std::to_string(n) + " models (0 to " + std::to_string(n - 1) + ")");
   DataSplits data = load_dataset(opts.data);
-  Classifier model = load_base(need(dir + "/base.pt", "collect"), classifier_spec(opts.model, data));
+  Classifier model = load_base(stage_input(dir + "/base.pt", "collect"), classifier_spec(opts.model, data));
   const auto order = g.accuracy.argsort(0, /*descending=*/true);
   std::vector<std::string> written;
   for (int64_t i : indices) {

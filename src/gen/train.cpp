@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "dist/group.h"
 #include "io/file_io.h"
 #include "io/mapped_file.h"
 #include "core/progress.h"
@@ -19,11 +20,12 @@ namespace pdiff {
 
 namespace {
 
-// Rows of x chosen for one step, without replacement within the step. A zoo read from disk
-// stays there: the rows' pages are released once copied (io/mapped_file.h).
-torch::Tensor batch_rows(const torch::Tensor& x, int64_t batch, torch::Generator& gen) {
+// Rows of x chosen for one step, without replacement within the step; of them, those of `part`
+// (a rank's share in data-parallel training). A zoo read from disk stays there: the rows' pages
+// are released once copied (io/mapped_file.h).
+torch::Tensor batch_rows(const torch::Tensor& x, int64_t batch, torch::Generator& gen, const Share& part) {
   const int64_t k = x.size(0);
-  auto idx = torch::randperm(k, gen, torch::kInt64).slice(0, 0, std::min(batch, k));
+  auto idx = torch::randperm(k, gen, torch::kInt64).slice(0, 0, std::min(batch, k)).slice(0, part.begin, part.end);
   auto rows = x.index_select(0, idx);
   if (is_mapped(x))
     for (int64_t i : std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel()))
@@ -109,16 +111,17 @@ AeModel train_autoencoder(const RunContext& run, const AeOptions& opts, const Zo
   loop.csv_path = dir + "/ae_loss.csv";
   loop.precision = run.precision;
   loop.fingerprint = fingerprint + zoo.fingerprint;
-  loop.loss = [&](int64_t step) {
+  loop.batch = std::min(batch, zoo.params.size(0));
+  loop.loss = [&](int64_t step, const Share& part) {
     auto gen = make_generator(seed, 100, step);  // batch and noise depend only on the step
-    auto xb = m.standardizer.apply(batch_rows(zoo.params, batch, gen)).to(run.device);
-    return torch::mse_loss(m.net->forward_noisy(xb, gen), xb);  // against the clean vector
+    auto xb = m.standardizer.apply(batch_rows(zoo.params, batch, gen, part)).to(run.device);
+    return torch::mse_loss(m.net->forward_noisy(xb, gen, loop.batch, part.begin), xb);  // against the clean vector
   };
   run_training(*m.net, loop);
   m.zoo_fingerprint = zoo.fingerprint;
   m.fingerprint = fingerprint;
   m.train_seconds = timer.seconds();
-  {
+  on_main_rank("train: writing ae.pt", [&] {
     torch::NoGradGuard ng;
     double sum_squares = 0;
     for_row_chunks(zoo.params, [&](const torch::Tensor& rows) {
@@ -127,8 +130,8 @@ AeModel train_autoencoder(const RunContext& run, const AeOptions& opts, const Zo
     });
     std::fprintf(stderr, "ae: reconstruction RMS error %.3g (raw parameter units), %.1f s\n",
                  std::sqrt(sum_squares / static_cast<double>(zoo.params.numel())), m.train_seconds);
-  }
-  save_ae(path, m, run.config_yaml);
+    save_ae(path, m, run.config_yaml);
+  });
   return m;
 }
 
@@ -199,12 +202,17 @@ void train_diffusion(const RunContext& run, const LdmOptions& opts, AeModel& ae,
   loop.csv_path = dir + "/ldm_loss.csv";
   loop.precision = run.precision;
   loop.fingerprint = fingerprint + ae.fingerprint + ae.zoo_fingerprint;
-  loop.loss = [&](int64_t step) {
+  loop.batch = batch;
+  loop.loss = [&](int64_t step, const Share& part) {
     auto gen = make_generator(seed, 200, step);
     auto idx = torch::randint(0, z.size(0), {batch}, gen, torch::kInt64);
     auto t = torch::randint(0, T, {batch}, gen, torch::kInt64);  // one timestep per sample
     auto x0 = z.index_select(0, idx);
     auto eps = torch::randn(x0.sizes(), gen, x0.options());
+    if (part.size() < batch) {  // this rank's share of the batch, drawn whole
+      t = t.slice(0, part.begin, part.end);
+      x0 = x0.slice(0, part.begin, part.end), eps = eps.slice(0, part.begin, part.end);
+    }
     // Drawn on the CPU, trained on the device: every device sees the same batches and noise.
     return ddpm_loss(m.schedule, denoise, x0.to(run.device), t.to(run.device), eps.to(run.device));
   };
@@ -221,7 +229,7 @@ void train_diffusion(const RunContext& run, const LdmOptions& opts, AeModel& ae,
   m.ae_fingerprint = ae.fingerprint + ae.zoo_fingerprint;
   m.fingerprint = fingerprint;
   m.train_seconds = timer.seconds();
-  save_ldm(path, m, run.config_yaml);
+  on_main_rank("train: writing ldm.pt", [&] { save_ldm(path, m, run.config_yaml); });
   std::fprintf(stderr, "ldm: latent scale %.4g, %.1f s\n", m.latent_scale, m.train_seconds);
 }
 
@@ -238,7 +246,8 @@ void train(const RunContext& run, const TrainOptions& opts) {
                    "run `pdiff collect` again, or `pdiff run` which redoes what changed");
   AeModel ae = train_autoencoder(run, opts.ae, zoo);
   train_diffusion(run, opts.ldm, ae, zoo);
-  record_config(dir, run.config_yaml);  // once it worked: a failed command leaves the run's config as it was
+  // once it worked: a failed command leaves the run's config as it was
+  on_main_rank("train: recording the config", [&] { record_config(dir, run.config_yaml); });
 }
 
 }  // namespace pdiff

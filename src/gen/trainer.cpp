@@ -46,6 +46,12 @@ void write_csv(const std::string& path, const torch::Tensor& losses, int64_t n) 
 
 torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
   std::vector<torch::Tensor> params = module.parameters();
+  const int world = dist_world();
+  const Share part = share_of(loop.batch, dist_rank(), world);
+  check(part.size() > 0, loop.name + ".batch = " + std::to_string(loop.batch) + " is smaller than the job's " +
+                             std::to_string(world) + " ranks, which share every batch; raise it or run fewer ranks");
+  // The rank's share of the batch mean: the ranks' losses and gradients sum to the batch's.
+  const double share = static_cast<double>(part.size()) / static_cast<double>(loop.batch);
   AdamW opt(params, loop.weight_decay);
   // On the module's device: no host sync per step, one per block below.
   torch::Tensor losses = torch::zeros({loop.steps}, torch::TensorOptions().device(device_of(module)));
@@ -70,10 +76,21 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
       torch::Tensor loss;
       {
         TrainingPrecision precision(loop.precision, device_of(module));
-        loss = loop.loss(step).to(torch::kFloat32);
+        loss = loop.loss(step, part).to(torch::kFloat32);
       }
+      if (world > 1) loss = loss * share;
       opt.zero_grad();
       loss.backward();
+      if (world > 1) {
+        // The gradients and the loss summed over the ranks, in one collective.
+        std::vector<torch::Tensor> sums{loss.detach().reshape({1})};
+        for (auto& p : params) {
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+          sums.push_back(p.grad());
+        }
+        dist_sum(sums, loop.name + " training: summing the gradients of step " + std::to_string(step + 1));
+        loss = sums[0].reshape({});
+      }
       opt.step(cosine_lr(loop.lr, step, loop.steps));
       losses[step] = loss.detach();
       if (loop.after_step) loop.after_step(step);
@@ -90,7 +107,7 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
     char buf[48];
     std::snprintf(buf, sizeof buf, "loss %.5f", block.mean().item<double>());
     progress.tick(end - begin, buf);
-    if (end < loop.steps) {
+    if (end < loop.steps && is_main_rank()) {
       DictFile f;
       save_module(module, f, "model.");
       opt.save_state(f, "optim");
@@ -103,9 +120,21 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
     }
   }
   progress.finish();
+  if (world > 1) {
+    // The summed gradients keep every rank's weights the same bits; checked, a few sums a tensor.
+    std::ostringstream sums;
+    sums << std::hexfloat;
+    for (const auto& p : module.named_parameters()) {
+      const torch::Tensor v = p.value().detach().to(torch::kFloat64);
+      sums << p.key() << " " << v.sum().item<double>() << " " << v.square().sum().item<double>() << "\n";
+    }
+    dist_check_same(loop.name + " weights after training", sums.str());
+  }
   losses = losses.cpu();
-  write_csv(loop.csv_path, losses, loop.steps);
-  std::remove(loop.partial_path.c_str());
+  if (is_main_rank()) {
+    write_csv(loop.csv_path, losses, loop.steps);
+    std::remove(loop.partial_path.c_str());
+  }
   module.eval();
   return losses;
 }

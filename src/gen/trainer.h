@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/precision.h"
+#include "dist/group.h"
 #include "io/file_io.h"
 
 namespace pdiff {
@@ -21,7 +22,12 @@ struct TrainLoop {
   std::string fingerprint;     // a partial file with another fingerprint is ignored
   int64_t check_every = 100;   // steps between loss checks / partial saves (one host sync each)
   Precision precision = Precision::Fp32;  // of each step's forward pass (its loss is fp32)
-  std::function<torch::Tensor(int64_t step)> loss;        // loss of one step
+  // The loss of one step, the mean over rows [part.begin, part.end) of the step's batch of
+  // `batch` rows. A job of several processes trains data-parallel: each rank its share of every
+  // batch, the gradients summed over the ranks (dist/group.h), so every rank holds the same
+  // weights after each step. Alone, part is the whole batch.
+  int64_t batch = 1;
+  std::function<torch::Tensor(int64_t step, const Share& part)> loss;
   std::function<void(int64_t step)> after_step;           // e.g. EMA update (optional)
   std::function<void(DictFile&)> save_extra;              // extra state to resume (optional)
   std::function<void(const DictFile&)> load_extra;

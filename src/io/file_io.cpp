@@ -40,6 +40,11 @@ bool file_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
+std::string stage_input(const std::string& path, const std::string& command) {
+  check(file_exists(path), path + ": not found; run `pdiff " + command + "` with this config first (or `pdiff run`)");
+  return path;
+}
+
 void make_dirs(const std::string& path) {
   std::string cur;
   for (size_t i = 0; i <= path.size(); ++i) {

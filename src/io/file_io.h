@@ -19,6 +19,8 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 // it starts writing, the other stages when they succeed; later commands with `--run DIR` read it).
 void record_config(const std::string& dir, const std::string& config_yaml);
 bool file_exists(const std::string& path);
+// `path`, a stage's input that `pdiff COMMAND` writes; refused, naming both, when it is missing.
+std::string stage_input(const std::string& path, const std::string& command);
 void make_dirs(const std::string& path);
 
 // A self-describing dict file: keys "format" (e.g. "pdiff.zoo") and "version" are added on

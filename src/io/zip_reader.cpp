@@ -5,13 +5,13 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "io/zip_format.h"
 
 namespace pdiff {
 
-namespace {
+using namespace zip;  // the record signatures, put_le
 
-constexpr uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0x06054b50;
-constexpr uint32_t kEnd64Sig = 0x06064b50, kLocator64Sig = 0x07064b50;
+namespace {
 
 // Little-endian fields at checked offsets.
 class Cursor {
@@ -132,12 +132,6 @@ const ZipEntry* ZipReader::find(const std::string& name) const {
 }
 
 bool ZipReader::crc_ok(const ZipEntry& e) const { return crc32_of(data(e)) == e.crc32; }
-
-namespace {
-void put_le(std::string& b, uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-}  // namespace
 
 std::string write_stored_zip(const std::vector<std::pair<std::string, std::string>>& entries) {
   std::string out, cd;

@@ -8,19 +8,17 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "io/zip_format.h"
 
 namespace pdiff {
 
+using namespace zip;  // the record signatures, put_le
+
 namespace {
 
-constexpr uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0x06054b50;
-constexpr uint32_t kEnd64Sig = 0x06064b50, kLocator64Sig = 0x07064b50;
 constexpr uint64_t kMax32 = 0xffffffff;
 constexpr uint64_t kAlign = 64;  // torch.save's alignment of entry data
 
-void put_le(std::string& b, uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
 
 uint32_t crc_update(uint32_t crc, const void* data, uint64_t n) {
   const auto* p = static_cast<const Bytef*>(data);

@@ -6,7 +6,9 @@
 
 namespace pdiff {
 
-namespace {
+// The block's parts: a namespace of their own, not an anonymous one, because VitBlockImpl
+// (declared in the header) holds them.
+namespace vit_parts {
 
 torch::nn::LayerNorm layer_norm(int64_t dim, double eps) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(eps));
@@ -49,15 +51,15 @@ class FeedForwardImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FeedForward);
 
-}  // namespace
+}  // namespace vit_parts
 
 class VitBlockImpl : public torch::nn::Module {
  public:
   VitBlockImpl(const VitConfig& c) {
-    norm1 = register_module("norm1", layer_norm(c.embed_dim, c.norm_eps));
-    attn = register_module("attn", Attention(c.embed_dim, c.num_heads));
-    norm2 = register_module("norm2", layer_norm(c.embed_dim, c.norm_eps));
-    mlp = register_module("mlp", FeedForward(c.embed_dim, c.mlp_ratio * c.embed_dim));
+    norm1 = register_module("norm1", vit_parts::layer_norm(c.embed_dim, c.norm_eps));
+    attn = register_module("attn", vit_parts::Attention(c.embed_dim, c.num_heads));
+    norm2 = register_module("norm2", vit_parts::layer_norm(c.embed_dim, c.norm_eps));
+    mlp = register_module("mlp", vit_parts::FeedForward(c.embed_dim, c.mlp_ratio * c.embed_dim));
   }
   // (B, 1 + N, D) -> (B, 1 + N, D); the two residual halves are separate stages.
   torch::Tensor attention_half(const torch::Tensor& x) { return x + attn(norm1(x)); }
@@ -65,8 +67,8 @@ class VitBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
-  Attention attn{nullptr};
-  FeedForward mlp{nullptr};
+  vit_parts::Attention attn{nullptr};
+  vit_parts::FeedForward mlp{nullptr};
 };
 
 VitImpl::VitImpl(const ClassifierSpec& spec, const VitConfig& c) {
@@ -90,7 +92,7 @@ VitImpl::VitImpl(const ClassifierSpec& spec, const VitConfig& c) {
     blocks_.push_back(std::make_shared<VitBlockImpl>(c));
     blocks->push_back(blocks_.back());
   }
-  norm = register_module("norm", layer_norm(D, c.norm_eps));
+  norm = register_module("norm", vit_parts::layer_norm(D, c.norm_eps));
   head = register_module("head", torch::nn::Linear(D, spec.num_classes));
 
   torch::NoGradGuard no_grad;

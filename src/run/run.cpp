@@ -66,7 +66,7 @@ void run_all(const Config& cfg) {
     std::fprintf(stderr, "== %s: done; peak memory so far %.0f MB\n", stage, peak_resident_mb());
   };
   // In a job of several processes every rank sees the same files here, before anything runs;
-  // training runs on rank 0 while the others wait (dist/group.h).
+  // every stage runs on every rank, each splitting its work (docs/distributed.md).
   say("collect", s.collect);
   if (!s.collect) {
     collect(run, collect_options(cfg));  // every rank: seeds-mode runs and the evaluation are split
@@ -77,7 +77,10 @@ void run_all(const Config& cfg) {
     });
   }
   say("train", s.train);
-  if (!s.train) on_main_rank("train", [&] { train(run, train_options(cfg)), done("train"); });
+  if (!s.train) {
+    train(run, train_options(cfg));  // every rank: data-parallel
+    on_main_rank("train", [&] { done("train"); });
+  }
   say("generate", s.generate);
   if (!s.generate) generate(run, generate_options(cfg)), done("generate");
   say("eval", s.eval);

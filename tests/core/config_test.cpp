@@ -11,7 +11,7 @@
 #include "data/dataset.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::config_test {
 namespace {
 
 std::string write_yaml(const std::string& text) {
@@ -326,4 +326,4 @@ TEST(Config, BenchmarkConfigMatchesSpecDefaults) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::config_test

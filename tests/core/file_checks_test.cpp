@@ -21,7 +21,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::file_checks_test {
 namespace {
 
 using namespace std::string_literals;
@@ -497,4 +497,4 @@ TEST(FileChecks, NonFiniteBaseWeightsAreRefused) {
 
 // Run by hand: build-files/pdiff_tests --gtest_also_run_disabled_tests --gtest_filter='*Overhead*'
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::file_checks_test

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::runtime_test {
 namespace {
 
 // init_runtime() in the test main re-executes the binary with OMP_WAIT_POLICY=PASSIVE unless
@@ -41,4 +41,4 @@ TEST(Runtime, OpenMpWaitsPassivelyUnlessTheUserChose) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::runtime_test

@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace pdiff {
+namespace pdiff::version_test {
 namespace {
 
 TEST(Version, ReportNamesPdiffLibTorchCudaCudnnAndThreads) {
@@ -20,4 +20,4 @@ TEST(Version, ReportNamesPdiffLibTorchCudaCudnnAndThreads) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::version_test

@@ -6,7 +6,7 @@
 #include "data/dataset.h"
 #include "zoo/batch_schedule.h"
 
-namespace pdiff {
+namespace pdiff::augment_policy_test {
 namespace {
 
 std::string describe(const std::string& name, const std::string& setting) {
@@ -133,4 +133,4 @@ TEST(BatchSchedule, ZooStreamsDoNotReplayBaseTraining) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::augment_policy_test

@@ -12,7 +12,7 @@
 #include "test_util.h"
 #include "zoo/batch_schedule.h"
 
-namespace pdiff {
+namespace pdiff::dataset_test {
 namespace {
 
 using Bytes = std::string;
@@ -438,4 +438,4 @@ TEST(FashionMnist, RealDataLoads) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::dataset_test

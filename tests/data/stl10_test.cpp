@@ -9,7 +9,7 @@
 #include "data/dataset.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::stl10_test {
 namespace {
 
 constexpr int64_t kHw = 96, kPlane = kHw * kHw, kImage = 3 * kPlane;
@@ -143,4 +143,4 @@ TEST(DatasetStl10, BadFilesNameTheFile) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::stl10_test

@@ -13,7 +13,7 @@
 #include "zoo/zoo_file.h"
 #include "run/stage_options.h"
 
-namespace pdiff {
+namespace pdiff::tensor_dataset_test {
 namespace {
 
 using Entries = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -166,4 +166,4 @@ TEST(TensorDataset, ConfigKeysBelongToTensors) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::tensor_dataset_test

@@ -11,7 +11,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::tensors_cli_test {
 namespace {
 
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
@@ -101,4 +101,4 @@ TEST(TensorsCli, BadFileRefusedBeforeWriting) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::tensors_cli_test

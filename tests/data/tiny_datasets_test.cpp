@@ -14,7 +14,7 @@
 #include "zoo/zoo_file.h"
 #include "run/stage_options.h"
 
-namespace pdiff {
+namespace pdiff::tiny_datasets_test {
 namespace {
 
 // Bottom rows minus top rows, and right columns minus left columns, of the mean image.
@@ -146,4 +146,4 @@ TEST(DatasetTiny, LoadFromConfigReportsAugmentation) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::tiny_datasets_test

@@ -19,11 +19,12 @@
 #include <nlohmann/json.hpp>
 
 #include "gen/generate.h"
+#include "gen/model_files.h"
 #include "io/file_io.h"
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::distributed_cli_test {
 namespace {
 
 // A port nobody listens on now: the kernel's pick for a socket bound to port 0.
@@ -123,6 +124,45 @@ void expect_same_zoo(const std::string& a, const std::string& b) {
   EXPECT_EQ(x.base_accuracy, y.base_accuracy) << a << " vs " << b;
 }
 
+// Data-parallel training sums the batch's gradients in another order: the losses of every step
+// agree to float precision, and the weights closely (Adam's steps on near-zero gradients turn
+// rounding into differences of up to lr per step in a few weights, hence a norm, not a maximum).
+constexpr double kLossTolerance = 1e-4;     // relative, every step
+constexpr double kWeightTolerance = 1e-2;   // ||a - b|| / ||a|| over every weight
+void expect_close_training(const std::string& a, const std::string& b) {
+  auto losses = [](const std::string& csv) {
+    std::vector<double> v;
+    std::istringstream in(read_text_file(csv));
+    std::string line;
+    std::getline(in, line);  // step,loss
+    while (std::getline(in, line)) v.push_back(std::stod(line.substr(line.find(',') + 1)));
+    return v;
+  };
+  for (const char* csv : {"/ae_loss.csv", "/ldm_loss.csv"}) {
+    const auto x = losses(a + csv), y = losses(b + csv);
+    ASSERT_EQ(x.size(), y.size()) << csv;
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]) / std::abs(x[i]));
+    EXPECT_LE(worst, kLossTolerance) << csv;
+    std::printf("data-parallel %s: largest relative difference of a step's loss %.3g\n", csv + 1, worst);
+  }
+  auto compare = [&](const torch::nn::Module& x, const torch::nn::Module& y, const char* what) {
+    std::vector<torch::Tensor> vx, vy;
+    for (const auto& p : x.parameters()) vx.push_back(p.detach().reshape({-1}).to(torch::kFloat64));
+    for (const auto& p : y.parameters()) vy.push_back(p.detach().reshape({-1}).to(torch::kFloat64));
+    const torch::Tensor fx = torch::cat(vx), fy = torch::cat(vy);
+    ASSERT_EQ(fx.sizes(), fy.sizes()) << what;
+    const double relative = ((fx - fy).norm() / fx.norm()).item<double>();
+    EXPECT_LE(relative, kWeightTolerance) << what << ": " << a << " vs " << b;
+    std::printf("data-parallel %s: ||difference|| / ||weights|| %.3g, max |difference| %.3g\n", what, relative,
+                (fx - fy).abs().max().item<double>());
+  };
+  const AeModel ax = load_ae(a + "/ae.pt"), ay = load_ae(b + "/ae.pt");
+  compare(*ax.net, *ay.net, "autoencoder");
+  const LdmModel lx = load_ldm(a + "/ldm.pt"), ly = load_ldm(b + "/ldm.pt");
+  compare(*lx.ema, *ly.ema, "denoiser (EMA)");
+}
+
 void expect_same_generated(const std::string& a, const std::string& b) {
   const Generated x = load_generated(a + "/generated.pt"), y = load_generated(b + "/generated.pt");
   EXPECT_TRUE(torch::equal(x.params, y.params)) << a << " vs " << b;
@@ -157,8 +197,8 @@ TEST(DistributedCli, OneTwoAndThreeProcessesWriteTheSameFiles) {
   EXPECT_EQ(out.find("== collect: running"), out.rfind("== collect: running")) << out;
   for (const char* f : {"zoo.pt", "ae.pt", "ldm.pt", "report.json"}) EXPECT_TRUE(file_exists(two + "/" + f)) << f;
   expect_same_zoo(one, two);  // rank 0 collected, both evaluated
-  expect_same_generated(one, two);
-  expect_same_report(one, two);
+  // Trained data-parallel: the same weights but for the order of the gradients' sums.
+  expect_close_training(one, two);
 
   // Three ranks generate from the one-process run's generators.
   test::run_command("mkdir -p '" + three + "'");
@@ -216,7 +256,7 @@ TEST(DistributedCli, ADeadRankZeroStopsTheOthersAndARelaunchCompletes) {
   const std::string tmp = test::temp_dir("dist_kill"), run = tmp + "/run";
   const std::string args = settings(run) + " ae.steps=100000";  // a long autoencoder training
   const auto pids = launch(2, "run", args, tmp + "/log");
-  // Rank 0 trains; rank 1 waits for it. Kill rank 0 in the middle.
+  // Both ranks train the autoencoder, data-parallel. Kill rank 0 in the middle.
   ASSERT_TRUE(wait_for_line(tmp + "/log.0", "ae training")) << logs(tmp + "/log", 2);
   kill(pids[0], SIGKILL);
   const auto start = std::chrono::steady_clock::now();
@@ -224,7 +264,7 @@ TEST(DistributedCli, ADeadRankZeroStopsTheOthersAndARelaunchCompletes) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(codes[1], 1) << logs(tmp + "/log", 2);
   EXPECT_LT(seconds, 60) << "rank 1 noticed rank 0's death only after " << seconds << " s";
-  EXPECT_CONTAINS(read_text_file(tmp + "/log.1"), "rank 1: rank 0 stopped answering during train");
+  EXPECT_CONTAINS(read_text_file(tmp + "/log.1"), "rank 1 of 2: ae training: summing the gradients of step");
   // The zoo was finished before the kill: the relaunch (short training now) keeps it.
   ASSERT_TRUE(file_exists(run + "/zoo.pt"));
   const auto again = wait_all(launch(2, "run", settings(run), tmp + "/again"));
@@ -236,9 +276,9 @@ TEST(DistributedCli, ADeadRankZeroStopsTheOthersAndARelaunchCompletes) {
 
 TEST(DistributedCli, AHungRankStopsTheOthersWithinTheTimeout) {
   const std::string tmp = test::temp_dir("dist_hang"), run = tmp + "/run";
-  const auto pids = launch(2, "run", test::tiny_pipeline(run) + " generate.batch=3 dist.timeout=5", tmp + "/log");
-  // Rank 1 waits while rank 0 trains; stopped there, it is not in the first collective of
-  // generate, where rank 0 then waits dist.timeout and stops naming the step.
+  const auto pids = launch(2, "run", test::tiny_pipeline(run) + " generate.batch=3 dist.timeout=5 ae.steps=100000", tmp + "/log");
+  // Stopped while both train the autoencoder, rank 1 sends no gradients: rank 0 waits
+  // dist.timeout in the step's sum and stops naming it.
   ASSERT_TRUE(wait_for_line(tmp + "/log.0", "== train: running")) << logs(tmp + "/log", 2);
   kill(pids[1], SIGSTOP);
   const auto codes = wait_all({pids[0]}, 300);
@@ -246,11 +286,12 @@ TEST(DistributedCli, AHungRankStopsTheOthersWithinTheTimeout) {
   waitpid(pids[1], nullptr, 0);
   EXPECT_EQ(codes[0], 1) << logs(tmp + "/log", 2);
   const std::string log = read_text_file(tmp + "/log.0");
-  EXPECT_CONTAINS(log, "rank 0 of 2: generate: checking the samples failed: another rank died, hung past dist.timeout = 5 s");
-  EXPECT_FALSE(file_exists(run + "/generated.pt"));
-  EXPECT_TRUE(file_exists(run + "/ldm.pt"));  // what was finished stays
+  EXPECT_CONTAINS(log, "rank 0 of 2: ae training: summing the gradients of step");
+  EXPECT_CONTAINS(log, "another rank died, hung past dist.timeout = 5 s");
+  EXPECT_FALSE(file_exists(run + "/ae.pt"));
+  EXPECT_TRUE(file_exists(run + "/zoo.pt"));  // what was finished stays
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::distributed_cli_test

@@ -7,7 +7,7 @@
 #include "dist/launch.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::launch_test {
 namespace {
 
 EnvLookup env_of(const std::map<std::string, std::string>& vars) {
@@ -99,4 +99,4 @@ TEST(Shares, OneProcessGathersWhatItHas) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::launch_test

@@ -6,7 +6,7 @@
 #include "eval/baseline_cache.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::baseline_cache_test {
 namespace {
 
 Zoo tiny_zoo() {
@@ -49,4 +49,4 @@ TEST(BaselineCache, ReusedOnlyForTheSameZooAndParameters) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::baseline_cache_test

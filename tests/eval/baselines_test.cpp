@@ -15,7 +15,7 @@
 #include "zoo/batch_schedule.h"
 #include "zoo/layout.h"
 
-namespace pdiff {
+namespace pdiff::baselines_test {
 namespace {
 
 // Index of the nearest original (L2) of each row of `models`.
@@ -165,4 +165,4 @@ TEST(Baselines, TheSeedFixesEveryDraw) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::baselines_test

@@ -9,7 +9,7 @@
 #include "eval/evaluate.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::dominance_test {
 namespace {
 
 TEST(Dominance, BetterOrEqualOnBothAxesDominates) {
@@ -99,4 +99,4 @@ TEST(Dominance, OfGeneratedOverEveryBaselineInWords) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::dominance_test

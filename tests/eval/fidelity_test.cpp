@@ -12,7 +12,7 @@
 #include "test_util.h"
 #include "zoo/batch_schedule.h"
 
-namespace pdiff {
+namespace pdiff::fidelity_test {
 namespace {
 
 constexpr int64_t kK = 5;
@@ -200,4 +200,4 @@ TEST(FidelityDistance, PredictionDistanceIsOneMinusIoU) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::fidelity_test

@@ -17,7 +17,7 @@
 #include "eval/plots.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::plots_test {
 namespace {
 
 std::string error_of(const std::function<void()>& fn) {
@@ -292,4 +292,4 @@ TEST(Plots, MissingGnuplotSaysWhatToInstall) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::plots_test

@@ -9,7 +9,7 @@
 #include "core/progress.h"
 #include "eval/projection.h"
 
-namespace pdiff {
+namespace pdiff::projection_test {
 namespace {
 
 // n points on a random 2-D plane through a random offset in `dim` dimensions; also returns the
@@ -181,4 +181,4 @@ TEST(ProjectionGram, GroupsNeverConcatenatedGiveTheSameProjections) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::projection_test

@@ -8,7 +8,7 @@
 #include "io/file_io.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::run_cli_test {
 namespace {
 
 std::string tiny(const std::string& dir) {
@@ -214,4 +214,4 @@ TEST(RunCli, EvalBeforeGenerationAndCorruptFilesAreClearErrors) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::run_cli_test

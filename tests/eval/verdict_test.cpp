@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::verdict_test {
 namespace {
 
 GroupResult group(const std::string& name, double mean, double min, double max_sim) {
@@ -130,4 +130,4 @@ TEST(Verdict, AReportWithoutTheGeneratedOrOriginalGroupIsAnError) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::verdict_test

@@ -8,7 +8,7 @@
 #include "zoo/batch_schedule.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::autoencoder_test {
 namespace {
 
 AutoencoderConfig small_config() {
@@ -136,4 +136,4 @@ TEST(Autoencoder, LearnsToReconstruct) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::autoencoder_test

@@ -11,7 +11,7 @@
 #include "test_util.h"
 #include "run/stage_options.h"
 
-namespace pdiff {
+namespace pdiff::diffusion_test {
 namespace {
 
 TEST(NoiseSchedule, LinearBetasAndCumulativeProduct) {
@@ -197,4 +197,4 @@ TEST(Samplers, DdimWithEtaZeroIsDeterministicGivenStartNoise) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::diffusion_test

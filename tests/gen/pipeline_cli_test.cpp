@@ -16,7 +16,7 @@
 #include "zoo/zoo_file.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::pipeline_cli_test {
 namespace {
 
 // Small but real: 1000 training images, 500 test images, K = 20, tiny generative models.
@@ -267,4 +267,4 @@ TEST(PipelineCli, TrainingResumesAfterInterruptionWithTheSameResult) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::pipeline_cli_test

@@ -4,7 +4,7 @@
 
 #include "models/classifier.h"
 
-namespace pdiff {
+namespace pdiff::standardizer_test {
 namespace {
 
 ParamLayout convnet_bn_layout() {
@@ -73,4 +73,4 @@ TEST(Standardizer, SavesAndLoads) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::standardizer_test

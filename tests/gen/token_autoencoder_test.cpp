@@ -7,7 +7,7 @@
 #include "zoo/batch_schedule.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::token_autoencoder_test {
 namespace {
 
 TokenAutoencoderConfig small_config() {
@@ -98,4 +98,4 @@ TEST(TokenAutoencoder, LearnsALowDimensionalZoo) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::token_autoencoder_test

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::trainer_test {
 namespace {
 
 struct Fixture {
@@ -19,7 +19,8 @@ struct Fixture {
     l.partial_path = dir + "/toy.partial.pt";
     l.csv_path = dir + "/toy_loss.csv";
     l.fingerprint = "f";
-    l.loss = [this, nan_at](int64_t step) {
+    l.batch = 32;
+    l.loss = [this, nan_at](int64_t step, const Share&) {
       auto loss = torch::mse_loss(net(x), y);
       return step == nan_at ? loss * std::numeric_limits<float>::quiet_NaN() : loss;
     };
@@ -69,4 +70,4 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::trainer_test

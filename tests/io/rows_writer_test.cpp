@@ -17,7 +17,7 @@
 #include "io/rows_writer.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::rows_writer_test {
 namespace {
 
 int64_t file_size(const std::string& path) {
@@ -220,4 +220,4 @@ TEST(ZipWriter, EntriesAndOffsetsPastFourGigabytesUseZip64) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::rows_writer_test

@@ -4,7 +4,7 @@
 
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::affine_relu_test {
 namespace {
 
 TEST(AffineRelu, PooledAffineReluPicksMaxOrMinBySign) {
@@ -28,4 +28,4 @@ TEST(AffineRelu, RejectsMismatchedShapes) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::affine_relu_test

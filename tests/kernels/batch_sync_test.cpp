@@ -4,7 +4,7 @@
 
 #include <thread>
 
-namespace pdiff {
+namespace pdiff::batch_sync_test {
 namespace {
 
 TEST(BatchSync, EveryWorkerGetsTheSumRoundAfterRound) {
@@ -55,4 +55,4 @@ TEST(BatchSync, ScopeSetsTheThreadsSplitAndRestoresIt) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::batch_sync_test

@@ -4,7 +4,7 @@
 
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::bn_pool_relu_test {
 namespace {
 
 // The fused op against BatchNorm2d -> max_pool2d -> relu: output, running statistics and the
@@ -80,4 +80,4 @@ TEST(BnPoolRelu, EvalModeMatchesTheUnfusedOperators) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::bn_pool_relu_test

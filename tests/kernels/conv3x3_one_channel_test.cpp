@@ -5,7 +5,7 @@
 
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::conv3x3_one_channel_test {
 namespace {
 
 // Forward and weight gradient against float64 conv2d.
@@ -67,4 +67,4 @@ TEST(Conv3x3OneChannel, RejectsOtherShapes) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::conv3x3_one_channel_test

@@ -3,7 +3,7 @@
 
 #include "kernels/conv3x3_small.h"
 
-namespace pdiff {
+namespace pdiff::conv3x3_small_test {
 namespace {
 
 TEST(Conv3x3Small, Winograd4x4MatchesConv2dInDoublePrecision) {
@@ -26,4 +26,4 @@ TEST(Conv3x3Small, Winograd4x4MatchesConv2dInDoublePrecision) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::conv3x3_small_test

@@ -3,7 +3,7 @@
 #include "kernels/conv3x3_small.h"
 #include "models/convnet4.h"
 
-namespace pdiff {
+namespace pdiff::convnet4_fast_tail_test {
 namespace {
 
 TEST(ConvNet4FastTail, Conv3x3On3x3MatchesConv2d) {
@@ -80,4 +80,4 @@ TEST(ConvNet4FastTail, SameLogitsAsTheStagesWithNegativeBnWeights) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::convnet4_fast_tail_test

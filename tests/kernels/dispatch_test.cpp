@@ -9,7 +9,7 @@
 #include "zoo/split_batch_step.h"
 #include "zoo/tail_evaluator.h"
 
-namespace pdiff {
+namespace pdiff::dispatch_test {
 namespace {
 
 // Sets the kernel choice for one scope.
@@ -101,4 +101,4 @@ TEST(KernelDispatch, GenericPathDoesNotSplitBatches) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::dispatch_test

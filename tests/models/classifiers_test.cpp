@@ -9,7 +9,7 @@
 #include "models/classifier.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::classifiers_test {
 namespace {
 
 ClassifierSpec spec_for(const std::string& arch) {
@@ -247,4 +247,4 @@ TEST(ConvNext, TimmNamesAndCounts) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::classifiers_test

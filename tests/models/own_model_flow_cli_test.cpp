@@ -20,7 +20,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::own_model_flow_cli_test {
 namespace {
 
 struct Flow {
@@ -58,7 +58,7 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
                           test::pdiff_binary() + " --work " + work + " --model " + flow.model +
                           " --modes " + join(flow.modes) + " --margins " + margins +
                           " --train " + std::to_string(flow.train) + " --test 5000 --epochs " +
-                          std::to_string(flow.epochs) + " --k 30 --export 2 --check-generated 10 --check-originals 5" +
+                          std::to_string(flow.epochs) + " --k 30 --export 2 --check-generated 5 --check-originals 3" +
                           " generate.n=30 eval.baseline_n=2 eval.tsne=false";
   std::string out;
   const int rc = test::run_command("timeout 900 " + cmd, &out);
@@ -108,4 +108,4 @@ INSTANTIATE_TEST_SUITE_P(Flows, OwnModelFlow,
                          [](const auto& info) { return info.param.model; });
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::own_model_flow_cli_test

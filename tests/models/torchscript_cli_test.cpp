@@ -13,7 +13,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::torchscript_cli_test {
 namespace {
 
 std::string tiny(const std::string& dir) {
@@ -146,4 +146,4 @@ TEST(TorchScriptCli, BadModulesRefusedWithTheShapes) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::torchscript_cli_test

@@ -14,7 +14,7 @@
 #include "zoo/tail_evaluator.h"
 #include "zoo/weights_file.h"
 
-namespace pdiff {
+namespace pdiff::torchscript_prefix_test {
 namespace {
 
 const int64_t kTestImages = 300;
@@ -211,4 +211,4 @@ TEST_F(TorchScriptPrefix, UnprovableModulesRunTheFullForward) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::torchscript_prefix_test

@@ -16,7 +16,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::breadth_cli_test {
 namespace {
 
 // Tiny budgets: 64 training and 32 test images, K = 4, tiny generator (conv or tokens), 3
@@ -178,4 +178,4 @@ TEST(EveryMode, IterationModeWholeConvNet4) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::breadth_cli_test

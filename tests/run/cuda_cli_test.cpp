@@ -9,7 +9,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::cuda_cli_test {
 namespace {
 
 // A little more data than the tiny run: the comparison of accuracies needs it.
@@ -55,4 +55,4 @@ TEST(CudaCli, Bf16TrainingRunsOnTheGpu) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::cuda_cli_test

@@ -8,7 +8,7 @@
 
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::docs_commands_cli_test {
 namespace {
 
 std::string doc_runner(const std::string& repo) {
@@ -42,4 +42,4 @@ TEST(DocsCommandsCli, ABrokenCommandFails) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::docs_commands_cli_test

@@ -10,7 +10,7 @@
 #include "io/file_io.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::generic_kernels_cli_test {
 namespace {
 
 std::string tiny(const std::string& dir) { return test::tiny_pipeline(dir) + " threads=2"; }
@@ -58,4 +58,4 @@ TEST(GenericKernelsCli, PipelineRunsAndEvaluatesAsTheHandWrittenKernels) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::generic_kernels_cli_test

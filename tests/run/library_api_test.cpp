@@ -9,7 +9,7 @@
 #include "zoo/collect.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::library_api_test {
 namespace {
 
 TEST(LibraryApi, StagesRunFromOptionsStructsWithoutAConfig) {
@@ -48,4 +48,4 @@ TEST(LibraryApi, StagesRunFromOptionsStructsWithoutAConfig) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::library_api_test

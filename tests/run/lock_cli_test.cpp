@@ -11,7 +11,7 @@
 #include "io/file_io.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::lock_cli_test {
 namespace {
 
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
@@ -87,4 +87,4 @@ TEST(LockCli, ARefusedRunLeavesNoDirectory) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::lock_cli_test

@@ -7,7 +7,7 @@
 #include "io/file_io.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::precision_cli_test {
 namespace {
 
 TEST(PrecisionCli, Bf16TrainsEveryStageAndIsRecorded) {
@@ -29,4 +29,4 @@ TEST(PrecisionCli, Bf16TrainsEveryStageAndIsRecorded) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::precision_cli_test

@@ -8,7 +8,7 @@
 #include "kernels/dispatch.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::stage_options_test {
 namespace {
 
 TEST(StageOptions, ThreadsFromConfigAndCpuOnly) {
@@ -162,4 +162,4 @@ TEST(StageOptions, StructDefaultsEqualTheConfigDefaults) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::stage_options_test

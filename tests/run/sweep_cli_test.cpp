@@ -10,7 +10,7 @@
 #include "io/file_io.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::sweep_cli_test {
 namespace {
 
 using json = nlohmann::json;
@@ -237,4 +237,4 @@ TEST(SweepCli, BadWordsStopBeforeAnythingIsWritten) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::sweep_cli_test

@@ -5,7 +5,7 @@
 #include "run/sweep_grid.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::sweep_grid_test {
 namespace {
 
 using Words = std::vector<std::string>;
@@ -67,4 +67,4 @@ TEST(SweepGrid, BadWordsSayWhatToWrite) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::sweep_grid_test

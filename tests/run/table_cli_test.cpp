@@ -8,7 +8,7 @@
 #include "run/table_row.h"
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::table_cli_test {
 namespace {
 
 using json = nlohmann::json;
@@ -170,4 +170,4 @@ TEST(TableCli, BadInputStopsBeforeAnythingRuns) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::table_cli_test

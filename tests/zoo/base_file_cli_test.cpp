@@ -12,7 +12,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::base_file_cli_test {
 namespace {
 
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
@@ -132,4 +132,4 @@ TEST(BaseFileCliBad, OrderedDictLoadsOrSaysHowToSave) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::base_file_cli_test

@@ -18,7 +18,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::collect_cli_test {
 namespace {
 
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
@@ -279,4 +279,4 @@ TEST(CollectCli, ResumeAfterKillEqualsUninterruptedRun) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::collect_cli_test

@@ -8,7 +8,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::corrupt_files_cli_test {
 namespace {
 
 std::string tiny(const std::string& run_dir) {
@@ -55,4 +55,4 @@ TEST(CorruptFilesCli, NamedByTheStageThatReadsThemAndACorruptBaseIsRetrained) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::corrupt_files_cli_test

@@ -13,7 +13,7 @@
 #include "test_util.h"
 #include "zoo/zoo_file.h"
 
-namespace pdiff {
+namespace pdiff::import_cli_test {
 namespace {
 
 const std::string kSettings = " model.arch=mlp data.train_limit=2000 data.test_limit=500 threads=2";
@@ -173,4 +173,4 @@ TEST(ImportCli, BadCheckpointsRefusedBeforeWriting) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::import_cli_test

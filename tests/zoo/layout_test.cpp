@@ -11,7 +11,7 @@
 #include "test_util.h"
 #include "zoo/layout.h"
 
-namespace pdiff {
+namespace pdiff::layout_test {
 namespace {
 
 ClassifierSpec convnet4_spec() {
@@ -224,4 +224,4 @@ TEST(Layout, SaveLoadDictFile) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::layout_test

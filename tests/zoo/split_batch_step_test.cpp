@@ -4,7 +4,7 @@
 
 #include "test_util.h"
 
-namespace pdiff {
+namespace pdiff::split_batch_step_test {
 namespace {
 
 ClassifierSpec convnet4_spec() {
@@ -188,4 +188,4 @@ TEST(SplitBatchStep, WorkerCountProperties) {
 }
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::split_batch_step_test

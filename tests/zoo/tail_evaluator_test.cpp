@@ -9,7 +9,7 @@
 #include "zoo/layout.h"
 #include "zoo/tail_evaluator.h"
 
-namespace pdiff {
+namespace pdiff::tail_evaluator_test {
 namespace {
 
 // A model with non-trivial BN running statistics: a few train-mode forwards on shifted,
@@ -269,4 +269,4 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 }  // namespace
-}  // namespace pdiff
+}  // namespace pdiff::tail_evaluator_test

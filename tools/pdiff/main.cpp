@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
     }
     if (*train) {
       pdiff::Config cfg = resolve(train_args);
-      pdiff::on_main_rank("train", [&] { pdiff::train(pdiff::run_context(cfg), pdiff::train_options(cfg)); });
+      pdiff::train(pdiff::run_context(cfg), pdiff::train_options(cfg));  // every rank: data-parallel
     }
     if (*generate) {
       pdiff::Config cfg = resolve(generate_args);
