@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The stages split across ranks (generate, eval), one process x 2 threads against 2 processes x
-# 1 thread on one machine, in one run, on a run directory whose zoo and generators are trained
-# (e.g. the benchmark task's: build/pdiff run --config configs/fmnist-convnet4.yaml). Each
-# variant works on its own copy of the directory; prints the seconds of each stage, their
-# ratio, and whether the two wrote the same generated.pt.
+# Every stage, one process x 2 threads against 2 processes x 1 thread on one machine, in one
+# run, on a run directory whose zoo and generators are trained (e.g. the benchmark task's:
+# build/pdiff run --config configs/fmnist-convnet4.yaml). Each variant works on its own copies
+# of the directory: a seeds-mode zoo of SEEDS_K runs (default 20) from the run's base, the
+# generators trained anew from the run's zoo (data-parallel with two ranks), then generate and
+# eval with the run's own generators. Prints the seconds of each stage, their ratio, whether the
+# two wrote the same zoo.pt and generated.pt, and how close their training losses came.
 #   bench/dist_stages.sh RUN_DIR [KEY=VALUE ...]     e.g. generate.batch=25 (4 batches of 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ stage() {  # VARIANT STAGE [KEY=VALUE ...]: prints the stage's seconds
   local variant=$1 stage=$2 dir="$work/$1" start pids=() port
   shift 2
   start=$(ms)
-  if [ "$variant" = one ]; then
+  if [ "${variant%%-*}" = one ]; then
     build/pdiff "$stage" -q --run "$dir" threads=2 "$@" >/dev/null
   else
     port=$(( 29700 + RANDOM % 200 ))
@@ -36,17 +38,37 @@ stage() {  # VARIANT STAGE [KEY=VALUE ...]: prints the stage's seconds
 }
 
 extra=("$@")
+seeds_k="${SEEDS_K:-20}"
 for v in one two; do
-  mkdir -p "$work/$v"
+  mkdir -p "$work/$v" "$work/$v-seeds" "$work/$v-train"
   cp "$src"/{zoo,ae,ldm,base}.pt "$src/config.yaml" "$work/$v/"
-  [ -f "$src/base.json" ] && cp "$src/base.json" "$work/$v/"
+  cp "$src"/{zoo,base}.pt "$src/config.yaml" "$work/$v-train/"
+  cp "$src/base.pt" "$src/config.yaml" "$work/$v-seeds/"
+  [ -f "$src/base.json" ] && cp "$src/base.json" "$work/$v/" && cp "$src/base.json" "$work/$v-train/" && cp "$src/base.json" "$work/$v-seeds/"
 done
-printf "%-10s %22s %22s %8s\n" stage "1 process x 2 threads" "2 processes x 1 thread" ratio
+row() {  # NAME A B
+  printf "%-22s %20s s %20s s %7sx\n" "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.2f", a / b }')"
+}
+printf "%-22s %22s %22s %8s\n" stage "1 process x 2 threads" "2 processes x 1 thread" ratio
+seeds=(zoo.mode=seeds "zoo.k=$seeds_k")
+row "collect (seeds, K=$seeds_k)" "$(stage one-seeds collect "${seeds[@]}" "${extra[@]}")" \
+  "$(stage two-seeds collect "${seeds[@]}" "${extra[@]}")"
+row train "$(stage one-train train "${extra[@]}")" "$(stage two-train train "${extra[@]}")"
 for s in generate eval; do
-  a=$(stage one "$s" "${extra[@]}")
-  b=$(stage two "$s" "${extra[@]}")
-  printf "%-10s %20s s %20s s %7sx\n" "$s" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')"
+  row "$s" "$(stage one "$s" "${extra[@]}")" "$(stage two "$s" "${extra[@]}")"
 done
+/usr/bin/python3 - "$work" <<'EOF2'
+import sys, torch
+w = sys.argv[1]
+a, b = (torch.load(f"{w}/{v}-seeds/zoo.pt", weights_only=True) for v in ("one", "two"))
+print("seeds-mode zoo.pt:", "the same checkpoints" if torch.equal(a["params"], b["params"]) else
+      "DIFFERENT checkpoints (two threads against one change the sums: compare at equal threads)",
+      "and accuracies" if torch.equal(a["accuracy"], b["accuracy"]) else "(accuracies differ)")
+for f in ("ae_loss.csv", "ldm_loss.csv"):
+    x, y = ([float(l.split(",")[1]) for l in open(f"{w}/{v}-train/{f}").read().split()[1:]] for v in ("one", "two"))
+    print(f"{f}: largest relative difference of a step's loss, data-parallel against one process: "
+          f"{max(abs(p - q) / abs(p) for p, q in zip(x, y)):.2e}")
+EOF2
 /usr/bin/python3 - "$work/one/generated.pt" "$work/two/generated.pt" <<'EOF'
 import sys, torch
 a, b = (torch.load(p, weights_only=True) for p in sys.argv[1:])

@@ -52,6 +52,9 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
                              std::to_string(world) + " ranks, which share every batch; raise it or run fewer ranks");
   // The rank's share of the batch mean: the ranks' losses and gradients sum to the batch's.
   const double share = static_cast<double>(part.size()) / static_cast<double>(loop.batch);
+  if (world > 1)
+    std::fprintf(stderr, "%s: data-parallel over %d ranks (%lld of each batch's %lld rows on rank %d)\n",
+                 loop.name.c_str(), world, (long long)part.size(), (long long)loop.batch, dist_rank());
   AdamW opt(params, loop.weight_decay);
   // On the module's device: no host sync per step, one per block below.
   torch::Tensor losses = torch::zeros({loop.steps}, torch::TensorOptions().device(device_of(module)));

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "dist/group.h"
 #include "io/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
@@ -94,17 +95,18 @@ void run_point(const Job& job, const std::vector<Job>& jobs, const std::vector<s
   for (const auto& other : jobs)  // only points on the same zoo can share anything
     if (other.shares["collect"] == job.shares["collect"]) candidates.push_back(other.cfg.s("run_dir"));
   candidates.insert(candidates.end(), earlier.begin(), earlier.end());
-  std::string from;
-  const int shared = share_stages(job.cfg, candidates, &from);
-  if (shared > 0) {
-    std::string names;
-    for (int s = 0; s < shared; ++s) names += (s ? ", " : "") + std::string(shared_stages()[s].name);
-    std::fprintf(stderr, "== sweep: %s shared with %s (linked, not recomputed)\n", names.c_str(), from.c_str());
-  }
-  {
+  // Files are rank 0's: the other ranks of a job wait, then see them.
+  on_main_rank("sweep: sharing stages", [&] {
+    std::string from;
+    const int shared = share_stages(job.cfg, candidates, &from);
+    if (shared > 0) {
+      std::string names;
+      for (int s = 0; s < shared; ++s) names += (s ? ", " : "") + std::string(shared_stages()[s].name);
+      std::fprintf(stderr, "== sweep: %s shared with %s (linked, not recomputed)\n", names.c_str(), from.c_str());
+    }
     RunDirLock lock(dir, /*create=*/true);
     write_file_atomic(dir + "/config.yaml", job.cfg.to_yaml());  // collect writes it too, but a shared collect does not run here
-  }
+  });
   open_run_context(job.cfg);
   run_all(job.cfg);
 }
@@ -139,20 +141,22 @@ int run_sweep(const SweepArgs& args) {
     Stopwatch point_timer;
     bool skipped = false;
     try {
-      skipped = stage_status(job.cfg).eval;
-      if (!skipped) run_point(job, jobs, earlier);
-      json row = sweep_row(int(i) + 1, job.point.name, dir, key_names, job.shares);
-      sweep["points"].push_back(row);
-      // The originals and baselines once per zoo, from its first finished point.
-      const int zoo = job.shares["collect"];
-      json* z = nullptr;
-      for (auto& entry : sweep["zoos"])
-        if (entry["zoo"] == zoo) z = &entry;
-      if (!z) {
-        sweep["zoos"].push_back({{"zoo", zoo}, {"run_dir", dir}, {"points", json::array()}, {"groups", sweep_baselines(dir)}});
-        z = &sweep["zoos"].back();
-      }
-      (*z)["points"].push_back(int(i) + 1);
+      skipped = dist_broadcast_int(stage_status(job.cfg).eval, "sweep: the point's state") != 0;
+      if (!skipped) run_point(job, jobs, earlier);  // on every rank of a job: its stages split their work
+      on_main_rank("sweep: the point's row", [&] {
+        json row = sweep_row(int(i) + 1, job.point.name, dir, key_names, job.shares);
+        sweep["points"].push_back(row);
+        // The originals and baselines once per zoo, from its first finished point.
+        const int zoo = job.shares["collect"];
+        json* z = nullptr;
+        for (auto& entry : sweep["zoos"])
+          if (entry["zoo"] == zoo) z = &entry;
+        if (!z) {
+          sweep["zoos"].push_back({{"zoo", zoo}, {"run_dir", dir}, {"points", json::array()}, {"groups", sweep_baselines(dir)}});
+          z = &sweep["zoos"].back();
+        }
+        (*z)["points"].push_back(int(i) + 1);
+      });
     } catch (const std::exception& e) {
       std::string msg = error_text(e);
       std::fprintf(stderr, "pdiff: error: sweep point %zu (%s): %s\n", i + 1, job.point.label().c_str(), msg.c_str());
@@ -161,7 +165,7 @@ int run_sweep(const SweepArgs& args) {
     json pending = json::array();
     for (size_t j = i + 1; j < jobs.size(); ++j) pending.push_back(jobs[j].point.name);
     sweep["pending"] = pending;
-    write_sweep(args, sweep);
+    on_main_rank("sweep: writing its table", [&] { write_sweep(args, sweep); });
     const size_t left = jobs.size() - i - 1;
     if (!skipped) ++ran, ran_s += point_timer.seconds();
     std::string eta;  // the mean point so far: an upper bound where later points share stages
@@ -170,6 +174,7 @@ int run_sweep(const SweepArgs& args) {
                  skipped ? "up to date, skipped" : "done", point_timer.seconds(), timer.seconds(), left, eta.c_str());
   }
   const std::string base = args.out_dir + "/" + args.name;
+  if (!is_main_rank()) return int(sweep["failed"].size());
   std::printf("\n%s\nSweep: %s.md, %s.json, %s.png\n", sweep_markdown(sweep).c_str(), base.c_str(), base.c_str(),
               base.c_str());
   return int(sweep["failed"].size());

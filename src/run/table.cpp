@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "dist/group.h"
 #include "io/file_io.h"
 #include "core/run_lock.h"
 #include "core/runtime.h"
@@ -80,8 +81,8 @@ int run_table(const TableArgs& args) {
                  dir.c_str());
     try {
       open_run_context(job.cfg);
-      run_all(job.cfg);
-      rows.push_back(table_row(job.path, dir));
+      run_all(job.cfg);  // on every rank of a job: its stages split their work
+      on_main_rank("table: its row", [&] { rows.push_back(table_row(job.path, dir)); });
     } catch (const std::exception& e) {
       std::string msg = error_text(e);
       std::fprintf(stderr, "pdiff: error: config %s: %s\n", job.path.c_str(), msg.c_str());
@@ -89,8 +90,9 @@ int run_table(const TableArgs& args) {
     }
     json pending = json::array();
     for (size_t j = i + 1; j < jobs.size(); ++j) pending.push_back(jobs[j].path);
-    write_table(args, rows, failed, pending);
+    on_main_rank("table: writing table.md", [&] { write_table(args, rows, failed, pending); });
   }
+  if (!is_main_rank()) return int(failed.size());
   std::printf("\n%s\nTable: %s/table.md, %s/table.json\n", table_markdown(rows).c_str(), args.out_dir.c_str(),
               args.out_dir.c_str());
   return int(failed.size());

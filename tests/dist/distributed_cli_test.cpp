@@ -240,6 +240,25 @@ TEST(DistributedCli, SeedsModeZooIsTheSameAtOneTwoAndThreeProcessesAndResumesAcr
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
+// pdiff sweep runs each point on every rank: the collection's evaluation, the training, the
+// generation and the evaluation of each point are split; rank 0 alone shares stages between
+// points and writes the sweep's table.
+TEST(DistributedCli, SweepRunsEachPointOnEveryRank) {
+  const std::string tmp = test::temp_dir("dist_sweep"), out = tmp + "/sweeps";
+  std::string args = "--out " + out + " --name eta generate.eta=0,1" + settings("");
+  args.replace(args.find(" run_dir= "), 10, " ");  // the sweep names each point's run_dir
+  const auto codes = wait_all(launch(2, "sweep", args, tmp + "/log"));
+  ASSERT_EQ(codes, (std::vector<int>{0, 0})) << logs(tmp + "/log", 2);
+  const std::string log0 = read_text_file(tmp + "/log.0");
+  EXPECT_CONTAINS(log0, "== sweep: collect, train shared with");  // the second point's zoo and generators
+  EXPECT_CONTAINS(log0, "ae: data-parallel over 2 ranks (5 of each batch's 10 rows on rank 0)");  // both trained
+  const auto sweep = nlohmann::json::parse(read_text_file(out + "/eta.json"));
+  ASSERT_EQ(sweep["points"].size(), 2u) << sweep.dump(2);
+  for (const auto& point : sweep["points"])
+    EXPECT_TRUE(file_exists(point["run_dir"].get<std::string>() + "/report.json")) << point.dump();
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
 TEST(DistributedCli, RanksWithOtherSettingsStopNamingTheKey) {
   const std::string tmp = test::temp_dir("dist_mismatch");
   const auto codes = wait_all(launch(2, "generate", settings(tmp + "/run"), tmp + "/log",

@@ -198,8 +198,7 @@ int main(int argc, char** argv) {
       pdiff::TableArgs t = table_args(table_words, table_out, argc, argv);
       pdiff::join_job(t.command);
       if (pdiff::dist_rank() != 0) quiet_rank();
-      int failed = 0;  // each config in turn on rank 0 (docs/distributed.md)
-      pdiff::on_main_rank("table", [&] { failed = pdiff::run_table(t); });
+      const int failed = pdiff::run_table(t);  // each config in turn on every rank (docs/distributed.md)
       if (failed > 0) {
         std::fprintf(stderr, "pdiff: error: %d of %zu configs failed (errors above); %s/table.md holds the others\n",
                      failed, t.configs.size(), t.out_dir.c_str());
@@ -210,8 +209,7 @@ int main(int argc, char** argv) {
       sweep_args.command = "pdiff " + pdiff::shell_command(std::vector<std::string>(argv + 1, argv + argc));
       pdiff::join_job(sweep_args.command);
       if (pdiff::dist_rank() != 0) quiet_rank();
-      int failed = 0;  // each point in turn on rank 0 (docs/distributed.md)
-      pdiff::on_main_rank("sweep", [&] { failed = pdiff::run_sweep(sweep_args); });
+      const int failed = pdiff::run_sweep(sweep_args);  // each point in turn on every rank (docs/distributed.md)
       if (failed > 0) {
         std::fprintf(stderr, "pdiff: error: %d points of the sweep failed (errors above); %s/%s.md holds the others\n",
                      failed, sweep_args.out_dir.c_str(), sweep_args.name.c_str());
