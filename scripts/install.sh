@@ -45,7 +45,8 @@ fi
 [ "$build" -eq 1 ] || exit 0
 
 # A unity build (16 files a compiler run) halves the build from scratch (5 min instead of 10 on
-# the 2-core machine); PDIFF_UNITY=OFF builds file by file, quicker to rebuild after one edit.
+# the 2-core machine: each compiler run spends ~6 s loading the precompiled LibTorch header);
+# PDIFF_UNITY=OFF builds file by file, quicker to rebuild after one edit.
 unity="-DCMAKE_UNITY_BUILD=${PDIFF_UNITY:-ON} -DCMAKE_UNITY_BUILD_BATCH_SIZE=16"
 dir=build
 torch=()
@@ -73,7 +74,9 @@ elif [ "$tests" -eq 1 ]; then
   # (`cmake --build build --target bench_collect`, or all: `cmake --build build`). CI builds
   # them against the other LibTorch (.ci/run), so a benchmark that stops compiling is caught.
   configure -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON
-  cmake --build "$dir" -j "$(nproc)" --target pdiff pdiff_tests
+  # One target (it depends on pdiff): CMake's makefiles build the targets named on one command
+  # line one after another, so `pdiff pdiff_tests` would leave a core idle during pdiff's link.
+  cmake --build "$dir" -j "$(nproc)" --target pdiff_tests
 else
   # Only what the experiment runs: the library and the `pdiff` program.
   configure
