@@ -11,6 +11,9 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// An exception's message as a person should read it: LibTorch's errors without their backtrace.
+std::string error_text(const std::exception& e);
+
 // Throws Error(message) when cond is false.
 inline void check(bool cond, const std::string& message) {
   if (!cond) throw Error(message);

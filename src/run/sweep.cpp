@@ -31,18 +31,18 @@ namespace {
 
 using json = nlohmann::json;
 
-struct Job {
+struct SweepJob {
   SweepPoint point;
   Config cfg;
   json shares;  // stage -> 1-based number of the first point with the same fingerprint
 };
 
-std::vector<Job> load_jobs(const SweepArgs& args, const SweepGrid& grid) {
+std::vector<SweepJob> load_jobs(const SweepArgs& args, const SweepGrid& grid) {
   check(!args.name.empty() && args.name.find('/') == std::string::npos && args.name[0] != '.',
         "--name " + args.name + ": give a plain file name (no '/', not starting with '.'); nothing was run");
   check(args.config_path.empty() || file_exists(args.config_path),
         args.config_path + ": config file not found; nothing was run");
-  std::vector<Job> jobs;
+  std::vector<SweepJob> jobs;
   for (const auto& p : sweep_points(grid)) {
     std::vector<std::string> overrides = grid.fixed;
     for (const auto& o : p.overrides()) overrides.push_back(o);
@@ -60,11 +60,6 @@ std::vector<Job> load_jobs(const SweepArgs& args, const SweepGrid& grid) {
   return jobs;
 }
 
-std::string error_text(const std::exception& e) {
-  if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
-  return e.what();
-}
-
 void write_sweep(const SweepArgs& args, const json& sweep) {
   make_dirs(args.out_dir);
   const std::string base = args.out_dir + "/" + args.name;
@@ -75,7 +70,7 @@ void write_sweep(const SweepArgs& args, const json& sweep) {
 
 // Run directories that earlier sweeps left in `out` (a zoo of another sweep in the same folder
 // is shared too; share_stages takes only what is current for the point's own keys).
-std::vector<std::string> earlier_run_dirs(const std::string& out, const std::vector<Job>& jobs) {
+std::vector<std::string> earlier_run_dirs(const std::string& out, const std::vector<SweepJob>& jobs) {
   std::vector<std::string> dirs;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
@@ -89,7 +84,7 @@ std::vector<std::string> earlier_run_dirs(const std::string& out, const std::vec
 }
 
 // Runs one point: shares what another point's directory has for it, then `pdiff run`.
-void run_point(const Job& job, const std::vector<Job>& jobs, const std::vector<std::string>& earlier) {
+void run_point(const SweepJob& job, const std::vector<SweepJob>& jobs, const std::vector<std::string>& earlier) {
   const std::string dir = job.cfg.s("run_dir");
   std::vector<std::string> candidates;
   for (const auto& other : jobs)  // only points on the same zoo can share anything
@@ -115,7 +110,7 @@ void run_point(const Job& job, const std::vector<Job>& jobs, const std::vector<s
 
 int run_sweep(const SweepArgs& args) {
   const SweepGrid grid = parse_sweep_words(args.words);
-  const std::vector<Job> jobs = load_jobs(args, grid);
+  const std::vector<SweepJob> jobs = load_jobs(args, grid);
   const std::vector<std::string> earlier = earlier_run_dirs(args.out_dir, jobs);
   RunDirLock lock(args.out_dir, /*create=*/true);  // each point's run_dir is locked by run_all
   json keys = json::array();
@@ -134,7 +129,7 @@ int run_sweep(const SweepArgs& args) {
   int ran = 0;
   double ran_s = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const Job& job = jobs[i];
+    const SweepJob& job = jobs[i];
     const std::string dir = job.cfg.s("run_dir");
     std::fprintf(stderr, "=== sweep: point %zu of %zu: %s (run_dir %s)\n", i + 1, jobs.size(),
                  job.point.label().c_str(), dir.c_str());

@@ -8,6 +8,7 @@
 #include "io/file_io.h"
 #include "eval/dominance.h"
 #include "eval/plots.h"
+#include "run/table_row.h"
 
 namespace pdiff {
 
@@ -38,19 +39,13 @@ json group_figures(const json& g) {
           {"fidelity", g.value("fidelity", json(nullptr))}};
 }
 
-std::string fmt(const char* f, const json& v) {
-  if (!v.is_number()) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v.get<double>());
-  return buf;
-}
 
 // "precision / recall / coverage" of one space of a fidelity object, "n/a" where absent.
 std::string prc(const json& fidelity, const char* space) {
   if (!fidelity.is_object() || !fidelity.contains(space)) return "n/a";
   const json& f = fidelity[space];
-  return fmt("%.2f", f.value("precision", json(nullptr))) + " / " + fmt("%.2f", f.value("recall", json(nullptr))) +
-         " / " + fmt("%.2f", f.value("coverage", json(nullptr)));
+  return format_figure("%.2f", f.value("precision", json(nullptr))) + " / " + format_figure("%.2f", f.value("recall", json(nullptr))) +
+         " / " + format_figure("%.2f", f.value("coverage", json(nullptr)));
 }
 
 std::string value_text(const json& v) {
@@ -162,22 +157,22 @@ std::string sweep_markdown(const json& sweep) {
     md << "| " << own << " |";
     for (const auto& k : keys) md << " " << value_text(p["values"][k.get<std::string>()]) << " |";
     const int n_baselines = d["dominates"].get<int>() + d["dominated"].get<int>() + d["neither"].get<int>();
-    md << " " << sh["collect"] << " | " << fmt("%.2f", g["best"]) << " / " << fmt("%.2f", g["mean"]) << " / "
-       << fmt("%.2f", g["median"]) << " | " << fmt("%.3f", g["max_iou"]) << " | "
-       << fmt("%.3f", s["generated_generated"]) << " (" << fmt("%.3f", s["origin_origin"]) << ") | "
+    md << " " << sh["collect"] << " | " << format_figure("%.2f", g["best"]) << " / " << format_figure("%.2f", g["mean"]) << " / "
+       << format_figure("%.2f", g["median"]) << " | " << format_figure("%.3f", g["max_iou"]) << " | "
+       << format_figure("%.3f", s["generated_generated"]) << " (" << format_figure("%.3f", s["origin_origin"]) << ") | "
        << prc(p["fidelity"], "param") << " | " << prc(p["fidelity"], "pred") << " | " << d["dominates"] << " of "
        << n_baselines << " | " << d["dominated"] << " | " << (p["goal_met"].get<bool>() ? "yes" : "no") << " | ";
     auto stage = [&](const char* key, const char* group) {
       const int from = sh.at(group);
       if (from != own) return "[" + std::to_string(from) + "]";
       sweep_s += t[key].is_number() ? t[key].get<double>() : 0.0;
-      return fmt("%.1f", t[key]);
+      return format_figure("%.1f", t[key]);
     };
     md << stage("collect", "collect") << " / " << stage("train_ae", "train") << " / " << stage("train_ldm", "train")
        << " / " << stage("generate", "generate") << " / ";
     sweep_s += t["eval"].is_number() ? t["eval"].get<double>() : 0.0;
     separate_s += t["total"].is_number() ? t["total"].get<double>() : 0.0;
-    md << fmt("%.1f", t["eval"]) << " |\n";
+    md << format_figure("%.1f", t["eval"]) << " |\n";
   }
   char buf[256];
   std::snprintf(buf, sizeof buf,
@@ -194,8 +189,8 @@ std::string sweep_markdown(const json& sweep) {
        << "| group | n | best | mean | max-IoU | param P / R / C | pred P / R / C |\n"
        << "|---|---:|---:|---:|---:|---:|---:|\n";
     for (const auto& [name, b] : ordered_groups(z["groups"]))
-      md << "| " << name << " | " << b["n"] << " | " << fmt("%.2f", b["acc"]["best"]) << " | "
-         << fmt("%.2f", b["acc"]["mean"]) << " | " << fmt("%.3f", b["max_iou"]) << " | " << prc(b["fidelity"], "param")
+      md << "| " << name << " | " << b["n"] << " | " << format_figure("%.2f", b["acc"]["best"]) << " | "
+         << format_figure("%.2f", b["acc"]["mean"]) << " | " << format_figure("%.3f", b["max_iou"]) << " | " << prc(b["fidelity"], "param")
          << " | " << prc(b["fidelity"], "pred") << " |\n";
   }
   for (const auto& f : sweep.at("failed"))

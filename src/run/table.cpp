@@ -22,14 +22,14 @@ namespace {
 
 using json = nlohmann::json;
 
-struct Job {
+struct TableJob {
   std::string path;
   Config cfg;
 };
 
-std::vector<Job> load_configs(const TableArgs& args) {
+std::vector<TableJob> load_configs(const TableArgs& args) {
   check(!args.configs.empty(), "pdiff table: no config file given; name one or more YAML files");
-  std::vector<Job> jobs;
+  std::vector<TableJob> jobs;
   std::map<std::string, std::string> owner;  // run_dir -> config
   for (const auto& path : args.configs) {
     check(file_exists(path), path + ": config file not found; nothing was run");
@@ -41,11 +41,6 @@ std::vector<Job> load_configs(const TableArgs& args) {
                      "; give each config its own run_dir; nothing was run");
   }
   return jobs;
-}
-
-std::string error_text(const std::exception& e) {
-  if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
-  return e.what();
 }
 
 const char* kLegend =
@@ -71,11 +66,11 @@ void write_table(const TableArgs& args, const json& rows, const json& failed, co
 }  // namespace
 
 int run_table(const TableArgs& args) {
-  const std::vector<Job> jobs = load_configs(args);
+  const std::vector<TableJob> jobs = load_configs(args);
   RunDirLock lock(args.out_dir, /*create=*/true);  // each run_dir is locked by run_all
   json rows = json::array(), failed = json::array();
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const Job& job = jobs[i];
+    const TableJob& job = jobs[i];
     const std::string dir = job.cfg.s("run_dir");
     std::fprintf(stderr, "=== table: config %zu of %zu: %s (run_dir %s)\n", i + 1, jobs.size(), job.path.c_str(),
                  dir.c_str());

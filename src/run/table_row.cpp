@@ -60,12 +60,6 @@ json failed_targets(const json& gen, const json& orig) {
   return failed;
 }
 
-std::string fmt(const char* f, const json& v) {
-  if (v.is_null()) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v.get<double>());
-  return buf;
-}
 
 json row_of(const std::string& config, const std::string& run_dir, const json& report, const std::string& path) {
   Zoo zoo = load_zoo(run_dir + "/zoo.pt");
@@ -95,6 +89,13 @@ json row_of(const std::string& config, const std::string& run_dir, const json& r
 
 }  // namespace
 
+std::string format_figure(const char* f, const json& v) {
+  if (!v.is_number()) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v.get<double>());
+  return buf;
+}
+
 json table_row(const std::string& config, const std::string& run_dir) {
   const std::string path = run_dir + "/report.json";
   try {
@@ -121,15 +122,15 @@ std::string table_markdown(const json& rows) {
       targets += ")";
     }
     md << "| " << r["config"].get<std::string>() << " | " << r["dataset"].get<std::string>() << " | "
-       << r["arch"].get<std::string>() << " | " << r["dim"] << " | " << r["k"] << " | " << fmt("%.2f", o["best"])
-       << " / " << fmt("%.2f", o["mean"]) << " | " << fmt("%.2f", r["ensemble"]) << " | " << fmt("%.2f", g["best"])
-       << " / " << fmt("%.2f", g["mean"]) << " / " << fmt("%.2f", g["median"]) << " / " << fmt("%.2f", g["min"])
-       << " | " << fmt("%.3f", g["max_iou"]) << " (" << fmt("%.3f", o["max_iou"]) << ") | "
+       << r["arch"].get<std::string>() << " | " << r["dim"] << " | " << r["k"] << " | " << format_figure("%.2f", o["best"])
+       << " / " << format_figure("%.2f", o["mean"]) << " | " << format_figure("%.2f", r["ensemble"]) << " | " << format_figure("%.2f", g["best"])
+       << " / " << format_figure("%.2f", g["mean"]) << " / " << format_figure("%.2f", g["median"]) << " / " << format_figure("%.2f", g["min"])
+       << " | " << format_figure("%.3f", g["max_iou"]) << " (" << format_figure("%.3f", o["max_iou"]) << ") | "
        << (b.is_null() ? std::string("none")
-                       : b["name"].get<std::string>() + ": " + fmt("%.2f", b["acc_mean"]) + ", " +
-                             fmt("%.3f", b["max_iou"]))
-       << " | " << targets << " | " << fmt("%.1f", t["collect"]) << " / " << fmt("%.1f", t["train_ae"]) << " / "
-       << fmt("%.1f", t["train_ldm"]) << " / " << fmt("%.1f", t["generate"]) << " / " << fmt("%.1f", t["eval"])
+                       : b["name"].get<std::string>() + ": " + format_figure("%.2f", b["acc_mean"]) + ", " +
+                             format_figure("%.3f", b["max_iou"]))
+       << " | " << targets << " | " << format_figure("%.1f", t["collect"]) << " / " << format_figure("%.1f", t["train_ae"]) << " / "
+       << format_figure("%.1f", t["train_ldm"]) << " / " << format_figure("%.1f", t["generate"]) << " / " << format_figure("%.1f", t["eval"])
        << " |\n";
   }
   return md.str();

@@ -10,6 +10,10 @@ namespace pdiff {
 // YAML file it came from. Numbers are copied from report.json unchanged.
 nlohmann::json table_row(const std::string& config, const std::string& run_dir);
 
+// A report's number printed with the printf format `f` (one double), "n/a" for anything else (a
+// figure the report could not compute).
+std::string format_figure(const char* f, const nlohmann::json& v);
+
 // The markdown table of `rows` (header included).
 std::string table_markdown(const nlohmann::json& rows);
 
