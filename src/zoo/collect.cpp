@@ -102,6 +102,20 @@ torch::Tensor run_start(const torch::Tensor& base_vec, const ParamLayout& layout
   return start;
 }
 
+// The resume state a killed collection left, when it is this config's and its rows are on disk.
+std::optional<DictFile> resume_state(const std::string& partial_path, const std::string& rows_path,
+                                     const std::string& fingerprint, int64_t k) {
+  if (!file_exists(partial_path)) return std::nullopt;
+  DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", kZooPartialVersion, "delete it to start over");
+  if (f.str("fingerprint") != fingerprint) return std::nullopt;  // another config's collection: start over
+  if (!file_exists(rows_path)) {
+    std::fprintf(stderr, "zoo: %s is missing; starting over\n", rows_path.c_str());
+    return std::nullopt;
+  }
+  std::fprintf(stderr, "zoo: resuming after %lld of %lld checkpoints\n", (long long)f.integer("done"), (long long)k);
+  return f;
+}
+
 // The selected subset of a copy of the base, trained step by step on its own batches (the
 // rest of the network frozen: its prefix runs without a graph).
 class SubsetTrainer {
@@ -172,19 +186,11 @@ RowsWriter collect_trajectory(const RunContext& run, const CollectOptions& opts,
   const int64_t K = zoo.k;
   SubsetTrainer trainer(run, zoo, data, spec, base, layout);
   int64_t k0 = 0, it = 0;
-  if (file_exists(partial_path)) {
-    DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", kZooPartialVersion, "delete it to start over");
-    if (f.str("fingerprint") != opts.fingerprint) {
-      // another config's collection: start over
-    } else if (!file_exists(rows_path)) {
-      std::fprintf(stderr, "zoo: %s is missing; starting over\n", rows_path.c_str());
-    } else {
-      k0 = f.integer("done");
-      it = f.integer("iteration");
-      trainer.assign(f.tensor("current"));
-      trainer.optimizer().load_state(f, "optim");
-      std::fprintf(stderr, "zoo: resuming after %lld of %lld checkpoints\n", (long long)k0, (long long)K);
-    }
+  if (const auto f = resume_state(partial_path, rows_path, opts.fingerprint, K)) {
+    k0 = f->integer("done");
+    it = f->integer("iteration");
+    trainer.assign(f->tensor("current"));
+    trainer.optimizer().load_state(*f, "optim");
   }
   RowsWriter rows(rows_path, K, layout.dim(), k0);
   Progress progress("zoo", K - k0, "ckpt");
@@ -222,17 +228,7 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
   const int world = dist_world(), rank = dist_rank();
   int64_t k0 = 0;
   on_main_rank("collect: reading the resume state", [&] {
-    if (file_exists(partial_path)) {
-      DictFile f = DictFile::load(partial_path, "pdiff.zoo_partial", kZooPartialVersion, "delete it to start over");
-      if (f.str("fingerprint") != opts.fingerprint) {
-        // another config's collection: start over
-      } else if (!file_exists(rows_path)) {
-        std::fprintf(stderr, "zoo: %s is missing; starting over\n", rows_path.c_str());
-      } else {
-        k0 = f.integer("done");
-        std::fprintf(stderr, "zoo: resuming after %lld of %lld checkpoints\n", (long long)k0, (long long)K);
-      }
-    }
+    if (const auto f = resume_state(partial_path, rows_path, opts.fingerprint, K)) k0 = f->integer("done");
     rows.emplace(rows_path, K, layout.dim(), k0);
   });
   k0 = dist_broadcast_int(k0, "collect: the runs already done");
