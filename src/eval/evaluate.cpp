@@ -15,6 +15,7 @@
 #include "gen/generate.h"
 #include "gen/model_files.h"
 #include "zoo/batch_schedule.h"
+#include "zoo/ranks_evaluation.h"
 #include "zoo/tail_evaluator.h"
 #include "zoo/zoo_file.h"
 
@@ -153,15 +154,7 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
     std::vector<int64_t> counts(world);
     for (int k = 0; k < world; ++k) counts[k] = share_of(all_params.size(0), k, world).size();
     const Share mine = share_of(all_params.size(0), dist_rank(), world);
-    EvalResult part;
-    if (mine.size() > 0) {
-      part = evaluator.evaluate(all_params.slice(0, mine.begin, mine.end), "baselines eval");
-    } else {  // more ranks than baselines
-      part.accuracy = torch::empty({0}, torch::kFloat64);
-      part.predictions = torch::empty({0, data.test.size()}, torch::kUInt8);
-    }
-    r.accuracy = dist_gather_rows(part.accuracy.cpu(), counts, "eval: gathering the baselines' accuracies");
-    r.predictions = dist_gather_rows(part.predictions.cpu(), counts, "eval: gathering the baselines' predictions");
+    r = evaluate_share(evaluator, all_params.slice(0, mine.begin, mine.end), counts, "baselines eval");
     if (is_main_rank()) save_baseline_results(cache, zoo, all_params, r);
   }
   // The report is rank 0's; the others wait until it is written.

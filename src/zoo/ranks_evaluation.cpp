@@ -9,6 +9,21 @@
 
 namespace pdiff {
 
+EvalResult evaluate_share(TailEvaluator& evaluator, const torch::Tensor& mine, const std::vector<int64_t>& counts,
+                          const std::string& label, bool progress) {
+  EvalResult part;
+  if (mine.size(0) > 0) {
+    part = evaluator.evaluate(mine, progress ? label : "");
+  } else {  // more ranks than models
+    part.accuracy = torch::empty({0}, torch::kFloat64);
+    part.predictions = torch::empty({0, evaluator.test_size()}, torch::kUInt8);
+  }
+  EvalResult all;
+  all.accuracy = dist_gather_rows(part.accuracy.cpu(), counts, label + ": gathering the accuracies");
+  all.predictions = dist_gather_rows(part.predictions.cpu(), counts, label + ": gathering the predictions");
+  return all;
+}
+
 EvalResult evaluate_on_every_rank(TailEvaluator& evaluator, const torch::Tensor& rows, int64_t m,
                                   const std::string& label) {
   const int world = dist_world(), rank = dist_rank();
@@ -23,17 +38,7 @@ EvalResult evaluate_on_every_rank(TailEvaluator& evaluator, const torch::Tensor&
     for (int r = 0; r < world; ++r) counts[r] = share_of(count, r, world).size();
     const torch::Tensor dealt = rank == 0 ? rows.slice(0, first, first + count) : torch::empty({0, d});
     const torch::Tensor mine = dist_scatter_rows(dealt, counts, label + ": dealing out the models");
-    EvalResult part;
-    if (mine.size(0) > 0) {
-      part = evaluator.evaluate(mine);
-    } else {  // more ranks than models in the last round
-      part.accuracy = torch::empty({0}, torch::kFloat64);
-      part.predictions = torch::empty({0, evaluator.test_size()}, torch::kUInt8);
-    }
-    EvalResult all;
-    all.accuracy = dist_gather_rows(part.accuracy.cpu(), counts, label + ": gathering the accuracies");
-    all.predictions = dist_gather_rows(part.predictions.cpu(), counts, label + ": gathering the predictions");
-    parts.push_back(all);
+    parts.push_back(evaluate_share(evaluator, mine, counts, label, /*progress=*/false));  // the line above
     if (progress) progress->tick(count);
   }
   if (progress) progress->finish();

@@ -6,10 +6,16 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "zoo/tail_evaluator.h"
 
 namespace pdiff {
+
+// Evaluates this rank's rows `mine` (counts[r] rows on rank r, maybe none) and gathers every
+// rank's results on every rank, in rank order; `progress` shows a line for the share.
+EvalResult evaluate_share(TailEvaluator& evaluator, const torch::Tensor& mine, const std::vector<int64_t>& counts,
+                          const std::string& label, bool progress = true);
 
 // `rows`: (m, D) on rank 0, an empty (0, D) tensor on the others; `m` the same on every rank.
 EvalResult evaluate_on_every_rank(TailEvaluator& evaluator, const torch::Tensor& rows, int64_t m,
