@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (fuzz/fuzz_*.cpp) with ASan + UBSan and runs each for a bounded
 # time from its corpus in fuzz/corpus/<name>/. Exits non-zero on any crash, sanitizer report,
 # leak, hang (> 10 s per input) or out-of-memory (> 2 GB); the input is saved under
-# build-sanitize/findings/. New interesting inputs go to build-sanitize/corpus/<name>/ (the
+# build-fuzz/findings/. New interesting inputs go to build-fuzz/corpus/<name>/ (the
 # corpus in the repo is read, never written).
 #   scripts/fuzz.sh [--seconds N] [NAME...]     NAME: idx cifar config pt (default: all)
 set -euo pipefail
@@ -20,22 +20,22 @@ done
 [ ${#names[@]} -gt 0 ] || names=(idx cifar config pt)
 
 scripts/install.sh --tests --packages-only
-scripts/sanitized_build.sh "${names[@]/#/fuzz_}"
+scripts/sanitized_build.sh build-fuzz -O0 "${names[@]/#/fuzz_}"
 source scripts/sanitizer_env.sh
 
-mkdir -p build-sanitize/findings
+mkdir -p build-fuzz/findings
 for name in "${names[@]}"; do
-  work="build-sanitize/corpus/$name"
+  work="build-fuzz/corpus/$name"
   mkdir -p "$work"
   echo "fuzz.sh: $name for ${seconds}s"
-  if ! build-sanitize/fuzz_"$name" "$work" "fuzz/corpus/$name" -max_total_time="$seconds" \
+  if ! build-fuzz/fuzz_"$name" "$work" "fuzz/corpus/$name" -max_total_time="$seconds" \
       -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="build-sanitize/findings/$name-" 2>"build-sanitize/fuzz_$name.log"; then
-    tail -n 60 "build-sanitize/fuzz_$name.log" >&2
-    echo "fuzz.sh: $name FAILED; the input is in build-sanitize/findings/, the log in build-sanitize/fuzz_$name.log" >&2
+      -artifact_prefix="build-fuzz/findings/$name-" 2>"build-fuzz/fuzz_$name.log"; then
+    tail -n 60 "build-fuzz/fuzz_$name.log" >&2
+    echo "fuzz.sh: $name FAILED; the input is in build-fuzz/findings/, the log in build-fuzz/fuzz_$name.log" >&2
     exit 1
   fi
-  grep -E "^stat::(number_of_executed_units|new_units_added)" "build-sanitize/fuzz_$name.log" | tr '\n' ' '
+  grep -E "^stat::(number_of_executed_units|new_units_added)" "build-fuzz/fuzz_$name.log" | tr '\n' ' '
   echo
 done
 echo "fuzz.sh: ${names[*]}: no findings"

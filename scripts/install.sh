@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 
 PACKAGES=(build-essential cmake libtorch-dev libopenblas0-pthread dataset-fashion-mnist
-          nlohmann-json3-dev libyaml-cpp-dev libcli11-dev zlib1g-dev gnuplot-nox libgloo-dev)
+          nlohmann-json3-dev libyaml-cpp-dev libcli11-dev zlib1g-dev gnuplot-nox libgloo-dev ninja-build)
 # The test suite: GoogleTest, benchmarks, PyTorch for the interop checks, clang and its
 # runtimes for the fuzz targets and the sanitizer build.
 TEST_PACKAGES=(libgtest-dev libbenchmark-dev python3-torch clang libclang-rt-14-dev libomp-dev)
@@ -63,7 +63,7 @@ configure() {
   # A wheel's LibTorch warns at length (CUDA architectures, its own libgomp): kept in a log,
   # shown when the configuration fails.
   mkdir -p "$dir"
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release $unity "${torch[@]}" "$@" >"$dir/configure.log" 2>&1 ||
+  scripts/configure.sh "$dir" -DCMAKE_BUILD_TYPE=Release $unity "${torch[@]}" "$@" >"$dir/configure.log" 2>&1 ||
     { cat "$dir/configure.log" >&2; exit 1; }
 }
 if [ "$tests" -eq 1 ] && [ -n "$torch_python" ]; then
@@ -74,9 +74,8 @@ elif [ "$tests" -eq 1 ]; then
   # (`cmake --build build --target bench_collect`, or all: `cmake --build build`). CI builds
   # them against the other LibTorch (.ci/run), so a benchmark that stops compiling is caught.
   configure -DPDIFF_BUILD_TESTS=ON -DPDIFF_BUILD_BENCH=ON
-  # One target (it depends on pdiff): CMake's makefiles build the targets named on one command
-  # line one after another, so `pdiff pdiff_tests` would leave a core idle during pdiff's link.
-  cmake --build "$dir" -j "$(nproc)" --target pdiff_tests
+  # pdiff and its tests (pdiff_suite): one Ninja graph, the tests compile beside the library.
+  cmake --build "$dir" -j "$(nproc)" --target pdiff_suite
 else
   # Only what the experiment runs: the library and the `pdiff` program.
   configure

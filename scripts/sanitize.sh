@@ -5,7 +5,7 @@
 # Called by `scripts/test.sh --sanitize`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/sanitized_build.sh pdiff_tests
+scripts/sanitized_build.sh build-sanitize -O1 pdiff_tests
 source scripts/sanitizer_env.sh
 build-sanitize/pdiff_tests \
   --gtest_filter='-*Cli*:*EveryMode*:*EveryArchEveryFormat*:*ShippedConfig*:*PythonReaders*:*OwnModelFlow*' "$@"

@@ -28,7 +28,7 @@ TINY = ["data.train_limit=128", "data.test_limit=64", "base.epochs=1", "base.bat
 STAGES = {"run", "collect", "import", "train", "generate", "eval", "sweep", "table"}
 # Commands of RUN_DOCS run elsewhere at their own (smaller) sizes, with the test that does.
 ELSEWHERE = {
-    "tests/python/own_model_flow.py": "the OwnModelFlow tests run this script on 10 000 / 5 000 training images",
+    "tests/python/own_model_flow.py": "the OwnModelFlow tests run this script (imported zoos) on 10 000 / 5 000 training images",
 }
 
 
