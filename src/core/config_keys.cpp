@@ -85,6 +85,11 @@ const std::vector<KeyDef>& config_keys() {
        ".pt/.pth/.ckpt files or a glob; each a full state dict whose tensors outside zoo.select equal "
        "the base's (base.file, else the first checkpoint); zoo.k, zoo.mode and the zoo's training keys "
        "are then unused"},
+      {"zoo.align", T::String, "none",
+       "with zoo.import of separate trainings: weights permutes every checkpoint's hidden units "
+       "(MLP neurons, ConvNet-4 channels with their BatchNorm) to match the first checkpoint by "
+       "weight matching, before the generator, the baselines and the distances see the zoo; none "
+       "uses them as they are", -kInf, kInf, {"none", "weights"}},
       {"zoo.mode", T::String, "iteration",
        "iteration (one checkpoint per step), epoch (one per epoch) or seeds (one independent run "
        "per checkpoint)", -kInf, kInf, {"iteration", "epoch", "seeds"}},

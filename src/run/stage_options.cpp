@@ -178,6 +178,7 @@ CollectOptions collect_options(const Config& cfg) {
   z.select = cfg.s("zoo.select");
   z.k = cfg.i("zoo.k");
   z.import = cfg.s("zoo.import");
+  z.align = cfg.s("zoo.align");
   z.mode = cfg.s("zoo.mode");
   z.optimizer = cfg.s("zoo.optimizer");
   z.lr = cfg.f("zoo.lr");

@@ -16,6 +16,7 @@
 #include "core/run_lock.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/import.h"
+#include "zoo/zoo_alignment.h"
 #include "zoo/layout.h"
 #include "zoo/split_batch_step.h"
 #include "zoo/tail_evaluator.h"
@@ -306,6 +307,9 @@ void collect(const RunContext& run, const CollectOptions& opts) {
     check(!moving || !opts.zoo.import.empty(),
           "zoo.select = moving takes the tensors that move across imported checkpoints: set zoo.import (pdiff import "
           "--from ...) or choose another zoo.select");
+    check(opts.zoo.align == "none" || !opts.zoo.import.empty(),
+          "zoo.align = " + opts.zoo.align + " aligns imported separate trainings (zoo.import); a collected zoo "
+          "descends from one base, whose units every checkpoint keeps: use zoo.align=none");
     if (!moving) layout = ParamLayout::of(model, select_parameters(model, opts.zoo.select));
     // base.file and zoo.import are read and checked before anything is written.
     base_source = opts.base.file;
@@ -322,7 +326,9 @@ void collect(const RunContext& run, const CollectOptions& opts) {
       // moving reads the checkpoints once more to find the layout first: a second pass over the
       // files, only for this selection.
       if (moving) layout = ParamLayout::of(model, moving_tensors(paths, model, from_file));
+      check_alignable(layout, model, opts.model.arch, opts.zoo.align);
       imported = import_checkpoints(paths, model, from_file, layout);
+      align_zoo_rows(imported, layout, model, opts.model.arch, opts.zoo.align);
     }
     using KeyValue = std::pair<std::string, int64_t>;
     for (const auto& [key, batch] : {KeyValue{"base.batch", opts.base.batch}, KeyValue{"zoo.batch", opts.zoo.batch}})

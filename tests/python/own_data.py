@@ -18,11 +18,13 @@
         rgb_only wants 3 input channels: modules pdiff must refuse. --state: then trains the Python
         model for --steps SGD steps, saves dict(model.state_dict()) to STATE (the module at OUT
         keeps the untrained weights) and prints "accuracy A" on the first --test test images.
-    own_data.py zoo ARCH OUTDIR [--k K] [--steps S] [--train N] [--test M] [--whole]
+    own_data.py zoo ARCH OUTDIR [--k K] [--steps S] [--train N] [--test M] [--whole] [--separate]
         Trains ARCH for S steps, saves OUTDIR/base.pt, then trains only the last layer (the rest
         frozen, BatchNorm in eval mode) for K steps, saving OUTDIR/ckpt_000.pt ... (plain dicts)
         and printing "accuracy k A" for each on the first M test images. --whole: trains every
         weight, BatchNorm in training mode (its running statistics change too).
+        --separate: K separate trainings instead, checkpoint k from its own seed, every weight
+        trained for S steps (base.pt is checkpoint 0): a zoo whose hidden units are unaligned.
     own_data.py eval MODULE STATE [--test M] [--data TENSORS]
         Loads STATE (a state dict pdiff wrote; "-": none) into the TorchScript MODULE and prints "accuracy A"
         on the first M Fashion-MNIST test images normalised as pdiff normalises them (or on the
@@ -139,9 +141,25 @@ def test_accuracy(model, n_test):
         return 100.0 * (model(test_x).argmax(1) == test_y).double().mean().item()
 
 
+def write_separate_zoo(a):
+    """K separate trainings: checkpoint k is the model initialised from seed k + 1 and trained
+    whole for --steps steps (its hidden units in an order of its own); base.pt is checkpoint 0."""
+    os.makedirs(a.out, exist_ok=True)
+    for k in range(a.k):
+        torch.manual_seed(k + 1)
+        model = pdiff_models.build(a.arch, 1, 28, 10)
+        train(model, a.steps, a.train)
+        torch.save(dict(model.state_dict()), os.path.join(a.out, f"ckpt_{k:03d}.pt"))
+        if k == 0:
+            torch.save(dict(model.state_dict()), os.path.join(a.out, "base.pt"))
+        print(f"accuracy {k} {test_accuracy(model, a.test):.4f}")
+
+
 def write_zoo(a):
     """A base model and K checkpoints that differ from it only in the last layer (the rest frozen,
     BatchNorm in eval mode), as p-diff's collection makes them."""
+    if a.separate:
+        return write_separate_zoo(a)
     torch.manual_seed(0)
     model = pdiff_models.build(a.arch, 1, 28, 10)
     train(model, a.steps, a.train)
@@ -226,6 +244,8 @@ def main():
     z.add_argument("--test", type=int, default=500)
     z.add_argument("--steps", type=int, default=30)
     z.add_argument("--whole", action="store_true", help="train every weight, BatchNorm in training mode")
+    z.add_argument("--separate", action="store_true",
+                   help="K separate trainings from their own random initialisations (whole networks)")
     e = sub.add_parser("eval")
     e.add_argument("module")
     e.add_argument("state")

@@ -88,6 +88,48 @@ TEST(ImportCli, ImportsPythonCheckpointsThenRunSkipsTheCollection) {
 // the base in every tensor, running statistics included. The default selection refuses them;
 // zoo.select=whole imports whole networks, statistics and all, and the generated models carry
 // their own statistics into the exported state dict.
+// Issue 22's alignment on separate trainings made in Python (ConvNet-4, each from its own seed):
+// zoo.align=weights permutes the channels of checkpoints 1.. (BatchNorm statistics with them) to
+// match checkpoint 0, which brings them closer and changes no prediction.
+TEST(ImportCli, SeparateTrainingsAlignedByWeightMatchingKeepTheirPredictions) {
+  const std::string tmp = test::temp_dir("import_align"), ckpts = tmp + "/ckpts";
+  const std::vector<double> py_acc = python_zoo(ckpts, 3, "convnet4", " --separate --steps 20");
+  const std::string settings = " model.arch=convnet4 data.train_limit=2000 data.test_limit=500 threads=2 "
+                               "zoo.select=whole base.file=" + ckpts + "/base.pt";
+  auto import = [&](const std::string& align, std::string* out) {
+    return test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt'" + settings +
+                                 " zoo.align=" + align + " run_dir=" + tmp + "/" + align, out);
+  };
+  std::string out;
+  ASSERT_EQ(import("none", &out), 0) << test::tail(out);
+  ASSERT_EQ(import("weights", &out), 0) << test::tail(out);
+  EXPECT_CONTAINS(out, "zoo.align = weights: 4 permutation groups; mean L2 distance to checkpoint 0 ");
+  const Zoo plain = load_zoo(tmp + "/none/zoo.pt"), aligned = load_zoo(tmp + "/weights/zoo.pt");
+  ASSERT_EQ(aligned.params.size(0), 3);
+  EXPECT_TRUE(torch::equal(aligned.params[0], plain.params[0]));  // the reference stays
+  for (int k = 0; k < 3; ++k) {
+    SCOPED_TRACE("checkpoint " + std::to_string(k));
+    EXPECT_NEAR(aligned.accuracy[k].item<double>(), py_acc[k], 0.05);
+    // Permuted channels sum in another order: a near-tie may flip, nothing more.
+    EXPECT_LE(aligned.predictions[k].ne(plain.predictions[k]).sum().item<int64_t>(), 1);
+    if (k == 0) continue;
+    EXPECT_GT((aligned.params[k] - plain.params[k]).abs().max().item<double>(), 1e-3);  // reordered ...
+    EXPECT_NEAR(aligned.params[k].norm().item<double>(), plain.params[k].norm().item<double>(), 1e-3);  // ... not changed
+    EXPECT_LT((aligned.params[k] - aligned.params[0]).norm().item<double>(),
+              (plain.params[k] - plain.params[0]).norm().item<double>());
+  }
+  // What cannot be aligned is refused before anything is written.
+  EXPECT_EQ(test::run_command(test::pdiff_binary() + " collect zoo.align=weights zoo.k=2 run_dir=" + tmp + "/collected" +
+                                  settings, &out), 1);
+  EXPECT_CONTAINS(out, "aligns imported separate trainings (zoo.import)");
+  EXPECT_EQ(test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt'" + settings +
+                                  " 'zoo.select=fc.*' zoo.align=weights run_dir=" + tmp + "/partial", &out), 1);
+  EXPECT_CONTAINS(out, "lacks conv1.weight");
+  EXPECT_FALSE(file_exists(tmp + "/collected"));
+  EXPECT_FALSE(file_exists(tmp + "/partial"));
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
 TEST(ImportCli, WholeNetworksWithTheirRunningStatistics) {
   const std::string tmp = test::temp_dir("import_whole"), ckpts = tmp + "/ckpts", run = tmp + "/run";
   const std::vector<double> py_acc = python_zoo(ckpts, 4, "convnet4", " --whole --steps 20");

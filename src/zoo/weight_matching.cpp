@@ -1,0 +1,111 @@
+#include "zoo/weight_matching.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "zoo/linear_assignment.h"
+#include "core/error.h"
+
+namespace pdiff {
+
+namespace {
+
+bool is_statistic(const std::string& name) {
+  auto ends_with = [&](const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return ends_with(".running_mean") || ends_with(".running_var");
+}
+
+// `t` with the permutations of every group but `skip` applied along their axes.
+torch::Tensor permuted_except(const std::string& name, torch::Tensor t, const std::vector<PermutationGroup>& groups,
+                              const std::vector<torch::Tensor>& perms, size_t skip) {
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (g == skip) continue;
+    for (const auto& a : groups[g].axes)
+      if (a.tensor == name) t = t.index_select(a.axis, perms[g]);
+  }
+  return t;
+}
+
+// Rows of (size, -1): the tensor's `axis` first.
+torch::Tensor units_first(const torch::Tensor& t, int64_t axis) {
+  return t.movedim(axis, 0).reshape({t.size(axis), -1});
+}
+
+}  // namespace
+
+std::vector<torch::Tensor> weight_matching(const TensorsByName& reference, const TensorsByName& other,
+                                           const std::vector<PermutationGroup>& groups, uint64_t seed,
+                                           int max_rounds) {
+  auto get = [](const TensorsByName& m, const std::string& name, const char* which) {
+    auto it = m.find(name);
+    check(it != m.end(), "weight matching: the " + std::string(which) + " network has no tensor " + name);
+    return it->second.detach().to(torch::kFloat64);
+  };
+  std::vector<torch::Tensor> perms;
+  for (const auto& g : groups) perms.push_back(torch::arange(g.size, torch::kLong));
+  std::vector<size_t> order(groups.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < max_rounds; ++round) {
+    std::shuffle(order.begin(), order.end(), rng);
+    bool improved = false;
+    for (size_t g : order) {
+      const PermutationGroup& group = groups[g];
+      torch::Tensor score = torch::zeros({group.size, group.size}, torch::kFloat64);
+      for (const auto& a : group.axes) {
+        if (is_statistic(a.tensor)) continue;
+        const torch::Tensor ref = units_first(get(reference, a.tensor, "reference"), a.axis);
+        const torch::Tensor oth = units_first(permuted_except(a.tensor, get(other, a.tensor, "other"), groups, perms, g), a.axis);
+        score += ref.matmul(oth.t());  // score[i][j]: reference unit i against other unit j
+      }
+      const std::vector<int64_t> best = max_weight_assignment(score);
+      const torch::Tensor candidate = torch::tensor(best, torch::kLong);
+      const auto total = [&](const torch::Tensor& p) {
+        return score.gather(1, p.unsqueeze(1)).sum().item<double>();
+      };
+      // Strictly better by more than rounding, so that ties cannot cycle.
+      if (total(candidate) > total(perms[g]) + 1e-12 * std::max(1.0, std::abs(total(perms[g])))) {
+        perms[g] = candidate;
+        improved = true;
+      }
+    }
+    if (!improved) break;
+  }
+  return perms;
+}
+
+TensorsByName permuted(const TensorsByName& tensors, const std::vector<PermutationGroup>& groups,
+                      const std::vector<torch::Tensor>& perms) {
+  check(perms.size() == groups.size(), "permuted: one permutation per group");
+  TensorsByName out = tensors;
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (const auto& a : groups[g].axes) {
+      auto it = out.find(a.tensor);
+      check(it != out.end(), "permuted: no tensor " + a.tensor + " for group " + groups[g].name);
+      it->second = it->second.index_select(a.axis, perms[g].to(it->second.device()));
+    }
+  return out;
+}
+
+TensorsByName named_tensors(const ParamLayout& layout, const torch::Tensor& row) {
+  TensorsByName out;
+  for (const auto& e : layout.entries()) out[e.name] = row.narrow(0, e.offset, e.numel).view(e.shape);
+  return out;
+}
+
+torch::Tensor align_row(const ParamLayout& layout, const std::vector<PermutationGroup>& groups,
+                        const torch::Tensor& reference, const torch::Tensor& row, uint64_t seed) {
+  const TensorsByName ref = named_tensors(layout, reference), oth = named_tensors(layout, row);
+  for (const auto& g : groups)
+    for (const auto& a : g.axes)
+      check(oth.count(a.tensor), "align_row: the layout lacks " + a.tensor + ", which group " + g.name + " permutes");
+  const TensorsByName aligned = permuted(oth, groups, weight_matching(ref, oth, groups, seed));
+  torch::Tensor out = torch::empty_like(row);
+  for (const auto& e : layout.entries()) out.narrow(0, e.offset, e.numel).copy_(aligned.at(e.name).reshape(-1));
+  return out;
+}
+
+}  // namespace pdiff
