@@ -86,18 +86,20 @@ const std::vector<KeyDef>& config_keys() {
        "the base's (base.file, else the first checkpoint); zoo.k, zoo.mode and the zoo's training keys "
        "are then unused"},
       {"zoo.align", T::String, "none",
-       "with zoo.import of separate trainings: weights permutes every checkpoint's hidden units "
+       "separate trainings (zoo.import, zoo.mode=scratch): weights permutes every checkpoint's hidden units "
        "(MLP neurons, ConvNet-4 channels with their BatchNorm) to match the first checkpoint by "
        "weight matching, before the generator, the baselines and the distances see the zoo; none "
        "uses them as they are", -kInf, kInf, {"none", "weights"}},
       {"zoo.mode", T::String, "iteration",
-       "iteration (one checkpoint per step), epoch (one per epoch) or seeds (one independent run "
-       "per checkpoint)", -kInf, kInf, {"iteration", "epoch", "seeds"}},
+       "iteration (one checkpoint per step), epoch (one per epoch), seeds (one independent run "
+       "per checkpoint, from the base plus noise) or scratch (one run per checkpoint from its own "
+       "random initialisation, the whole network trained: zoo.select=whole, or all without "
+       "BatchNorm)", -kInf, kInf, {"iteration", "epoch", "seeds", "scratch"}},
       {"zoo.optimizer", T::String, "adamw", "optimizer of the subset", -kInf, kInf, {"sgd", "adamw"}},
       {"zoo.lr", T::Float, "0.01", "constant learning rate", 0, 10},
       {"zoo.weight_decay", T::Float, "5e-4", "weight decay", 0, 1},
       {"zoo.batch", T::Int, "128", "batch size", 1, 65536},
-      {"zoo.run_iters", T::Int, "50", "iterations per run in seeds mode", 1, 10000000},
+      {"zoo.run_iters", T::Int, "50", "iterations per run in seeds and scratch modes", 1, 10000000},
       {"zoo.init_noise", T::Float, "0.2",
        "seeds mode: each run starts from the base values plus Gaussian noise of this size relative "
        "to each selected tensor's RMS, drawn from the run's own seed", 0, 100},

@@ -1,5 +1,6 @@
 #include "zoo/collect.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -119,6 +120,13 @@ std::optional<DictFile> resume_state(const std::string& partial_path, const std:
 
 // The selected subset of a copy of the base, trained step by step on its own batches (the
 // rest of the network frozen: its prefix runs without a graph).
+// Scratch mode: run k's own random initialisation, drawn from the seed and k alone (the layout
+// holds the whole network, so nothing of the base is left in it).
+torch::Tensor scratch_start(const ClassifierSpec& spec, const ParamLayout& layout, uint64_t seed, int64_t run) {
+  torch::manual_seed(make_generator(seed, 5, static_cast<uint64_t>(run)).current_seed());
+  return layout.flatten(make_classifier(spec)).detach().clone();
+}
+
 class SubsetTrainer {
  public:
   SubsetTrainer(const RunContext& run, const ZooOptions& zoo, const DataSplits& data, const ClassifierSpec& spec,
@@ -235,13 +243,19 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
   k0 = dist_broadcast_int(k0, "collect: the runs already done");
   SubsetTrainer trainer(run, zoo, data, spec, base, layout);
   const torch::Tensor base_vec = layout.flatten(base);
+  const bool scratch = zoo.mode == "scratch";
+  // zoo.align: each run's checkpoint aligned to run 0's as it is appended (rank 0's).
+  RowAligner aligner(layout, base, spec.arch, zoo.align);
+  if (is_main_rank() && aligner.active() && k0 > 0) aligner.set_reference(rows->written()[0]);
   std::unique_ptr<Progress> progress;
   if (is_main_rank()) progress = std::make_unique<Progress>("zoo", K - k0, "ckpt");
   for (int64_t round = k0; round < K; round += world) {
     const int64_t k = round + rank;
     torch::Tensor mine = torch::empty({0, layout.dim()});
     if (k < K) {
-      trainer.restart(run_start(base_vec, layout, zoo.init_noise, run.seed, k), kFirstRunStream + k);
+      trainer.restart(scratch ? scratch_start(spec, layout, run.seed, k)
+                              : run_start(base_vec, layout, zoo.init_noise, run.seed, k),
+                      kFirstRunStream + k);
       // The global generator too (a TorchScript model's dropout), from the seed and k alone.
       torch::manual_seed(make_generator(run.seed, 4, static_cast<uint64_t>(k)).current_seed());
       for (int64_t it = 0; it < zoo.run_iters; ++it) trainer.step(it);
@@ -251,7 +265,8 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
     for (int r = 0; r < world; ++r) counts[r] = round + r < K ? 1 : 0;
     const torch::Tensor done = dist_gather_rows(mine, counts, "collect: gathering the runs' checkpoints");
     if (!is_main_rank()) continue;
-    for (int64_t j = 0; j < done.size(0); ++j) rows->append(done[j]);  // on disk before the state below counts it
+    for (int64_t j = 0; j < done.size(0); ++j)  // on disk before the state below counts it
+      rows->append(aligner(done[j], round + j));
     progress->tick(done.size(0));
     const int64_t finished = round + done.size(0);
     if (finished < K) {
@@ -290,7 +305,7 @@ void collect(const RunContext& run, const CollectOptions& opts) {
   Classifier model = make_classifier(spec);
   const std::string& dir = run.dir;
   const std::string rows_path = dir + "/zoo.pt.partial";
-  const bool seed_runs = opts.zoo.mode == "seeds" && opts.zoo.import.empty();
+  const bool seed_runs = (opts.zoo.mode == "seeds" || opts.zoo.mode == "scratch") && opts.zoo.import.empty();
   std::optional<RunDirLock> lock;
   std::optional<RowsWriter> rows;  // rank 0's
   // Made for the base's accuracy and kept for the checkpoints': its cache of the frozen prefix
@@ -307,10 +322,25 @@ void collect(const RunContext& run, const CollectOptions& opts) {
     check(!moving || !opts.zoo.import.empty(),
           "zoo.select = moving takes the tensors that move across imported checkpoints: set zoo.import (pdiff import "
           "--from ...) or choose another zoo.select");
-    check(opts.zoo.align == "none" || !opts.zoo.import.empty(),
-          "zoo.align = " + opts.zoo.align + " aligns imported separate trainings (zoo.import); a collected zoo "
-          "descends from one base, whose units every checkpoint keeps: use zoo.align=none");
+    const bool separate = !opts.zoo.import.empty() || opts.zoo.mode == "scratch";
+    check(opts.zoo.align == "none" || separate,
+          "zoo.align = " + opts.zoo.align + " aligns separate trainings: imported ones (zoo.import) or "
+          "zoo.mode=scratch; a zoo of mode " + opts.zoo.mode + " descends from one base, whose units every "
+          "checkpoint keeps: use zoo.align=none");
     if (!moving) layout = ParamLayout::of(model, select_parameters(model, opts.zoo.select));
+    if (opts.zoo.mode == "scratch" && opts.zoo.import.empty()) {
+      check(opts.model.arch != "torchscript",
+            "zoo.mode = scratch draws each run's initialisation with pdiff's own architectures; a TorchScript "
+            "module's only initialisation is the weights saved in it: import separate trainings instead (zoo.import)");
+      // Every floating-point tensor trains from its own initialisation: a frozen remainder
+      // would be the base's, which a network trained from scratch never saw.
+      const std::vector<std::string> names = layout.names();
+      for (const auto& [name, t] : state_dict(model))
+        check(!t.is_floating_point() || std::find(names.begin(), names.end(), name) != names.end(),
+              "zoo.mode = scratch trains whole networks, but zoo.select = " + opts.zoo.select + " leaves out " + name +
+                  ": use zoo.select=whole (or all for a network without BatchNorm)");
+      check_alignable(layout, model, opts.model.arch, opts.zoo.align);
+    }
     // base.file and zoo.import are read and checked before anything is written.
     base_source = opts.base.file;
     NamedTensors from_file;

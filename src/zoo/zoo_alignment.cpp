@@ -21,23 +21,39 @@ void check_alignable(const ParamLayout& layout, const Classifier& model, const s
                 " permutes; align whole networks (zoo.select=all, or whole for networks with BatchNorm)");
 }
 
+RowAligner::RowAligner(const ParamLayout& layout, const Classifier& model, const std::string& arch,
+                       const std::string& align)
+    : layout_(layout), active_(align != "none") {
+  check_alignable(layout, model, arch, align);
+  if (active_) groups_ = permutation_groups(model, arch);
+}
+
+torch::Tensor RowAligner::operator()(const torch::Tensor& row, int64_t index) {
+  if (!active_) return row;
+  if (!reference_.defined()) {
+    check(index == 0, "zoo.align: row " + std::to_string(index) + " came before the zoo's row 0, its reference");
+    reference_ = row.clone();
+    return row;
+  }
+  return align_row(layout_, groups_, reference_, row, static_cast<uint64_t>(index));
+}
+
 void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classifier& model, const std::string& arch,
                     const std::string& align) {
-  check_alignable(layout, model, arch, align);
-  if (align == "none") return;
-  const std::vector<PermutationGroup> groups = permutation_groups(model, arch);
+  RowAligner aligner(layout, model, arch, align);
+  if (!aligner.active()) return;
   const int64_t k = rows.size(0);
   const torch::Tensor before = (rows - rows[0]).norm(2, {1}).slice(0, 1);
-  Progress progress("zoo align", k - 1, "ckpt");
-  for (int64_t i = 1; i < k; ++i) {
-    rows[i].copy_(align_row(layout, groups, rows[0], rows[i], static_cast<uint64_t>(i)));
+  Progress progress("zoo align", k, "ckpt");
+  for (int64_t i = 0; i < k; ++i) {
+    rows[i].copy_(aligner(rows[i], i));
     progress.tick(1);
   }
   progress.finish();
   if (k > 1) {
     const torch::Tensor after = (rows - rows[0]).norm(2, {1}).slice(0, 1);
-    std::fprintf(stderr, "zoo.align = weights: %zu permutation groups; mean L2 distance to checkpoint 0 %.4g -> %.4g\n",
-                 groups.size(), before.mean().item<double>(), after.mean().item<double>());
+    std::fprintf(stderr, "zoo.align = weights: mean L2 distance to checkpoint 0 %.4g -> %.4g\n",
+                 before.mean().item<double>(), after.mean().item<double>());
   }
 }
 

@@ -215,6 +215,54 @@ TEST(CollectCli, SeedsModeRunsStartFromTheirOwnPoints) {
   remove_if_passed(tmp);
 }
 
+// zoo.mode=scratch (issue 22): every run trains the whole network from its own random
+// initialisation; zoo.align=weights aligns each run to run 0 as it is appended. End to end
+// through `pdiff run`, then the alignment against the same runs unaligned, then the refusals.
+TEST(CollectCli, ScratchModeTrainsWholeNetworksFromTheirOwnInitialisationsAndAlignsThem) {
+  REQUIRE_FASHION_MNIST();
+  const std::string tmp = test::temp_dir("scratch");
+  const std::vector<std::string> scratch = {"model.arch=mlp", "model.mlp_hidden=32", "zoo.mode=scratch", "zoo.select=all",
+                                            "zoo.k=4", "zoo.run_iters=60", "zoo.lr=1e-3", "zoo.batch=64",
+                                            "data.train_limit=1000", "data.test_limit=300", "base.epochs=1", "threads=1"};
+  std::string out;
+  ASSERT_EQ(test::run_command("timeout 600 '" + test::pdiff_binary() + "' run" + join(scratch) +
+                                  " zoo.align=weights ae.channels=4,8 ae.latent=8 ae.steps=5 ae.batch=4 ldm.channels=4,8"
+                                  " ldm.steps=5 ldm.batch=4 generate.n=3 generate.steps=3 eval.baseline_n=2"
+                                  " eval.tsne=false run_dir=" + tmp + "/aligned",
+                              &out),
+            0)
+      << test::tail(out);
+  EXPECT_CONTAINS(out, "4 checkpoints (scratch mode)");
+  EXPECT_TRUE(exists(tmp + "/aligned/report.md"));
+  std::vector<std::string> plain_args = scratch;
+  plain_args.push_back("zoo.align=none");
+  plain_args.push_back("run_dir=" + tmp + "/plain");
+  ASSERT_EQ(collect(plain_args, &out), 0) << test::tail(out);
+  const Zoo aligned = load_zoo(tmp + "/aligned/zoo.pt"), plain = load_zoo(tmp + "/plain/zoo.pt");
+  ASSERT_EQ(plain.params.size(0), 4);
+  EXPECT_EQ(plain.layout.dim(), 784 * 32 + 32 + 32 * 10 + 10);
+  EXPECT_TRUE(torch::equal(aligned.params[0], plain.params[0]));  // run 0 is the reference
+  for (int64_t k = 0; k < 4; ++k) {
+    SCOPED_TRACE("run " + std::to_string(k));
+    EXPECT_GT(plain.accuracy[k].item<double>(), 50.0);  // 60 steps from scratch learn
+    EXPECT_LE(aligned.predictions[k].ne(plain.predictions[k]).sum().item<int64_t>(), 1);
+    for (int64_t j = 0; j < k; ++j)  // separate trainings: far apart, not a base plus noise
+      EXPECT_GT((plain.params[k] - plain.params[j]).norm().item<double>(), 0.3 * plain.params[j].norm().item<double>());
+    if (k == 0) continue;
+    EXPECT_LT((aligned.params[k] - aligned.params[0]).norm().item<double>(),
+              (plain.params[k] - plain.params[0]).norm().item<double>());
+    EXPECT_NEAR(aligned.params[k].norm().item<double>(), plain.params[k].norm().item<double>(), 1e-3);
+  }
+  // Whole networks only, and pdiff's own architectures: refused before anything is written.
+  std::vector<std::string> subset = scratch;
+  subset.push_back("zoo.select=fc2.*");
+  subset.push_back("run_dir=" + tmp + "/subset");
+  EXPECT_EQ(collect(subset, &out), 1);
+  EXPECT_CONTAINS(out, "zoo.mode = scratch trains whole networks, but zoo.select = fc2.* leaves out fc1.weight");
+  EXPECT_FALSE(exists(tmp + "/subset"));
+  remove_if_passed(tmp);
+}
+
 TEST(CollectCli, ResumeAfterKillEqualsUninterruptedRun) {
   REQUIRE_FASHION_MNIST();
   std::string tmp = test::temp_dir("collect_resume");
