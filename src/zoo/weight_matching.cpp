@@ -39,11 +39,19 @@ torch::Tensor units_first(const torch::Tensor& t, int64_t axis) {
 std::vector<torch::Tensor> weight_matching(const TensorsByName& reference, const TensorsByName& other,
                                            const std::vector<PermutationGroup>& groups, uint64_t seed,
                                            int max_rounds) {
-  auto get = [](const TensorsByName& m, const std::string& name, const char* which) {
-    auto it = m.find(name);
-    check(it != m.end(), "weight matching: the " + std::string(which) + " network has no tensor " + name);
-    return it->second.detach().to(torch::kFloat64);
+  // The matched tensors in float64, once: every round reads them again.
+  auto matched = [&](const TensorsByName& m, const char* which) {
+    TensorsByName out;
+    for (const auto& g : groups)
+      for (const auto& a : g.axes) {
+        if (is_statistic(a.tensor) || out.count(a.tensor)) continue;
+        auto it = m.find(a.tensor);
+        check(it != m.end(), "weight matching: the " + std::string(which) + " network has no tensor " + a.tensor);
+        out[a.tensor] = it->second.detach().to(torch::kFloat64);
+      }
+    return out;
   };
+  const TensorsByName ref64 = matched(reference, "reference"), other64 = matched(other, "other");
   std::vector<torch::Tensor> perms;
   for (const auto& g : groups) perms.push_back(torch::arange(g.size, torch::kLong));
   std::vector<size_t> order(groups.size());
@@ -57,8 +65,8 @@ std::vector<torch::Tensor> weight_matching(const TensorsByName& reference, const
       torch::Tensor score = torch::zeros({group.size, group.size}, torch::kFloat64);
       for (const auto& a : group.axes) {
         if (is_statistic(a.tensor)) continue;
-        const torch::Tensor ref = units_first(get(reference, a.tensor, "reference"), a.axis);
-        const torch::Tensor oth = units_first(permuted_except(a.tensor, get(other, a.tensor, "other"), groups, perms, g), a.axis);
+        const torch::Tensor ref = units_first(ref64.at(a.tensor), a.axis);
+        const torch::Tensor oth = units_first(permuted_except(a.tensor, other64.at(a.tensor), groups, perms, g), a.axis);
         score += ref.matmul(oth.t());  // score[i][j]: reference unit i against other unit j
       }
       const std::vector<int64_t> best = max_weight_assignment(score);
@@ -67,7 +75,8 @@ std::vector<torch::Tensor> weight_matching(const TensorsByName& reference, const
         return score.gather(1, p.unsqueeze(1)).sum().item<double>();
       };
       // Strictly better by more than rounding, so that ties cannot cycle.
-      if (total(candidate) > total(perms[g]) + 1e-12 * std::max(1.0, std::abs(total(perms[g])))) {
+      const double current = total(perms[g]);
+      if (total(candidate) > current + 1e-12 * std::max(1.0, std::abs(current))) {
         perms[g] = candidate;
         improved = true;
       }
