@@ -118,8 +118,6 @@ std::optional<DictFile> resume_state(const std::string& partial_path, const std:
   return f;
 }
 
-// The selected subset of a copy of the base, trained step by step on its own batches (the
-// rest of the network frozen: its prefix runs without a graph).
 // Scratch mode: run k's own random initialisation, drawn from the seed and k alone (the layout
 // holds the whole network, so nothing of the base is left in it).
 torch::Tensor scratch_start(const ClassifierSpec& spec, const ParamLayout& layout, uint64_t seed, int64_t run) {
@@ -127,6 +125,8 @@ torch::Tensor scratch_start(const ClassifierSpec& spec, const ParamLayout& layou
   return layout.flatten(make_classifier(spec)).detach().clone();
 }
 
+// The selected subset of a copy of the base, trained step by step on its own batches (the
+// rest of the network frozen: its prefix runs without a graph).
 class SubsetTrainer {
  public:
   SubsetTrainer(const RunContext& run, const ZooOptions& zoo, const DataSplits& data, const ClassifierSpec& spec,
