@@ -2,7 +2,9 @@
 # Every stage, one process x 2 threads against 2 processes x 1 thread on one machine, in one
 # run, on a run directory whose zoo and generators are trained (e.g. the benchmark task's:
 # build/pdiff run --config configs/fmnist-convnet4.yaml). Each variant works on its own copies
-# of the directory: a seeds-mode zoo of SEEDS_K runs (default 20) from the run's base, the
+# of the directory: the base trained anew for BASE_EPOCHS (default 1) and an iteration-mode
+# trajectory of ITER_K checkpoints (default 50), both data-parallel with two ranks; a seeds-mode
+# zoo of SEEDS_K runs (default 20) from the run's base, the
 # generators trained anew from the run's zoo (data-parallel with two ranks), then generate and
 # eval with the run's own generators. Prints the seconds of each stage, their ratio, whether the
 # two wrote the same zoo.pt and generated.pt, and how close their training losses came.
@@ -40,7 +42,8 @@ stage() {  # VARIANT STAGE [KEY=VALUE ...]: prints the stage's seconds
 extra=("$@")
 seeds_k="${SEEDS_K:-20}"
 for v in one two; do
-  mkdir -p "$work/$v" "$work/$v-seeds" "$work/$v-train"
+  mkdir -p "$work/$v" "$work/$v-seeds" "$work/$v-train" "$work/$v-iter"
+  cp "$src/config.yaml" "$work/$v-iter/"
   cp "$src"/{zoo,ae,ldm,base}.pt "$src/config.yaml" "$work/$v/"
   cp "$src"/{zoo,base}.pt "$src/config.yaml" "$work/$v-train/"
   cp "$src/base.pt" "$src/config.yaml" "$work/$v-seeds/"
@@ -50,6 +53,9 @@ row() {  # NAME A B
   printf "%-22s %20s s %20s s %7sx\n" "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.2f", a / b }')"
 }
 printf "%-22s %22s %22s %8s\n" stage "1 process x 2 threads" "2 processes x 1 thread" ratio
+iter=(zoo.mode=iteration "zoo.k=${ITER_K:-50}" "base.epochs=${BASE_EPOCHS:-1}")
+row "collect (base, iteration)" "$(stage one-iter collect "${iter[@]}" "${extra[@]}")" \
+  "$(stage two-iter collect "${iter[@]}" "${extra[@]}")"
 seeds=(zoo.mode=seeds "zoo.k=$seeds_k")
 row "collect (seeds, K=$seeds_k)" "$(stage one-seeds collect "${seeds[@]}" "${extra[@]}")" \
   "$(stage two-seeds collect "${seeds[@]}" "${extra[@]}")"

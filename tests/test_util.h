@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "kernels/dispatch.h"
 
 namespace pdiff::test {
 
@@ -55,6 +56,17 @@ std::string write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_
 
 // Sets an environment variable for one scope (nullptr: unsets it) and puts the old value back
 // (scripts/test.sh exports PDIFF_THREADS to the whole suite).
+// The kernel choice (kernels/dispatch.h) for one scope: KernelChoice::Generic forces LibTorch's
+// ops on the CPU, the path a GPU takes.
+class ScopedKernels {
+ public:
+  explicit ScopedKernels(KernelChoice c) : old_(kernel_choice()) { set_kernel_choice(c); }
+  ~ScopedKernels() { set_kernel_choice(old_); }
+
+ private:
+  KernelChoice old_;
+};
+
 class ScopedEnv {
  public:
   ScopedEnv(const char* name, const char* value) : name_(name) {

@@ -128,6 +128,21 @@ void dist_check_same(const std::string& label, const std::string& text) {
   }
 }
 
+void dist_check_same_weights(const torch::nn::Module& module, const std::string& what) {
+  if (!group().joined()) return;
+  std::ostringstream sums;
+  sums << std::hexfloat;
+  for (const auto& t : module.named_parameters()) {
+    const torch::Tensor v = t.value().detach().to(torch::kFloat64);
+    sums << t.key() << " " << v.sum().item<double>() << " " << v.square().sum().item<double>() << "\n";
+  }
+  for (const auto& t : module.named_buffers()) {
+    const torch::Tensor v = t.value().detach().to(torch::kFloat64);
+    sums << t.key() << " " << v.sum().item<double>() << "\n";
+  }
+  dist_check_same(what, sums.str());
+}
+
 Share share_of(int64_t n, int rank, int world) {
   const int64_t base = n / world, extra = n % world;
   Share s;

@@ -40,6 +40,10 @@ void dist_barrier(const std::string& what);
 // to rank 0's, naming the first line that differs and the ranks (`label` says what the text is).
 void dist_check_same(const std::string& label, const std::string& text);
 
+// Checks that every rank holds the same weights (parameters and buffers), as data-parallel
+// training promises: a few sums per tensor, in hexadecimal, compared as dist_check_same does.
+void dist_check_same_weights(const torch::nn::Module& module, const std::string& what);
+
 // The share of [0, n) that `rank` of `world` owns: a contiguous block, the first n % world
 // ranks one longer.
 struct Share {

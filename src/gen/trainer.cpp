@@ -123,16 +123,8 @@ torch::Tensor run_training(torch::nn::Module& module, const TrainLoop& loop) {
     }
   }
   progress.finish();
-  if (world > 1) {
-    // The summed gradients keep every rank's weights the same bits; checked, a few sums a tensor.
-    std::ostringstream sums;
-    sums << std::hexfloat;
-    for (const auto& p : module.named_parameters()) {
-      const torch::Tensor v = p.value().detach().to(torch::kFloat64);
-      sums << p.key() << " " << v.sum().item<double>() << " " << v.square().sum().item<double>() << "\n";
-    }
-    dist_check_same(loop.name + " weights after training", sums.str());
-  }
+  // The summed gradients keep every rank's weights the same bits; checked, a few sums a tensor.
+  if (world > 1) dist_check_same_weights(module, loop.name + " weights after training");
   losses = losses.cpu();
   if (is_main_rank()) {
     write_csv(loop.csv_path, losses, loop.steps);

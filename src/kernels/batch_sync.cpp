@@ -2,7 +2,7 @@
 
 namespace pdiff {
 
-BatchSync::BatchSync(int workers) : workers_(workers), partials_(workers) {}
+BatchSync::BatchSync(int workers, Outer outer) : workers_(workers), outer_(std::move(outer)), partials_(workers) {}
 
 std::vector<double> BatchSync::all_reduce(int worker, const std::vector<double>& partial) {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -18,6 +18,15 @@ std::vector<double> BatchSync::all_reduce(int worker, const std::vector<double>&
         throw std::logic_error("batch split: workers reduced vectors of different lengths");
       }
       for (size_t i = 0; i < p.size(); ++i) result_[i] += p[i];
+    }
+    if (outer_) {
+      try {
+        outer_(result_);  // the other workers wait: one collective per reduction
+      } catch (...) {
+        aborted_ = true;
+        changed_.notify_all();
+        throw;
+      }
     }
     arrived_ = 0;
     ++generation_;

@@ -2,11 +2,13 @@
 // training step can run as W workers, each on a slice of the batch, one core each: on this
 // 2-core machine that is ~1.4x faster than one worker on two cores, whose small oneDNN
 // operators scale poorly. Batch norm must still see the whole batch, so its layers add their
-// per-slice sums through a BatchSync before normalising, forward and backward.
+// per-slice sums through a BatchSync before normalising, forward and backward. In a
+// data-parallel job the batch is split over the ranks too, and the sums cross them (Outer).
 #pragma once
 #include <torch/torch.h>
 
 #include <condition_variable>
+#include <functional>
 #include <optional>
 #include <mutex>
 #include <vector>
@@ -20,7 +22,10 @@ struct BatchSplitAborted : std::runtime_error {
 
 class BatchSync {
  public:
-  explicit BatchSync(int workers);
+  // Sums a vector over the other processes of a data-parallel job, in place (the same bits on
+  // every rank); called once per reduction, by the last worker to arrive.
+  using Outer = std::function<void(std::vector<double>&)>;
+  explicit BatchSync(int workers, Outer outer = nullptr);
   int workers() const { return workers_; }
   // Every worker calls this with a vector of the same length; each gets the element-wise sum
   // over workers, added in worker order (the same bits whichever worker arrives first).
@@ -30,6 +35,7 @@ class BatchSync {
 
  private:
   const int workers_;
+  const Outer outer_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<std::vector<double>> partials_;

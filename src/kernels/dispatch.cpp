@@ -39,9 +39,8 @@ torch::Tensor bn_pool_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& b
     if (bn.is_training()) return bn_pool_relu_train(x, bn);
     if (!x.requires_grad()) return bn_pool_relu_eval(x, bn);
   }
-  check(!bn.is_training() || !current_batch_split(), "a split batch needs the hand-written CPU kernels");
   // ReLU commutes with max-pooling: it runs on the pooled map, 4x fewer elements.
-  return torch::relu(torch::max_pool2d(bn.forward(x), 2));
+  return torch::relu(torch::max_pool2d(batch_norm_over_split(x, bn), 2));
 }
 
 torch::Tensor conv3x3_first(const torch::Tensor& x, torch::nn::Conv2dImpl& conv) {

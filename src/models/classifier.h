@@ -39,10 +39,13 @@ class ClassifierImpl : public torch::nn::Module {
   // Whether 2-D convolutions here prefer channels-last memory (faster with oneDNN on CPU).
   virtual bool channels_last() const { return false; }
 
-  // Whether a training batch may be split over workers (zoo/split_batch_step.h) with the
-  // same result as one pass: no batch statistics, or batch norms that share them across the
-  // split (models/batch_sync.h).
+  // Whether a training batch may be split over workers or ranks (zoo/split_batch_step.h)
+  // with the same result as one pass: no batch statistics, or batch norms that share them
+  // across the split (kernels/batch_sync.h).
   virtual bool supports_split_batches() const { return false; }
+  // Whether splitting a batch over the cores of one process, one worker per core, is faster
+  // than one pass on all of them (measured for the MLP and ConvNet-4: small oneDNN operators).
+  virtual bool splits_faster_on_cores() const { return false; }
 
   // Optional faster evaluation (eval mode) of stages [start, end) when only the `selected`
   // parameters change between models: a model may cache a transformed activation instead of

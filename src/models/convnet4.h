@@ -16,6 +16,7 @@ class ConvNet4Impl : public ClassifierImpl {
   bool channels_last() const override { return true; }
   // Every batch norm shares its statistics across a split batch (kernels/batch_sync.h).
   bool supports_split_batches() const override { return true; }
+  bool splits_faster_on_cores() const override { return true; }
   // Tail from bn3 in eval mode: BN is a per-channel affine map there, and a monotone map
   // commutes with max-pooling (a max becomes a min for a negative scale). So the max- and
   // min-pooled conv3 outputs (3x3 instead of 7x7) are cached, and each model applies bn3

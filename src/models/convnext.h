@@ -42,6 +42,7 @@ class ConvNextImpl : public ClassifierImpl {
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
   bool channels_last() const override { return true; }
+  bool supports_split_batches() const override { return true; }  // LayerNorm: per image
   // Tail from inside a block (e.g. its norm): the block's depthwise-conv output and its input
   // are cached (models/residual_block.h).
   bool prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) override;

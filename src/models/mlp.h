@@ -13,6 +13,7 @@ class MlpImpl : public ClassifierImpl {
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
   bool supports_split_batches() const override { return true; }  // no batch statistics
+  bool splits_faster_on_cores() const override { return true; }
 
  private:
   std::vector<torch::nn::Linear> fcs_;  // fc1 .. fcN; the last one maps to the classes

@@ -22,6 +22,12 @@ torch::nn::Sequential downsample(int64_t in, int64_t out, int64_t stride) {
   return torch::nn::Sequential(conv(in, out, 1, stride), BatchNorm2d(out));
 }
 
+// The shortcut's conv and batch norm, the norm's statistics shared across a split batch.
+torch::Tensor downsample_forward(torch::nn::SequentialImpl& down, const torch::Tensor& x) {
+  return batch_norm_over_split(down.ptr(0)->as<torch::nn::Conv2dImpl>()->forward(x),
+                               *down.ptr(1)->as<torch::nn::BatchNorm2dImpl>());
+}
+
 // Two 3x3 convs; expansion 1. Chain: conv1, bn1+relu, conv2, bn2; then relu(chain + shortcut).
 class BasicBlockImpl : public ResidualBlockImpl {
  public:
@@ -38,9 +44,9 @@ class BasicBlockImpl : public ResidualBlockImpl {
   torch::Tensor op(int64_t i, torch::Tensor h) override {
     switch (i) {
       case 0: return conv1(h);               // (B, planes, H/s, W/s)
-      case 1: return torch::relu(bn1(h));
+      case 1: return torch::relu(batch_norm_over_split(h, *bn1));
       case 2: return conv2(h);
-      default: return bn2(h);
+      default: return batch_norm_over_split(h, *bn2);
     }
   }
   std::string op_params(int64_t i) const override {
@@ -61,7 +67,7 @@ class BasicBlockImpl : public ResidualBlockImpl {
     auto y = conv3x3_winograd(positions, winograd_, s);                          // (s^2, B, C')
     return y.view({s, s, b, -1}).permute({2, 3, 0, 1}).contiguous(torch::MemoryFormat::ChannelsLast);
   }
-  torch::Tensor shortcut(const torch::Tensor& x) override { return down ? down->forward(x) : x; }
+  torch::Tensor shortcut(const torch::Tensor& x) override { return down ? downsample_forward(*down, x) : x; }
   std::string shortcut_params() const override { return "downsample."; }
   torch::Tensor merge(const torch::Tensor& chain, const torch::Tensor& s) override { return torch::relu(chain + s); }
 
@@ -92,18 +98,18 @@ class BottleneckImpl : public ResidualBlockImpl {
   torch::Tensor op(int64_t i, torch::Tensor h) override {
     switch (i) {
       case 0: return conv1(h);                // (B, planes, H, W)
-      case 1: return torch::relu(bn1(h));
+      case 1: return torch::relu(batch_norm_over_split(h, *bn1));
       case 2: return conv2(h);                // (B, planes, H/s, W/s)
-      case 3: return torch::relu(bn2(h));
+      case 3: return torch::relu(batch_norm_over_split(h, *bn2));
       case 4: return conv3(h);                // (B, 4*planes, H/s, W/s)
-      default: return bn3(h);
+      default: return batch_norm_over_split(h, *bn3);
     }
   }
   std::string op_params(int64_t i) const override {
     static const char* names[] = {"conv1.", "bn1.", "conv2.", "bn2.", "conv3.", "bn3."};
     return names[i];
   }
-  torch::Tensor shortcut(const torch::Tensor& x) override { return down ? down->forward(x) : x; }
+  torch::Tensor shortcut(const torch::Tensor& x) override { return down ? downsample_forward(*down, x) : x; }
   std::string shortcut_params() const override { return "downsample."; }
   torch::Tensor merge(const torch::Tensor& chain, const torch::Tensor& s) override { return torch::relu(chain + s); }
 
@@ -160,7 +166,7 @@ ResNetImpl::ResNetImpl(const ClassifierSpec& spec, int depth) {
 }
 
 torch::Tensor ResNetImpl::forward_stage(int64_t i, torch::Tensor x) {
-  if (i == 0) return torch::relu(bn1(conv1(x)));               // (B, 64, H, W)
+  if (i == 0) return torch::relu(batch_norm_over_split(conv1(x), *bn1));               // (B, 64, H, W)
   if (i <= static_cast<int64_t>(blocks_.size()))
     return blocks_[i - 1]->forward(x);  // layer1: (B, 64e, H, W) ... layer4: (B, 512e, H/8, W/8)
   return fc(x.mean({2, 3}));                                    // (B, 512e) -> (B, classes)

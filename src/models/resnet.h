@@ -16,6 +16,8 @@ class ResNetImpl : public ClassifierImpl {
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
   bool channels_last() const override { return true; }
+  // Every batch norm shares its statistics across a split batch (kernels/batch_sync.h).
+  bool supports_split_batches() const override { return true; }
   // Tail from inside a block (e.g. layer4.1.bn1): the block's conv1 output and its shortcut
   // are cached (models/residual_block.h).
   bool prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) override;

@@ -25,6 +25,7 @@ class VitImpl : public ClassifierImpl {
   int64_t num_stages() const override { return 2 * static_cast<int64_t>(blocks_.size()) + 2; }
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
+  bool supports_split_batches() const override { return true; }  // LayerNorm: per token
   // After the last attention every token is processed on its own and the head reads only the
   // class token, so a tail from there (e.g. the last norm2 and norm) runs on that token alone.
   bool prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) override {

@@ -35,21 +35,30 @@ std::unique_ptr<Optimizer> make_subset_optimizer(const ZooOptions& zoo, std::vec
   return std::make_unique<Sgd>(params, 0.9, zoo.weight_decay);
 }
 
-// Trains, reloads or takes (`from_file`, read from `file`: base.file or the first imported
-// checkpoint) the base model; returns its test accuracy, measured by `accuracy_of`.
-double prepare_base(const RunContext& run, const BaseOptions& opts, const DataSplits& data, const ClassifierSpec& spec, Classifier& model,
-                    const NamedTensors& from_file, const std::string& file,
-                    const std::function<double(const Classifier&)>& accuracy_of) {
+// The untrained base, the same on every rank: initialisation drawn from the run's seed on the
+// CPU, then moved to the run's device.
+Classifier fresh_model(const RunContext& run, const ClassifierSpec& spec) {
+  torch::manual_seed(run.seed);
+  Classifier model = make_classifier(spec);
+  model->to(run.device);
+  return model;
+}
+
+// Takes (`from_file`, read from `file`: base.file or the first imported checkpoint) or reloads
+// the base model and returns its test accuracy, measured by `accuracy_of`; nothing when it must
+// be trained (the model is then the fresh one drawn from the run's seed).
+std::optional<double> ready_base(const RunContext& run, const BaseOptions& opts, const ClassifierSpec& spec,
+                                 Classifier& model, const NamedTensors& from_file, const std::string& file,
+                                 const std::function<double(const Classifier&)>& accuracy_of) {
   const std::string& dir = run.dir;
   const std::string base_path = dir + "/base.pt", info_path = dir + "/base.json";
-  const std::string& fingerprint = opts.fingerprint;
   if (!from_file.empty()) {
     // Read every time (a file replaced under the same name is seen); base.pt is its copy.
     Stopwatch timer;
     load_state_dict(model, from_file, file);
     double acc = accuracy_of(model);
     save_base(base_path, model);
-    nlohmann::json info = {{"fingerprint", fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
+    nlohmann::json info = {{"fingerprint", opts.fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
                            {"train_seconds", 0.0}, {"source", file}};
     write_file_atomic(info_path, info.dump(2) + "\n");
     std::fprintf(stderr, "base: read %s in %.1f s (no base training), test accuracy %.2f %%\n", file.c_str(),
@@ -58,7 +67,7 @@ double prepare_base(const RunContext& run, const BaseOptions& opts, const DataSp
   }
   if (file_exists(base_path) && file_exists(info_path)) {
     auto info = nlohmann::json::parse(read_text_file(info_path), nullptr, false);
-    if (!info.is_discarded() && info.value("fingerprint", "") == fingerprint) {
+    if (!info.is_discarded() && info.value("fingerprint", "") == opts.fingerprint) {
       try {
         model = load_base(base_path, spec, run.device);
         std::fprintf(stderr, "base: reusing %s (test accuracy %.2f %%)\n", base_path.c_str(),
@@ -66,22 +75,37 @@ double prepare_base(const RunContext& run, const BaseOptions& opts, const DataSp
         return info.value("test_accuracy", 0.0);
       } catch (const Error& e) {  // e.g. corrupt: train it anew rather than refuse forever
         std::fprintf(stderr, "base: not reusing %s: %s\n", base_path.c_str(), e.what());
-        torch::manual_seed(run.seed);  // the state a fresh run trains from (load_base drew from it)
-        model = make_classifier(spec);
-        model->to(run.device);
+        model = fresh_model(run, spec);  // the state a fresh run trains from (load_base drew from it)
       }
     }
   }
+  return std::nullopt;
+}
+
+// Trains the base (data-parallel on every rank, or on rank 0 alone); rank 0 measures it with
+// `accuracy_of` and writes base.pt.
+double train_and_save_base(const RunContext& run, const BaseOptions& opts, const DataSplits& data,
+                           const ClassifierSpec& spec, const Classifier& model,
+                           const std::function<double(const Classifier&)>& accuracy_of) {
+  const std::string& dir = run.dir;
   Stopwatch timer;
   train_base(model, spec, opts, run, data, dir + "/base.partial.pt");
+  if (!is_main_rank()) return 0;
   double acc = accuracy_of(model);
-  save_base(base_path, model);
-  nlohmann::json info = {{"fingerprint", fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
+  save_base(dir + "/base.pt", model);
+  nlohmann::json info = {{"fingerprint", opts.fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
                          {"train_seconds", timer.seconds()}};
-  write_file_atomic(info_path, info.dump(2) + "\n");
+  write_file_atomic(dir + "/base.json", info.dump(2) + "\n");
   std::remove((dir + "/base.partial.pt").c_str());
   std::fprintf(stderr, "base: test accuracy %.2f %%\n", acc);
   return acc;
+}
+
+// Work that trains data-parallel runs on every rank; otherwise on rank 0 alone, the others
+// waiting (dist/group.h on_main_rank).
+void on_training_ranks(bool data_parallel, const std::string& what, const std::function<void()>& fn) {
+  if (data_parallel) fn();
+  else on_main_rank(what, fn);
 }
 
 // The resume state of a collection; version 1 also held every checkpoint so far.
@@ -126,11 +150,12 @@ torch::Tensor scratch_start(const ClassifierSpec& spec, const ParamLayout& layou
 }
 
 // The selected subset of a copy of the base, trained step by step on its own batches (the
-// rest of the network frozen: its prefix runs without a graph).
+// rest of the network frozen: its prefix runs without a graph). `data_parallel`: every rank
+// takes its share of each batch (one trajectory); otherwise each rank trains alone.
 class SubsetTrainer {
  public:
   SubsetTrainer(const RunContext& run, const ZooOptions& zoo, const DataSplits& data, const ClassifierSpec& spec,
-                const Classifier& base, const ParamLayout& layout)
+                const Classifier& base, const ParamLayout& layout, bool data_parallel)
       : run_(run), zoo_(zoo), data_(data), layout_(layout), model_(clone_classifier(base, spec)) {
     for (auto& p : model_->parameters()) p.set_requires_grad(false);
     tensors_ = layout.trainable(model_);  // zoo.select=whole: running statistics follow the forward passes
@@ -139,7 +164,9 @@ class SubsetTrainer {
     opt_ = make_subset_optimizer(zoo, tensors_);
     schedule_ = std::make_unique<BatchSchedule>(data, zoo.batch, data_stream_seed(run.seed, kZooStream));
     model_->train();  // batch statistics in the forward pass, as in the official protocol
-    split_ = std::make_unique<SplitBatchStep>(model_, spec, split_workers(*model_, zoo.batch, run.precision));
+    const int64_t batch = data_parallel ? share_of(zoo.batch, dist_rank(), dist_world()).size() : zoo.batch;
+    split_ = std::make_unique<SplitBatchStep>(model_, spec, split_workers(*model_, batch, run.precision),
+                                              data_parallel, "zoo training");
   }
 
   // An independent run from `start`: a fresh optimizer and the data order of `stream`.
@@ -169,6 +196,7 @@ class SubsetTrainer {
   torch::Tensor current() const { return layout_.flatten(model_); }
   void assign(const torch::Tensor& vec) { layout_.assign(model_, vec); }
   Optimizer& optimizer() { return *opt_; }
+  const Classifier& model() const { return model_; }
   int64_t iters_per_epoch() const { return schedule_->iters_per_epoch(); }
 
  private:
@@ -185,15 +213,16 @@ class SubsetTrainer {
 };
 
 // Iteration and epoch modes: one training of the selected subset from the base values, a
-// checkpoint after every iteration or epoch, appended to the zoo being written (`rows`, made
-// here: a new file, or the one a killed collection left).
-RowsWriter collect_trajectory(const RunContext& run, const CollectOptions& opts, const DataSplits& data,
-                              const ClassifierSpec& spec, const Classifier& base, const ParamLayout& layout,
-                              const std::string& rows_path) {
+// checkpoint after every iteration or epoch, appended by rank 0 to the zoo being written
+// (`rows`, made here: a new file, or the one a killed collection left). Data-parallel, every
+// rank trains its share of each batch and reads the resume state (the run directory is shared).
+void collect_trajectory(const RunContext& run, const CollectOptions& opts, const DataSplits& data,
+                        const ClassifierSpec& spec, const Classifier& base, const ParamLayout& layout,
+                        const std::string& rows_path, std::optional<RowsWriter>& rows, bool data_parallel) {
   const ZooOptions& zoo = opts.zoo;
   const std::string partial_path = run.dir + "/zoo.partial.pt";
   const int64_t K = zoo.k;
-  SubsetTrainer trainer(run, zoo, data, spec, base, layout);
+  SubsetTrainer trainer(run, zoo, data, spec, base, layout, data_parallel);
   int64_t k0 = 0, it = 0;
   if (const auto f = resume_state(partial_path, rows_path, opts.fingerprint, K)) {
     k0 = f->integer("done");
@@ -201,14 +230,18 @@ RowsWriter collect_trajectory(const RunContext& run, const CollectOptions& opts,
     trainer.assign(f->tensor("current"));
     trainer.optimizer().load_state(*f, "optim");
   }
-  RowsWriter rows(rows_path, K, layout.dim(), k0);
-  Progress progress("zoo", K - k0, "ckpt");
+  std::unique_ptr<Progress> progress;
+  if (is_main_rank()) {
+    rows.emplace(rows_path, K, layout.dim(), k0);
+    progress = std::make_unique<Progress>("zoo", K - k0, "ckpt");
+  }
   const int64_t save_every = zoo.mode == "iteration" ? 25 : 1;
   const int64_t iters = zoo.mode == "iteration" ? 1 : trainer.iters_per_epoch();
   for (int64_t k = k0; k < K; ++k) {
     for (int64_t j = 0; j < iters; ++j) trainer.step(it++);
-    rows.append(trainer.current());  // on disk before the state below counts it
-    progress.tick(1);
+    if (!is_main_rank()) continue;
+    rows->append(trainer.current());  // on disk before the state below counts it
+    progress->tick(1);
     if ((k + 1) % save_every == 0 && k + 1 < K) {
       DictFile f;
       f.set_tensor("current", trainer.current());
@@ -219,8 +252,8 @@ RowsWriter collect_trajectory(const RunContext& run, const CollectOptions& opts,
       f.save(partial_path, "pdiff.zoo_partial", kZooPartialVersion);
     }
   }
-  progress.finish();
-  return rows;
+  if (progress) progress->finish();
+  if (data_parallel) dist_check_same_weights(*trainer.model(), "zoo training: the weights after the trajectory");
 }
 
 // Seeds mode: K independent runs, run k from its own starting point with its own data order,
@@ -241,7 +274,7 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
     rows.emplace(rows_path, K, layout.dim(), k0);
   });
   k0 = dist_broadcast_int(k0, "collect: the runs already done");
-  SubsetTrainer trainer(run, zoo, data, spec, base, layout);
+  SubsetTrainer trainer(run, zoo, data, spec, base, layout, /*data_parallel=*/false);  // a run per rank
   const torch::Tensor base_vec = layout.flatten(base);
   const bool scratch = zoo.mode == "scratch";
   // zoo.align: each run's checkpoint aligned to run 0's as it is appended (rank 0's).
@@ -298,8 +331,9 @@ std::string describe_selection(const ParamLayout& layout) {
 }  // namespace
 
 void collect(const RunContext& run, const CollectOptions& opts) {
-  // Every rank of a job reads the data (it trains seeds-mode runs or evaluates checkpoints);
-  // rank 0 checks the inputs, prepares the base and writes every file, the others wait.
+  // Every rank of a job reads the data: it trains the base and the trajectory with rank 0
+  // (data-parallel), its seeds-mode runs, and evaluates checkpoints. Rank 0 checks the inputs,
+  // reads base.file and the imports and writes every file.
   DataSplits data = load_dataset(opts.data);
   ClassifierSpec spec = classifier_spec(opts.model, data);
   Classifier model = make_classifier(spec);
@@ -313,7 +347,10 @@ void collect(const RunContext& run, const CollectOptions& opts) {
   std::unique_ptr<TailEvaluator> evaluator;
   ParamLayout layout;
   double base_acc = 0;
-  std::string base_source;
+  std::string base_source, what;
+  bool base_ready = false;  // taken from a file or reused; otherwise trained below
+  int64_t K_planned = 0;    // imported checkpoints
+  std::function<double(const Classifier&)> accuracy_of;  // rank 0's measure of the base
   Stopwatch timer;
   on_main_rank("collect: checking the inputs and preparing the base", [&] {
     // Everything that can be refused is checked before anything is written.
@@ -357,7 +394,15 @@ void collect(const RunContext& run, const CollectOptions& opts) {
       // files, only for this selection.
       if (moving) layout = ParamLayout::of(model, moving_tensors(paths, model, from_file));
       check_alignable(layout, model, opts.model.arch, opts.zoo.align);
-      imported = import_checkpoints(paths, model, from_file, layout);
+      std::vector<std::string> drifting;  // running statistics outside the selection
+      imported = import_checkpoints(paths, model, from_file, layout, opts.zoo.import_stats, &drifting);
+      if (!drifting.empty() && opts.zoo.import_stats == "own") {
+        std::vector<std::string> names = layout.names();
+        names.insert(names.end(), drifting.begin(), drifting.end());
+        layout = ParamLayout::of(model, names);
+        check_alignable(layout, model, opts.model.arch, opts.zoo.align);
+        imported = import_checkpoints(paths, model, from_file, layout, opts.zoo.import_stats);
+      }
       align_zoo_rows(imported, layout, model, opts.model.arch, opts.zoo.align);
     }
     using KeyValue = std::pair<std::string, int64_t>;
@@ -368,30 +413,27 @@ void collect(const RunContext& run, const CollectOptions& opts) {
                                               " training images; lower it or raise data.train_limit");
     lock.emplace(dir, /*create=*/true);
     record_config(dir, run.config_yaml);
-    torch::manual_seed(run.seed);
-    model = make_classifier(spec);  // initialisation drawn from the seed just set, on the CPU
-    model->to(run.device);
+    model = fresh_model(run, spec);
     // The base model is evaluated like the checkpoints, on the tail.
-    auto accuracy_of = [&](const Classifier& base) {
+    accuracy_of = [&](const Classifier& base) {
       evaluator = std::make_unique<TailEvaluator>(clone_classifier(model, spec), layout, data.test);
       return evaluator->evaluate(layout.flatten(base).unsqueeze(0)).accuracy[0].item<double>();
     };
-    base_acc = prepare_base(run, opts.base, data, spec, model, from_file, base_source, accuracy_of);
-    const std::string what = imported.defined() ? "imported from " + import_source : opts.zoo.mode + " mode";
-    std::fprintf(stderr, "zoo: %lld checkpoints (%s) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
-                 (long long)(imported.defined() ? imported.size(0) : opts.zoo.k), what.c_str(),
-                 layout.entries().size(), (long long)layout.dim(), opts.zoo.select.c_str(),
-                 describe_selection(layout).c_str());
+    const std::optional<double> ready = ready_base(run, opts.base, spec, model, from_file, base_source, accuracy_of);
+    base_ready = ready.has_value();
+    base_acc = ready.value_or(0);
+    what = imported.defined() ? "imported from " + import_source : opts.zoo.mode + " mode";
     if (imported.defined()) {
       rows.emplace(rows_path, imported.size(0), layout.dim());
       for (int64_t k = 0; k < imported.size(0); ++k) rows->append(imported[k]);
-    } else if (!seed_runs) {
-      rows.emplace(collect_trajectory(run, opts, data, spec, model, layout, rows_path));
+      K_planned = imported.size(0);
     }
   });
+  // The layout rank 0 found (zoo.select=moving is found from the imports), and whether the base
+  // is ready; the other ranks take it from base.pt, or train it with rank 0.
+  base_ready = dist_broadcast_int(base_ready, "collect: whether the base is ready") != 0;
   if (!is_main_rank()) {
-    // The base rank 0 prepared, and its layout (zoo.select=moving is found from the imports).
-    model = load_base(dir + "/base.pt", spec, run.device);
+    model = base_ready ? load_base(dir + "/base.pt", spec, run.device) : fresh_model(run, spec);
     std::vector<std::string> names;
     std::istringstream text(dist_broadcast_text("", "collect: the selected tensors"));
     for (std::string name; std::getline(text, name);) names.push_back(name);
@@ -401,6 +443,19 @@ void collect(const RunContext& run, const CollectOptions& opts) {
     for (const auto& name : layout.names()) text += name + "\n";
     dist_broadcast_text(text, "collect: the selected tensors");
   }
+  const bool data_parallel = trains_data_parallel(*model);
+  if (!base_ready) {
+    on_training_ranks(data_parallel, "collect: training the base",
+                      [&] { base_acc = train_and_save_base(run, opts.base, data, spec, model, accuracy_of); });
+    if (!data_parallel && !is_main_rank()) model = load_base(dir + "/base.pt", spec, run.device);
+  }
+  if (is_main_rank())
+    std::fprintf(stderr, "zoo: %lld checkpoints (%s) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",
+                 (long long)(K_planned ? K_planned : opts.zoo.k), what.c_str(), layout.entries().size(),
+                 (long long)layout.dim(), opts.zoo.select.c_str(), describe_selection(layout).c_str());
+  if (opts.zoo.import.empty() && !seed_runs)
+    on_training_ranks(data_parallel, "collect: the trajectory",
+                      [&] { collect_trajectory(run, opts, data, spec, model, layout, rows_path, rows, data_parallel); });
   if (seed_runs) collect_seed_runs(run, opts, data, spec, model, layout, rows_path, rows);
 
   // The checkpoints' evaluation, split across the ranks: rank 0 reads the rows it wrote and

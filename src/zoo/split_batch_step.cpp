@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/error.h"
+#include "dist/group.h"
 #include "kernels/batch_sync.h"
 #include "kernels/dispatch.h"
 
@@ -15,9 +17,11 @@ namespace pdiff {
 int split_workers(const ClassifierImpl& model, int64_t batch, Precision precision) {
   if (precision == Precision::Bf16) return 1;
   // The split's batch norms are hand-written CPU kernels (kernels/dispatch.h decides).
-  if (!model.supports_split_batches() || !cpu_kernels_apply(model)) return 1;
+  if (!model.supports_split_batches() || !model.splits_faster_on_cores() || !cpu_kernels_apply(model)) return 1;
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({torch::get_num_threads(), 8, batch / 16})));
 }
+
+bool trains_data_parallel(const ClassifierImpl& model) { return dist_world() > 1 && model.supports_split_batches(); }
 
 struct SplitBatchStep::Impl {
   Classifier model;
@@ -33,20 +37,22 @@ struct SplitBatchStep::Impl {
   const torch::Tensor* images = nullptr;
   const torch::Tensor* labels = nullptr;
   const Forward* forward = nullptr;
+  Share mine;  // this rank's rows of the batch (all of them in one process)
   std::vector<torch::Tensor> losses;
   std::vector<std::exception_ptr> errors;
 
-  Impl(Classifier m, int workers) : model(std::move(m)), sync(workers), losses(workers), errors(workers) {}
+  Impl(Classifier m, int workers, BatchSync::Outer outer)
+      : model(std::move(m)), sync(workers, std::move(outer)), losses(workers), errors(workers) {}
 
   // Worker w's share: forward and backward on its slice, batch norms sharing statistics.
   void run_share(int w) {
     const int64_t n = images->size(0), W = static_cast<int64_t>(losses.size());
-    const int64_t begin = n * w / W, end = n * (w + 1) / W;
+    const int64_t begin = mine.begin + mine.size() * w / W, end = mine.begin + mine.size() * (w + 1) / W;
     ClassifierImpl& m = w == 0 ? *model : *replicas[w - 1];
     SplitBatchScope scope(sync, w);
     auto logits = (*forward)(m, images->slice(0, begin, end));
     auto loss = torch::nn::functional::cross_entropy(
-                    logits, labels->slice(0, begin, end),
+                    logits, labels->slice(0, begin, end).to(logits.device()),
                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
                 double(n);
     loss.backward();
@@ -105,10 +111,19 @@ struct SplitBatchStep::Impl {
   }
 };
 
-SplitBatchStep::SplitBatchStep(Classifier model, const ClassifierSpec& spec, int workers)
-    : impl_(std::make_unique<Impl>(model, std::max(1, workers))), workers_(std::max(1, workers)) {
-  TORCH_CHECK(workers_ == 1 || model->supports_split_batches(),
+SplitBatchStep::SplitBatchStep(Classifier model, const ClassifierSpec& spec, int workers, bool data_parallel,
+                               const std::string& what)
+    : workers_(std::max(1, workers)), ranks_(data_parallel ? dist_world() : 1), rank_(data_parallel ? dist_rank() : 0) {
+  TORCH_CHECK((workers_ == 1 && ranks_ == 1) || model->supports_split_batches(),
               "SplitBatchStep: this model's batches cannot be split (batch statistics)");
+  BatchSync::Outer outer;
+  if (ranks_ > 1)
+    outer = [what](std::vector<double>& v) {
+      auto t = torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kFloat64);
+      dist_sum({t}, what + ": summing batch statistics over the ranks");
+    };
+  impl_ = std::make_unique<Impl>(model, workers_, std::move(outer));
+  what_ = what;
   for (int w = 1; w < workers_; ++w) impl_->replicas.push_back(clone_classifier(model, spec));
   for (int w = 1; w < workers_; ++w) impl_->threads.emplace_back([this, w] { impl_->helper_loop(w); });
 }
@@ -123,14 +138,16 @@ SplitBatchStep::~SplitBatchStep() {
 }
 
 torch::Tensor SplitBatchStep::run(const torch::Tensor& images, const torch::Tensor& labels, const Forward& forward) {
-  if (workers_ == 1) {
+  if (workers_ == 1 && ranks_ == 1) {
     auto loss = torch::nn::functional::cross_entropy(forward(*impl_->model, images), labels.to(images.device()));
     loss.backward();
     return loss.detach();
   }
-  TORCH_CHECK(images.size(0) >= workers_, "SplitBatchStep: a batch of ", images.size(0), " images for ", workers_,
-              " workers");
   Impl& s = *impl_;
+  s.mine = share_of(images.size(0), rank_, ranks_);
+  check(s.mine.size() >= workers_, what_ + ": a batch of " + std::to_string(images.size(0)) + " images is too small for " +
+                                       std::to_string(ranks_) + " ranks of " + std::to_string(workers_) +
+                                       " workers, which share every batch; raise the batch or run fewer ranks");
   for (const auto& e : s.errors)
     if (e) std::rethrow_exception(e);  // a failed step leaves the split unusable
   s.mirror_model();
@@ -145,7 +162,7 @@ torch::Tensor SplitBatchStep::run(const torch::Tensor& images, const torch::Tens
   s.changed.notify_all();
 
   const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
+  if (workers_ > 1) omp_set_num_threads(1);  // one core per worker; a rank's only worker keeps them all
   try {
     s.run_share(0);
   } catch (...) {
@@ -174,6 +191,18 @@ torch::Tensor SplitBatchStep::run(const torch::Tensor& images, const torch::Tens
   s.gather_gradients();
   auto loss = s.losses[0];
   for (int w = 1; w < workers_; ++w) loss = loss + s.losses[w];
+  if (ranks_ > 1) {
+    // The loss and the gradients summed over the ranks, in one collective: every rank then
+    // applies the same update to the same weights.
+    std::vector<torch::Tensor> sums{loss.reshape({1})};
+    for (auto& p : s.model->parameters()) {
+      if (!p.requires_grad()) continue;
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      sums.push_back(p.grad());
+    }
+    dist_sum(sums, what_ + ": summing the gradients over the ranks");
+    loss = sums[0].reshape({});
+  }
   return loss;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/run_context.h"
+#include "dist/group.h"
 #include "io/file_io.h"
 #include "zoo/optim.h"
 #include "core/progress.h"
@@ -39,7 +40,13 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const BaseO
   }
 
   model->train();
-  SplitBatchStep split(model, spec, split_workers(*model, opts.batch, run.precision));
+  // Data-parallel in a job of several processes: each rank a share of every batch.
+  const bool data_parallel = trains_data_parallel(*model);
+  const int64_t batch = data_parallel ? share_of(opts.batch, dist_rank(), dist_world()).size() : opts.batch;
+  if (data_parallel)
+    std::fprintf(stderr, "base training: data-parallel over %d ranks (%lld of each batch's %lld images on rank %d)\n",
+                 dist_world(), (long long)batch, (long long)opts.batch, dist_rank());
+  SplitBatchStep split(model, spec, split_workers(*model, batch, run.precision), data_parallel, "base training");
   Progress progress("base training", total - start_epoch * schedule.iters_per_epoch(), "it");
   const double lr = opts.lr;
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device_of(*model)));
@@ -65,6 +72,7 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const BaseO
         loss_count = 0;
       }
     }
+    if (!is_main_rank()) continue;  // rank 0 writes the resume state
     DictFile f;
     for (const auto& [name, t] : state_dict(model)) f.set_tensor("model." + name, t.detach());
     opt->save_state(f, "optim");
@@ -73,6 +81,7 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const BaseO
     f.save(partial_path, "pdiff.base_partial", 1);
   }
   progress.finish();
+  if (data_parallel) dist_check_same_weights(*model, "base training: the weights after training");
 }
 
 }  // namespace pdiff

@@ -13,14 +13,7 @@ namespace pdiff::dispatch_test {
 namespace {
 
 // Sets the kernel choice for one scope.
-class ScopedKernels {
- public:
-  explicit ScopedKernels(KernelChoice c) : old_(kernel_choice()) { set_kernel_choice(c); }
-  ~ScopedKernels() { set_kernel_choice(old_); }
-
- private:
-  KernelChoice old_;
-};
+using test::ScopedKernels;
 
 ClassifierSpec convnet4_spec() {
   ClassifierSpec spec;
