@@ -85,6 +85,11 @@ const std::vector<KeyDef>& config_keys() {
        ".pt/.pth/.ckpt files or a glob; each a full state dict whose tensors outside zoo.select equal "
        "the base's (base.file, else the first checkpoint); zoo.k, zoo.mode and the zoo's training keys "
        "are then unused"},
+      {"zoo.import_stats", T::String, "own",
+       "zoo.import with a subset selection, checkpoints whose BatchNorm running statistics drift from "
+       "the base's (trained in training mode): own carries each checkpoint's statistics with it (they "
+       "join the zoo's rows and are generated too), base uses the base's (each checkpoint measured "
+       "with them)", -kInf, kInf, {"own", "base"}},
       {"zoo.align", T::String, "none",
        "separate trainings (zoo.import, zoo.mode=scratch): weights permutes every checkpoint's hidden units "
        "(MLP neurons, ConvNet-4 channels with their BatchNorm) to match the first checkpoint by "

@@ -18,6 +18,7 @@ struct ZooOptions {
   int64_t k = 200;                 // checkpoints
   std::string import;              // a folder or glob of Python checkpoints instead of training
   std::string align = "none";      // with import: none or weights (zoo/zoo_alignment.h)
+  std::string import_stats = "own";  // drifting running statistics: own or base (zoo/import.h)
   std::string mode = "iteration";  // iteration, epoch or seeds
   std::string optimizer = "adamw";  // or sgd
   double lr = 0.01, weight_decay = 5e-4;

@@ -87,11 +87,17 @@ std::vector<std::string> moving_tensors(const std::vector<std::string>& paths, c
   return names;
 }
 
+bool is_running_statistic(const std::string& name) {
+  return ends_with(name, ".running_mean") || ends_with(name, ".running_var");
+}
+
 torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Classifier& model,
-                                 const NamedTensors& base, const ParamLayout& layout) {
+                                 const NamedTensors& base, const ParamLayout& layout, const std::string& import_stats,
+                                 std::vector<std::string>* drifting) {
   const std::vector<std::string> selected = layout.names();
   const std::set<std::string> in_layout(selected.begin(), selected.end());
   const NamedTensors expected = state_dict(model);
+  std::set<std::string> drifted;  // running statistics outside the layout, moved in some checkpoint
   torch::Tensor out = torch::empty({static_cast<int64_t>(paths.size()), layout.dim()});
   Progress progress("zoo import", static_cast<int64_t>(paths.size()), "ckpt");
   for (size_t k = 0; k < paths.size(); ++k) {
@@ -105,6 +111,10 @@ torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Cl
       if (ends_with(name, "num_batches_tracked")) continue;
       const torch::Tensor& b = base[i].second;
       if (!torch::equal(t.to(b.scalar_type()), b)) {
+        if (is_running_statistic(name)) {
+          drifted.insert(name);
+          continue;
+        }
         if (differing.empty()) first_diff = (t.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
         differing.push_back(name);
       }
@@ -128,6 +138,20 @@ torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Cl
     progress.tick(1);
   }
   progress.finish();
+  if (!drifted.empty()) {
+    std::string list;
+    for (const auto& [name, t] : expected)
+      if (drifted.count(name)) {
+        list += " " + name;
+        if (drifting) drifting->push_back(name);
+      }
+    std::fprintf(stderr, "zoo.import: running statistics outside zoo.select drift from the base's (BatchNorm in "
+                         "training mode while the checkpoints trained):%s; zoo.import_stats = %s: %s\n",
+                 list.c_str(), import_stats.c_str(),
+                 import_stats == "base" ? "the base's are used, and each checkpoint is measured with them"
+                                        : "each checkpoint's own are carried with it (added to the zoo's rows)");
+    if (import_stats != "base") return out;  // imported again with them in the layout
+  }
   // Which selected tensors the checkpoints actually change: a selection wider than what moves
   // costs the generator dimensions that carry nothing.
   std::string moving, constant;

@@ -27,7 +27,17 @@ std::vector<std::string> moving_tensors(const std::vector<std::string>& paths, c
 // checks every tensor (names, shapes, finite) and that the tensors outside the layout equal
 // `base` (num_batches_tracked aside: it has no effect on evaluation). Says which selected
 // tensors move across the checkpoints and which stay constant.
+//
+// Running statistics outside the layout that drift from the base's (BatchNorm left in training
+// mode while the checkpoints trained: the official code's collection) are no error: with
+// zoo.import_stats = base they are dropped (the base's are used, the accuracies measured so);
+// with own they are listed in `drifting`, every checkpoint's name once, in the model's order,
+// and the caller imports again with them in the layout (each checkpoint's own carried with it).
 torch::Tensor import_checkpoints(const std::vector<std::string>& paths, const Classifier& model,
-                                 const NamedTensors& base, const ParamLayout& layout);
+                                 const NamedTensors& base, const ParamLayout& layout,
+                                 const std::string& import_stats = "own", std::vector<std::string>* drifting = nullptr);
+
+// Whether `name` is a normalisation layer's running statistic (running_mean, running_var).
+bool is_running_statistic(const std::string& name);
 
 }  // namespace pdiff

@@ -18,11 +18,12 @@
         rgb_only wants 3 input channels: modules pdiff must refuse. --state: then trains the Python
         model for --steps SGD steps, saves dict(model.state_dict()) to STATE (the module at OUT
         keeps the untrained weights) and prints "accuracy A" on the first --test test images.
-    own_data.py zoo ARCH OUTDIR [--k K] [--steps S] [--train N] [--test M] [--whole] [--separate]
+    own_data.py zoo ARCH OUTDIR [--k K] [--steps S] [--train N] [--test M] [--whole] [--bn-train] [--separate]
         Trains ARCH for S steps, saves OUTDIR/base.pt, then trains only the last layer (the rest
         frozen, BatchNorm in eval mode) for K steps, saving OUTDIR/ckpt_000.pt ... (plain dicts)
         and printing "accuracy k A" for each on the first M test images. --whole: trains every
-        weight, BatchNorm in training mode (its running statistics change too).
+        weight, BatchNorm in training mode (its running statistics change too). --bn-train: only
+        the last layer trains, but with BatchNorm in training mode (its statistics drift).
         --separate: K separate trainings instead, checkpoint k from its own seed, every weight
         trained for S steps (base.pt is checkpoint 0): a zoo whose hidden units are unaligned.
     own_data.py eval MODULE STATE [--test M] [--data TENSORS]
@@ -175,7 +176,7 @@ def write_zoo(a):
     train_x = pdiff_data.normalise(train_x.unsqueeze(1), *pdiff_data.NORMALISATION["fashion-mnist"])
     opt = torch.optim.SGD(params, lr=0.01)
     for k in range(a.k):
-        model.train(a.whole)  # otherwise BatchNorm statistics stay the base's
+        model.train(a.whole or a.bn_train)  # otherwise BatchNorm statistics stay the base's
         idx = torch.randint(0, train_x.shape[0], (64,))
         opt.zero_grad()
         F.cross_entropy(model(train_x[idx]), train_y[idx]).backward()
@@ -244,6 +245,8 @@ def main():
     z.add_argument("--test", type=int, default=500)
     z.add_argument("--steps", type=int, default=30)
     z.add_argument("--whole", action="store_true", help="train every weight, BatchNorm in training mode")
+    z.add_argument("--bn-train", action="store_true",
+                   help="the last layer trains with BatchNorm in training mode: every running statistic drifts")
     z.add_argument("--separate", action="store_true",
                    help="K separate trainings from their own random initialisations (whole networks)")
     e = sub.add_parser("eval")

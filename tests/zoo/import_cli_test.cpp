@@ -177,6 +177,44 @@ TEST(ImportCli, WholeNetworksWithTheirRunningStatistics) {
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
+// Checkpoints whose last layer trained with BatchNorm in training mode (the official code's
+// collection): every running statistic drifts. zoo.import_stats=own (the default) carries each
+// checkpoint's statistics in its row, and the zoo's accuracies are Python's; base uses the base's.
+TEST(ImportCli, DriftingStatisticsCarriedWithEachCheckpointOrTheBase) {
+  const std::string tmp = test::temp_dir("import_drift"), ckpts = tmp + "/ckpts";
+  const std::vector<double> py_acc = python_zoo(ckpts, 4, "convnet4", " --bn-train --steps 20");
+  const std::string settings = " model.arch=convnet4 data.train_limit=2000 data.test_limit=500 threads=2 "
+                               "zoo.select=fc.weight,fc.bias base.file=" + ckpts + "/base.pt";
+  std::string out;
+  const std::string own = tmp + "/own";
+  ASSERT_EQ(test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt'" + settings +
+                                  " run_dir=" + own, &out),
+            0)
+      << test::tail(out);
+  EXPECT_CONTAINS(out, "running statistics outside zoo.select drift from the base's");
+  EXPECT_CONTAINS(out, "zoo.import_stats = own: each checkpoint's own are carried with it");
+  Zoo zoo = load_zoo(own + "/zoo.pt");
+  auto names = zoo.layout.names();
+  EXPECT_EQ(names.front(), "fc.weight");  // parameters, then statistics (zoo/layout.h)
+  EXPECT_EQ(names.back(), "bn4.running_var");
+  EXPECT_EQ(zoo.layout.dim(), 2 * (32 + 64 + 128 + 256) + 256 * 10 + 10);
+  for (int k = 0; k < 4; ++k) EXPECT_NEAR(zoo.accuracy[k].item<double>(), py_acc[k], 0.05) << "checkpoint " << k;
+
+  const std::string base = tmp + "/base";
+  ASSERT_EQ(test::run_command(test::pdiff_binary() + " import --from '" + ckpts + "/ckpt_*.pt'" + settings +
+                                  " zoo.import_stats=base run_dir=" + base, &out),
+            0)
+      << test::tail(out);
+  EXPECT_CONTAINS(out, "zoo.import_stats = base: the base's are used");
+  zoo = load_zoo(base + "/zoo.pt");
+  EXPECT_EQ(zoo.layout.dim(), 256 * 10 + 10);
+  // Measured with the base's statistics: not the checkpoints' own accuracies.
+  double moved = 0;
+  for (int k = 0; k < 4; ++k) moved = std::max(moved, std::abs(zoo.accuracy[k].item<double>() - py_acc[k]));
+  EXPECT_GT(moved, 0.05);
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
+}
+
 TEST(ImportCli, BadCheckpointsRefusedBeforeWriting) {
   const std::string tmp = test::temp_dir("import_bad"), ckpts = tmp + "/ckpts";
   python_zoo(ckpts, 3);
