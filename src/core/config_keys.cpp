@@ -151,9 +151,16 @@ const std::vector<KeyDef>& config_keys() {
        "range each latent entry takes over the zoo (keeps the samples from drifting far off the zoo)", -kInf, kInf},
       {"generate.seed", T::Int, "0", "seed of the sampler noise", 0, 2147483647},
       {"generate.batch", T::Int, "100", "models sampled together", 1, 1000000},
+      {"generate.recalibrate_bn", T::Int, "0",
+       "recompute the BatchNorm running statistics of every generated model, and of every baseline, on this many "
+       "training batches of 128 before evaluation (the repair for averaged or generated networks); needs the "
+       "statistics in the zoo's rows (zoo.select=whole); 0: off", 0, 100000},
       // Evaluation.
       {"eval.baseline_n", T::Int, "100", "models per baseline group", 1, 100000},
       {"eval.tsne", T::Bool, "true", "draw the t-SNE projection", -kInf, kInf},
+      {"eval.barrier_pairs", T::Int, "4",
+       "pairs of originals (k, k + K/2) whose straight line the report measures at 1/4, 1/2 and 3/4 (linear mode "
+       "connectivity: the accuracy barrier between them); 0: none", 0, 1000},
       {"eval.nn_k", T::Int, "5",
        "k of the k-nearest-neighbour balls of precision, recall, density, coverage and the mode threshold "
        "(5 as in Naeem et al. 2020)", 1, 1000},

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "eval/bn_recalibration.h"
 #include "io/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
@@ -142,7 +143,20 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   std::vector<torch::Tensor> all;
   for (const auto& b : baselines) all.push_back(b.second);
   // Reused from baselines.pt when only the generator changed since they were evaluated.
-  const torch::Tensor all_params = torch::cat(all);
+  torch::Tensor all_params = torch::cat(all);
+  // generate.recalibrate_bn: the baselines' statistics measured anew as the generated models'
+  // were (the same batches), so that the comparison stays fair; the originals keep theirs.
+  if (opts.recalibrate_bn > 0) {
+    const ClassifierSpec spec = classifier_spec(opts.model, data);
+    const BnRecalibration recalibrate(load_base(base_path, spec, run.device), spec, zoo.layout, data,
+                                      opts.recalibrate_bn, run.seed);
+    all_params = recalibrate(all_params);
+    int64_t at = 0;
+    for (auto& b : baselines) {
+      b.second = all_params.slice(0, at, at + b.second.size(0));
+      at += b.second.size(0);
+    }
+  }
   const std::string cache = dir + "/baselines.pt";
   std::optional<EvalResult> cached = load_baseline_results(cache, zoo, all_params);
   EvalResult r;
@@ -159,7 +173,21 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   }
   // The report is rank 0's; the others wait until it is written.
   EvalReport report;
+  report.recalibrate_bn = opts.recalibrate_bn;
+  report.align = opts.align;
   on_main_rank("eval: the report", [&] {
+    // Linear mode connectivity: a few models on the lines between originals, treated as the
+    // generated models are (recalibrated when they are).
+    const auto pairs = barrier_pairs(zoo.params.size(0), opts.barrier_pairs);
+    if (!pairs.empty()) {
+      const ClassifierSpec spec = classifier_spec(opts.model, data);
+      const Classifier base = load_base(base_path, spec, run.device);
+      const BnRecalibration recalibrate(base, spec, zoo.layout, data, opts.recalibrate_bn, run.seed);
+      TailEvaluator line(base, zoo.layout, data.test);
+      report.barriers = accuracy_barriers(zoo.params, zoo.accuracy, pairs, [&](const torch::Tensor& rows) {
+        return line.evaluate(recalibrate(rows), "barrier eval").accuracy;
+      });
+    }
     const auto orig_wrong = wrong_sets(zoo.predictions, data.test.labels);
     FidelityReference ref;
     ref.params = zoo.params;

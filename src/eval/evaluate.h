@@ -14,6 +14,7 @@
 
 #include "core/run_context.h"
 #include "data/dataset.h"
+#include "eval/barrier.h"
 #include "eval/dominance.h"
 #include "eval/fidelity.h"
 #include "eval/metrics.h"
@@ -47,6 +48,9 @@ struct EvalReport {
   double param_mode_threshold = 0, pred_mode_threshold = 0;  // mode thresholds (eval/fidelity.h)
   std::vector<DominanceRow> dominance;                    // generated against each baseline
   std::string dominance_verdict;                          // the same in words
+  int64_t recalibrate_bn = 0;                             // batches that recalibrated the BatchNorm statistics
+  std::vector<BarrierCurve> barriers;                     // accuracy between pairs of originals (eval/barrier.h)
+  std::string align = "none";                             // zoo.align of the zoo they come from
   const GroupResult& group(const std::string& name) const;
 };
 
@@ -58,6 +62,9 @@ struct EvalOptions {
   int64_t baseline_n = 100;        // models per sampled baseline group
   int64_t nn_k = 5;                // k of the k-NN balls
   bool tsne = true;                // the t-SNE plot
+  int64_t recalibrate_bn = 0;      // generate.recalibrate_bn: the baselines get it too
+  int64_t barrier_pairs = 4;       // pairs of originals on whose line the accuracy is measured
+  std::string align = "none";      // zoo.align: the barriers are the aligned checkpoints'
   std::string fingerprint;         // of the keys the report depends on (run/stage_options.h)
   nlohmann::json config;           // the resolved config, as report.json's "config"
 };

@@ -57,7 +57,39 @@ std::vector<double> read_loss_csv(const std::string& path) {
   return out;
 }
 
+// Linear mode connectivity: each pair's accuracy along its line, and what it says.
+std::string barrier_section(const EvalReport& r) {
+  if (r.barriers.empty()) return "";
+  std::ostringstream md;
+  md << "## Linear mode connectivity\n\nTest accuracy (%) on the straight line between pairs of originals, and the "
+        "barrier: the largest drop below the line joining the two ends (`eval.barrier_pairs`). "
+     << (r.align == "none" ? "" : "These are the checkpoints as aligned (`zoo.align = " + r.align + "`); the same "
+                                  "import with `zoo.align=none` shows them before. ")
+     << "A barrier of a few points or more means averaging (and generating between) the originals crosses a region "
+        "where the network fails.\n\n| pair | 0 | 1/4 | 1/2 | 3/4 | 1 | barrier |\n|---|---:|---:|---:|---:|---:|---:|\n";
+  double worst = 0, sum = 0;
+  char buf[64];
+  for (const auto& c : r.barriers) {
+    md << "| " << c.a << " - " << c.b;
+    for (double a : c.accuracy) std::snprintf(buf, sizeof buf, " | %.2f", a), md << buf;
+    std::snprintf(buf, sizeof buf, " | %.2f |\n", c.barrier);
+    md << buf;
+    worst = std::max(worst, c.barrier);
+    sum += c.barrier;
+  }
+  std::snprintf(buf, sizeof buf, "\nMean barrier %.2f points, largest %.2f.\n\n", sum / r.barriers.size(), worst);
+  md << buf << "![linear mode connectivity](barrier.png)\n\n";
+  return md.str();
+}
+
 void write_plots(const RunContext& run, const EvalOptions& opts, const EvalReport& r, const std::string& dir) {
+  if (!r.barriers.empty()) {
+    std::vector<Series> lines;
+    for (const auto& c : r.barriers)
+      lines.push_back({"originals " + std::to_string(c.a) + " - " + std::to_string(c.b), c.alpha, c.accuracy});
+    plot_lines(dir + "/barrier.png", "Test accuracy on the line between two originals (linear mode connectivity)",
+               "alpha: (1 - alpha) * first + alpha * second", "test accuracy (%)", lines);
+  }
   std::vector<Series> scatter;
   for (const auto& g : r.groups) scatter.push_back({g.name, to_vec(g.max_sim), to_vec(g.accuracy)});
   plot_scatter(dir + "/accuracy_vs_similarity.png",
@@ -195,6 +227,9 @@ void write_report(const RunContext& run, const EvalOptions& opts, const EvalRepo
                                {"max_sim_diff", json_number(row.sim_diff)}};
   json timings = json::object();
   for (const auto& [k, v] : r.timings_s) timings[k] = v;
+  json barriers = json::array();
+  for (const auto& c : r.barriers)
+    barriers.push_back({{"a", c.a}, {"b", c.b}, {"alpha", c.alpha}, {"accuracy", c.accuracy}, {"barrier", c.barrier}});
   const auto& s = r.similarity;
   json report = {{"config", opts.config},
                  {"groups", groups},
@@ -212,6 +247,8 @@ void write_report(const RunContext& run, const EvalOptions& opts, const EvalRepo
                  {"dominance", {{"generated_vs", dominance}, {"verdict", r.dominance_verdict}}},
                  {"timings_s", timings},
                  {"training_precision", precision_name(run.precision)},
+                 {"recalibrate_bn", r.recalibrate_bn},
+                 {"barrier", {{"pairs", barriers}, {"zoo_align", r.align}}},
                  {"eval_device", run.device.str()},
                  {"verdict", r.verdict},
                  {"fingerprint", opts.fingerprint}};
@@ -224,7 +261,12 @@ void write_report(const RunContext& run, const EvalOptions& opts, const EvalRepo
      << "Test accuracy in percent over the test set; similarity is the IoU of the sets of wrongly classified test "
         "images; max-IoU is each model's highest IoU to any original (to any *other* original for the originals); "
         "NN L2 is the distance to the nearest (other) original in parameter space.\n\n"
-     << summary_table(r) << "\n## Similarity (mean IoU)\n\n";
+     << summary_table(r) << "\n";
+  if (r.recalibrate_bn > 0)
+    md << "BatchNorm running statistics of the generated models and of every baseline group were measured anew on "
+       << r.recalibrate_bn << " training batches of 128 before evaluation (`generate.recalibrate_bn`); the originals "
+          "keep the statistics they were collected with.\n\n";
+  md << barrier_section(r) << "## Similarity (mean IoU)\n\n";
   std::snprintf(buf, sizeof buf,
                 "| origin-origin | generated-generated | origin-generated | generated max |\n|---:|---:|---:|---:|\n"
                 "| %.3f | %.3f | %.3f | %.3f |\n\n",

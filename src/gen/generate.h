@@ -33,6 +33,7 @@ struct GenerateOptions {
   SamplingOptions sampling;
   int64_t n = 100;                 // models
   int64_t batch = 100;             // sampled at a time
+  int64_t recalibrate_bn = 0;      // training batches that measure the BatchNorm statistics anew (eval/bn_recalibration.h)
   std::string fingerprint;         // of the keys generated.pt depends on (run/stage_options.h)
 };
 

@@ -236,6 +236,7 @@ GenerateOptions generate_options(const Config& cfg) {
   o.sampling.clip = cfg.b("generate.clip");
   o.n = cfg.i("generate.n");
   o.batch = cfg.i("generate.batch");
+  o.recalibrate_bn = cfg.i("generate.recalibrate_bn");
   o.fingerprint = stage_fingerprint(cfg, generate_config_keys());
   return o;
 }
@@ -249,6 +250,9 @@ EvalOptions eval_options(const Config& cfg) {
   o.baseline_n = cfg.i("eval.baseline_n");
   o.nn_k = cfg.i("eval.nn_k");
   o.tsne = cfg.b("eval.tsne");
+  o.recalibrate_bn = cfg.i("generate.recalibrate_bn");
+  o.barrier_pairs = cfg.i("eval.barrier_pairs");
+  o.align = cfg.s("zoo.align");
   o.fingerprint = stage_fingerprint(cfg, eval_config_keys());
   o.config = config_json(cfg);
   return o;

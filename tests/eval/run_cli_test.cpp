@@ -5,8 +5,10 @@
 
 #include <cstdio>
 
+#include "gen/generate.h"
 #include "io/file_io.h"
 #include "test_util.h"
+#include "zoo/zoo_file.h"
 
 namespace pdiff::run_cli_test {
 namespace {
@@ -145,9 +147,23 @@ TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
     EXPECT_TRUE(report["timings_s"][k].is_number()) << k;
   EXPECT_EQ(report["config"]["zoo"]["k"], 20);
   for (const char* png : {"accuracy_vs_similarity.png", "dominance.png", "accuracy_histogram.png",
-                          "projection_pca.png", "projection_tsne.png", "training_loss.png"})
+                          "projection_pca.png", "projection_tsne.png", "training_loss.png", "barrier.png"})
     EXPECT_TRUE(file_exists(dir + "/" + png)) << png;
+  // Linear mode connectivity between originals k and k + 10 (a trajectory: one basin).
+  const auto& pairs = report["barrier"]["pairs"];
+  ASSERT_EQ(pairs.size(), 4u) << report["barrier"].dump();
+  EXPECT_EQ(pairs[3]["a"], 3);
+  EXPECT_EQ(pairs[3]["b"], 13);
+  const Zoo zoo = load_zoo(dir + "/zoo.pt");
+  for (const auto& p : pairs) {
+    ASSERT_EQ(p["accuracy"].size(), 5u);
+    EXPECT_EQ(p["accuracy"][0].get<double>(), zoo.accuracy[p["a"].get<int64_t>()].item<double>());  // the ends' own
+    EXPECT_EQ(p["accuracy"][4].get<double>(), zoo.accuracy[p["b"].get<int64_t>()].item<double>());
+    EXPECT_GE(p["barrier"].get<double>(), 0.0);
+    EXPECT_LT(p["barrier"].get<double>(), 10.0) << "a trajectory's checkpoints sit in one basin";
+  }
   std::string md = read_text_file(dir + "/report.md");
+  EXPECT_CONTAINS(md, "## Linear mode connectivity");
   const std::string verdict = report["verdict"];
   EXPECT_CONTAINS(md, "## Verdict\n\n" + verdict + "\n\n" + report["dominance"]["verdict"].get<std::string>());
   EXPECT_CONTAINS(md, "## Fidelity and diversity against the originals (k = 5)");
@@ -180,6 +196,36 @@ TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
   EXPECT_NE(out.find("train: up to date"), std::string::npos) << out;
   EXPECT_NE(out.find("generate: running"), std::string::npos) << out;
   EXPECT_NE(out.find("eval: running"), std::string::npos) << out;
+}
+
+// generate.recalibrate_bn: the same generated weights, their BatchNorm statistics measured anew
+// (and the baselines'), the report says so; PyTorch re-evaluates the recalibrated models.
+TEST(RunCli, RecalibratedBatchNormStatistics) {
+  const std::string tmp = test::temp_dir("recalibrate"), plain = tmp + "/plain", recal = tmp + "/recal";
+  const std::string whole = " zoo.select=whole zoo.optimizer=sgd zoo.lr=0.01 eval.tsne=false ae.steps=20 ldm.steps=20 ae.token_hidden=16"
+                            " generate.n=4 eval.baseline_n=3 data.train_limit=500 data.test_limit=250";
+  std::string out;
+  ASSERT_EQ(pdiff("run", tiny(plain) + whole, &out), 0) << test::tail(out);
+  test::run_command("cp -r '" + plain + "' '" + recal + "'");
+  ASSERT_EQ(pdiff("run", tiny(recal) + whole + " generate.recalibrate_bn=2", &out), 0) << test::tail(out);
+  EXPECT_CONTAINS(out, "== collect: up to date, skipped");
+  EXPECT_CONTAINS(out, "== train: up to date, skipped");
+  const Generated a = load_generated(plain + "/generated.pt"), b = load_generated(recal + "/generated.pt");
+  bool stats_moved = false;
+  for (const auto& e : a.layout.entries()) {
+    const auto x = a.params.slice(1, e.offset, e.offset + e.numel), y = b.params.slice(1, e.offset, e.offset + e.numel);
+    if (e.name.find("running_") == std::string::npos) EXPECT_TRUE(torch::equal(x, y)) << e.name;
+    else stats_moved |= !torch::equal(x, y);
+  }
+  EXPECT_TRUE(stats_moved);
+  const auto report = nlohmann::json::parse(read_text_file(recal + "/report.json"));
+  EXPECT_EQ(report["recalibrate_bn"], 2);
+  EXPECT_NE(report["groups"]["average16"], nlohmann::json::parse(read_text_file(plain + "/report.json"))["groups"]["average16"]);
+  EXPECT_CONTAINS(read_text_file(recal + "/report.md"), "were measured anew on 2 training batches of 128");
+  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + recal, &out), 0)
+      << out;
+  EXPECT_CONTAINS(out, "check_run: OK");
+  if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
 TEST(RunCli, EvalBeforeGenerationAndCorruptFilesAreClearErrors) {
