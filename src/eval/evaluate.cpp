@@ -1,6 +1,7 @@
 #include "eval/evaluate.h"
 
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
@@ -144,12 +145,19 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   for (const auto& b : baselines) all.push_back(b.second);
   // Reused from baselines.pt when only the generator changed since they were evaluated.
   torch::Tensor all_params = torch::cat(all);
+  const ClassifierSpec spec = classifier_spec(opts.model, data);
+  const Classifier base = load_base(base_path, spec, run.device);
   // generate.recalibrate_bn: the baselines' statistics measured anew as the generated models'
   // were (the same batches), so that the comparison stays fair; the originals keep theirs.
-  if (opts.recalibrate_bn > 0) {
-    const ClassifierSpec spec = classifier_spec(opts.model, data);
-    const BnRecalibration recalibrate(load_base(base_path, spec, run.device), spec, zoo.layout, data,
-                                      opts.recalibrate_bn, run.seed);
+  const BnRecalibration recalibrate(base, spec, zoo.layout, data, opts.recalibrate_bn, run.seed);
+  // One evaluator for the baselines (unless cached) and the barrier's models: its pass over
+  // the test set's frozen prefix is made once.
+  std::optional<TailEvaluator> evaluator;
+  auto tail_evaluator = [&]() -> TailEvaluator& {
+    if (!evaluator) evaluator.emplace(base, zoo.layout, data.test);
+    return *evaluator;
+  };
+  if (recalibrate.active()) {
     all_params = recalibrate(all_params);
     int64_t at = 0;
     for (auto& b : baselines) {
@@ -163,12 +171,11 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   if (cached) {
     r = *cached;
   } else {
-    TailEvaluator evaluator(load_base(base_path, classifier_spec(opts.model, data), run.device), zoo.layout, data.test);
     const int world = dist_world();
     std::vector<int64_t> counts(world);
     for (int k = 0; k < world; ++k) counts[k] = share_of(all_params.size(0), k, world).size();
     const Share mine = share_of(all_params.size(0), dist_rank(), world);
-    r = evaluate_share(evaluator, all_params.slice(0, mine.begin, mine.end), counts, "baselines eval");
+    r = evaluate_share(tail_evaluator(), all_params.slice(0, mine.begin, mine.end), counts, "baselines eval");
     if (is_main_rank()) save_baseline_results(cache, zoo, all_params, r);
   }
   // The report is rank 0's; the others wait until it is written.
@@ -179,15 +186,10 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
     // Linear mode connectivity: a few models on the lines between originals, treated as the
     // generated models are (recalibrated when they are).
     const auto pairs = barrier_pairs(zoo.params.size(0), opts.barrier_pairs);
-    if (!pairs.empty()) {
-      const ClassifierSpec spec = classifier_spec(opts.model, data);
-      const Classifier base = load_base(base_path, spec, run.device);
-      const BnRecalibration recalibrate(base, spec, zoo.layout, data, opts.recalibrate_bn, run.seed);
-      TailEvaluator line(base, zoo.layout, data.test);
+    if (!pairs.empty())
       report.barriers = accuracy_barriers(zoo.params, zoo.accuracy, pairs, [&](const torch::Tensor& rows) {
-        return line.evaluate(recalibrate(rows), "barrier eval").accuracy;
+        return tail_evaluator().evaluate(recalibrate(rows), "barrier eval").accuracy;
       });
-    }
     const auto orig_wrong = wrong_sets(zoo.predictions, data.test.labels);
     FidelityReference ref;
     ref.params = zoo.params;
