@@ -92,9 +92,14 @@ const std::vector<KeyDef>& config_keys() {
        "with them)", -kInf, kInf, {"own", "base"}},
       {"zoo.align", T::String, "none",
        "separate trainings (zoo.import, zoo.mode=scratch): weights permutes every checkpoint's hidden units "
-       "(MLP neurons, ConvNet-4 channels with their BatchNorm) to match the first checkpoint by "
-       "weight matching, before the generator, the baselines and the distances see the zoo; none "
-       "uses them as they are", -kInf, kInf, {"none", "weights"}},
+       "(MLP neurons, ConvNet-4 and ResNet channels with their BatchNorm, one permutation per residual "
+       "stream) to match the first checkpoint by weight matching, activations by the correlation of "
+       "their activations on zoo.align_batches training batches (MLP, ConvNet-4), before the "
+       "generator, the baselines and the distances see the zoo; none uses them as they are",
+       -kInf, kInf, {"none", "weights", "activations"}},
+      {"zoo.align_batches", T::Int, "8",
+       "zoo.align=activations: training batches of 128 images, the same for every checkpoint, on which "
+       "the networks' activations are compared", 1, 10000},
       {"zoo.mode", T::String, "iteration",
        "iteration (one checkpoint per step), epoch (one per epoch), seeds (one independent run "
        "per checkpoint, from the base plus noise) or scratch (one run per checkpoint from its own "

@@ -179,6 +179,7 @@ CollectOptions collect_options(const Config& cfg) {
   z.k = cfg.i("zoo.k");
   z.import = cfg.s("zoo.import");
   z.align = cfg.s("zoo.align");
+  z.align_batches = cfg.i("zoo.align_batches");
   z.import_stats = cfg.s("zoo.import_stats");
   z.mode = cfg.s("zoo.mode");
   z.optimizer = cfg.s("zoo.optimizer");

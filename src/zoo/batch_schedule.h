@@ -31,6 +31,8 @@ class BatchSchedule {
 // itself; the zoo's streams are others, so the zoo does not replay base training's batches.
 // Config seeds are < 2^31, so streams never collide with another seed's stream 0.
 inline uint64_t data_stream_seed(uint64_t seed, uint64_t stream) { return seed + (stream << 32); }
+// The images activation matching compares networks on: above every seeds-mode run's stream (2 + k).
+constexpr uint64_t kAlignmentStream = uint64_t{1} << 31;
 
 // A CPU generator seeded by a mix of the given numbers.
 torch::Generator make_generator(uint64_t a, uint64_t b = 0, uint64_t c = 0);

@@ -256,6 +256,10 @@ void collect_trajectory(const RunContext& run, const CollectOptions& opts, const
   if (data_parallel) dist_check_same_weights(*trainer.model(), "zoo training: the weights after the trajectory");
 }
 
+AlignmentSetup alignment_setup(const ZooOptions& zoo, const DataSplits& data, uint64_t seed) {
+  return {zoo.align, &data, zoo.align_batches, seed};
+}
+
 // Seeds mode: K independent runs, run k from its own starting point with its own data order,
 // depending only on the seed and k. In a job of several processes run k is rank (k mod W)'s;
 // each round's checkpoints are gathered in run order and rank 0 appends them (`rows`, its own),
@@ -278,7 +282,7 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
   const torch::Tensor base_vec = layout.flatten(base);
   const bool scratch = zoo.mode == "scratch";
   // zoo.align: each run's checkpoint aligned to run 0's as it is appended (rank 0's).
-  RowAligner aligner(layout, base, spec.arch, zoo.align);
+  RowAligner aligner(layout, base, spec, alignment_setup(zoo, data, run.seed));
   if (is_main_rank() && aligner.active() && k0 > 0) aligner.set_reference(rows->written()[0]);
   std::unique_ptr<Progress> progress;
   if (is_main_rank()) progress = std::make_unique<Progress>("zoo", K - k0, "ckpt");
@@ -403,7 +407,7 @@ void collect(const RunContext& run, const CollectOptions& opts) {
         check_alignable(layout, model, opts.model.arch, opts.zoo.align);
         imported = import_checkpoints(paths, model, from_file, layout, opts.zoo.import_stats);
       }
-      align_zoo_rows(imported, layout, model, opts.model.arch, opts.zoo.align);
+      align_zoo_rows(imported, layout, model, spec, alignment_setup(opts.zoo, data, run.seed));
     }
     using KeyValue = std::pair<std::string, int64_t>;
     for (const auto& [key, batch] : {KeyValue{"base.batch", opts.base.batch}, KeyValue{"zoo.batch", opts.zoo.batch}})

@@ -17,7 +17,8 @@ struct ZooOptions {
   std::string select = "auto";     // which parameters (zoo/layout.h)
   int64_t k = 200;                 // checkpoints
   std::string import;              // a folder or glob of Python checkpoints instead of training
-  std::string align = "none";      // with import: none or weights (zoo/zoo_alignment.h)
+  std::string align = "none";      // separate trainings: none, weights or activations (zoo/zoo_alignment.h)
+  int64_t align_batches = 8;       // activations: training batches of 128 the networks are compared on
   std::string import_stats = "own";  // drifting running statistics: own or base (zoo/import.h)
   std::string mode = "iteration";  // iteration, epoch or seeds
   std::string optimizer = "adamw";  // or sgd

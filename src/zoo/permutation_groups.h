@@ -25,10 +25,11 @@ struct PermutationGroup {
 };
 
 // The groups of a model: the hidden units of every layer of an MLP but the last; the channels
-// of ConvNet-4's four convolutions with their BatchNorm's parameters and running statistics.
-// Checked against the model's tensors (names and sizes). Throws pdiff::Error naming the
-// architecture for one whose groups pdiff does not know (ResNet, ViT, ConvNeXt, TorchScript
-// modules), so no zoo is aligned wrongly.
+// of ConvNet-4's four convolutions with their BatchNorm's parameters and running statistics;
+// ResNet's channels, one group per residual stream (a stage's blocks add into it) and one per
+// convolution inside a block. Checked against the model's tensors (names and sizes). Throws
+// pdiff::Error naming the architecture for one whose groups pdiff does not know (ViT, ConvNeXt,
+// TorchScript modules), so no zoo is aligned wrongly.
 std::vector<PermutationGroup> permutation_groups(const Classifier& model, const std::string& arch);
 
 }  // namespace pdiff

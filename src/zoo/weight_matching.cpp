@@ -9,8 +9,6 @@
 
 namespace pdiff {
 
-namespace {
-
 bool is_statistic(const std::string& name) {
   auto ends_with = [&](const std::string& tail) {
     return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
@@ -18,7 +16,6 @@ bool is_statistic(const std::string& name) {
   return ends_with(".running_mean") || ends_with(".running_var");
 }
 
-// `t` with the permutations of every group but `skip` applied along their axes.
 torch::Tensor permuted_except(const std::string& name, torch::Tensor t, const std::vector<PermutationGroup>& groups,
                               const std::vector<torch::Tensor>& perms, size_t skip) {
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -29,12 +26,9 @@ torch::Tensor permuted_except(const std::string& name, torch::Tensor t, const st
   return t;
 }
 
-// Rows of (size, -1): the tensor's `axis` first.
 torch::Tensor units_first(const torch::Tensor& t, int64_t axis) {
   return t.movedim(axis, 0).reshape({t.size(axis), -1});
 }
-
-}  // namespace
 
 std::vector<torch::Tensor> weight_matching(const TensorsByName& reference, const TensorsByName& other,
                                            const std::vector<PermutationGroup>& groups, uint64_t seed,
@@ -111,7 +105,12 @@ torch::Tensor align_row(const ParamLayout& layout, const std::vector<Permutation
   for (const auto& g : groups)
     for (const auto& a : g.axes)
       check(oth.count(a.tensor), "align_row: the layout lacks " + a.tensor + ", which group " + g.name + " permutes");
-  const TensorsByName aligned = permuted(oth, groups, weight_matching(ref, oth, groups, seed));
+  return permuted_row(layout, groups, row, weight_matching(ref, oth, groups, seed));
+}
+
+torch::Tensor permuted_row(const ParamLayout& layout, const std::vector<PermutationGroup>& groups,
+                           const torch::Tensor& row, const std::vector<torch::Tensor>& perms) {
+  const TensorsByName aligned = permuted(named_tensors(layout, row), groups, perms);
   torch::Tensor out = torch::empty_like(row);
   for (const auto& e : layout.entries()) out.narrow(0, e.offset, e.numel).copy_(aligned.at(e.name).reshape(-1));
   return out;

@@ -15,6 +15,16 @@ namespace pdiff {
 
 using TensorsByName = std::map<std::string, torch::Tensor>;
 
+// Whether a state-dict name is a BatchNorm running statistic (moved with its units, never matched).
+bool is_statistic(const std::string& name);
+
+// `t` (the tensor `name`) with the permutations of every group but `skip` applied along their axes.
+torch::Tensor permuted_except(const std::string& name, torch::Tensor t, const std::vector<PermutationGroup>& groups,
+                              const std::vector<torch::Tensor>& perms, size_t skip);
+
+// Rows of (size, -1): the tensor's `axis` first.
+torch::Tensor units_first(const torch::Tensor& t, int64_t axis);
+
 // One permutation per group (int64, the group's size): unit i of the aligned network is unit
 // perm[i] of `other`. Coordinate ascent on the summed inner products of the two networks'
 // weights (BatchNorm running statistics are moved, not matched): each step solves one group's
@@ -31,6 +41,10 @@ TensorsByName permuted(const TensorsByName& tensors, const std::vector<Permutati
 
 // The tensors of a flat zoo row (D) by name (views of the row).
 TensorsByName named_tensors(const ParamLayout& layout, const torch::Tensor& row);
+
+// `row` (D under `layout`) with every group's permutation applied; a new row.
+torch::Tensor permuted_row(const ParamLayout& layout, const std::vector<PermutationGroup>& groups,
+                           const torch::Tensor& row, const std::vector<torch::Tensor>& perms);
 
 // `row` aligned to `reference` (both D under `layout`) by weight matching; a new row. Throws
 // naming the first tensor a group permutes that the layout lacks: a selection of part of the

@@ -12,35 +12,50 @@ namespace pdiff {
 void check_alignable(const ParamLayout& layout, const Classifier& model, const std::string& arch,
                      const std::string& align) {
   if (align == "none") return;
-  check(align == "weights", "zoo.align = " + align + ": use none or weights");
+  check(align == "weights" || align == "activations", "zoo.align = " + align + ": use none, weights or activations");
   const std::vector<std::string> names = layout.names();
-  for (const auto& g : permutation_groups(model, arch))
+  const std::vector<PermutationGroup> groups = permutation_groups(model, arch);
+  if (align == "activations") activation_stages(model, arch, groups);
+  for (const auto& g : groups)
     for (const auto& a : g.axes)
       check(std::find(names.begin(), names.end(), a.tensor) != names.end(),
-            "zoo.align = weights: the zoo's selection lacks " + a.tensor + ", which aligning " + g.name +
+            "zoo.align = " + align + ": the zoo's selection lacks " + a.tensor + ", which aligning " + g.name +
                 " permutes; align whole networks (zoo.select=all, or whole for networks with BatchNorm)");
 }
 
-RowAligner::RowAligner(const ParamLayout& layout, const Classifier& model, const std::string& arch,
-                       const std::string& align)
-    : layout_(layout), active_(align != "none") {
-  check_alignable(layout, model, arch, align);
-  if (active_) groups_ = permutation_groups(model, arch);
+RowAligner::RowAligner(const ParamLayout& layout, const Classifier& model, const ClassifierSpec& spec,
+                       const AlignmentSetup& setup)
+    : layout_(layout), active_(setup.method != "none") {
+  check_alignable(layout, model, spec.arch, setup.method);
+  if (!active_) return;
+  groups_ = permutation_groups(model, spec.arch);
+  if (setup.method == "activations") {
+    check(setup.data != nullptr, "zoo.align = activations: no training images to compare the networks on");
+    activations_ = std::make_unique<ActivationMatching>(model, spec, layout, groups_, *setup.data, setup.batches,
+                                                        setup.seed);
+  }
+}
+
+void RowAligner::set_reference(const torch::Tensor& row0) {
+  reference_ = row0.clone();
+  if (activations_) reference_activations_ = activations_->activations(reference_);
 }
 
 torch::Tensor RowAligner::operator()(const torch::Tensor& row, int64_t index) {
   if (!active_) return row;
   if (!reference_.defined()) {
     check(index == 0, "zoo.align: row " + std::to_string(index) + " came before the zoo's row 0, its reference");
-    reference_ = row.clone();
+    set_reference(row);
     return row;
   }
+  if (activations_)
+    return permuted_row(layout_, groups_, row, activations_->match(reference_activations_, reference_, activations_->activations(row), row));
   return align_row(layout_, groups_, reference_, row, static_cast<uint64_t>(index));
 }
 
-void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classifier& model, const std::string& arch,
-                    const std::string& align) {
-  RowAligner aligner(layout, model, arch, align);
+void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classifier& model, const ClassifierSpec& spec,
+                    const AlignmentSetup& setup) {
+  RowAligner aligner(layout, model, spec, setup);
   if (!aligner.active()) return;
   const int64_t k = rows.size(0);
   const torch::Tensor before = (rows - rows[0]).norm(2, {1}).slice(0, 1);
@@ -52,8 +67,8 @@ void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classi
   progress.finish();
   if (k > 1) {
     const torch::Tensor after = (rows - rows[0]).norm(2, {1}).slice(0, 1);
-    std::fprintf(stderr, "zoo.align = weights: mean L2 distance to checkpoint 0 %.4g -> %.4g\n",
-                 before.mean().item<double>(), after.mean().item<double>());
+    std::fprintf(stderr, "zoo.align = %s: mean L2 distance to checkpoint 0 %.4g -> %.4g\n",
+                 setup.method.c_str(), before.mean().item<double>(), after.mean().item<double>());
   }
 }
 

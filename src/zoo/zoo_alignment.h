@@ -3,22 +3,29 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 
+#include "data/dataset.h"
 #include "models/classifier.h"
+#include "zoo/activation_matching.h"
 #include "zoo/layout.h"
 #include "zoo/permutation_groups.h"
 
 namespace pdiff {
 
-// Rows 1.. of `rows` (K, D) aligned to row 0 by weight matching (zoo/weight_matching.h),
-// in place, with a progress line and a summary of the distances to row 0 before and after.
-// `align`: "none" (nothing happens) or "weights". Throws pdiff::Error, before changing any row,
-// for an architecture without known permutation groups or a layout that lacks a tensor they
-// permute.
+// zoo.align and, for activation matching, the training images the networks are compared on.
+struct AlignmentSetup {
+  std::string method = "none";       // none, weights (zoo/weight_matching.h) or activations
+  const DataSplits* data = nullptr;  // activations: zoo.align_batches batches of 128 from its
+  int64_t batches = 8;               // training split, the same for every checkpoint
+  uint64_t seed = 0;
+};
+
 // Throws pdiff::Error, saying what to do, unless zoo.align = `align` can align zoos of this
-// layout: "none", or "weights" for an architecture with known permutation groups whose every
-// permuted tensor is in the layout. Called before any checkpoint is read.
+// layout: "none", or "weights" / "activations" for an architecture with known permutation
+// groups whose every permuted tensor is in the layout (and, for activations, whose every group
+// is seen between two stages). Called before any checkpoint is read.
 void check_alignable(const ParamLayout& layout, const Classifier& model, const std::string& arch,
                      const std::string& align);
 
@@ -29,8 +36,9 @@ void check_alignable(const ParamLayout& layout, const Classifier& model, const s
 // or on resuming.
 class RowAligner {
  public:
-  RowAligner(const ParamLayout& layout, const Classifier& model, const std::string& arch, const std::string& align);
-  void set_reference(const torch::Tensor& row0) { reference_ = row0.clone(); }
+  RowAligner(const ParamLayout& layout, const Classifier& model, const ClassifierSpec& spec,
+             const AlignmentSetup& setup);
+  void set_reference(const torch::Tensor& row0);
   torch::Tensor operator()(const torch::Tensor& row, int64_t index);
   bool active() const { return active_; }
 
@@ -38,10 +46,16 @@ class RowAligner {
   ParamLayout layout_;
   std::vector<PermutationGroup> groups_;
   torch::Tensor reference_;
+  std::unique_ptr<ActivationMatching> activations_;  // zoo.align=activations
+  std::vector<torch::Tensor> reference_activations_;
   bool active_ = false;
 };
 
-void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classifier& model, const std::string& arch,
-                    const std::string& align);
+// Rows 1.. of `rows` (K, D) aligned to row 0 (RowAligner), in place, with a progress line and a
+// summary of the distances to row 0 before and after. Throws pdiff::Error, before changing any
+// row, for an architecture without known permutation groups or a layout that lacks a tensor
+// they permute.
+void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classifier& model, const ClassifierSpec& spec,
+                    const AlignmentSetup& setup);
 
 }  // namespace pdiff

@@ -238,20 +238,28 @@ TEST(CollectCli, ScratchModeTrainsWholeNetworksFromTheirOwnInitialisationsAndAli
   plain_args.push_back("zoo.align=none");
   plain_args.push_back("run_dir=" + tmp + "/plain");
   ASSERT_EQ(collect(plain_args, &out), 0) << test::tail(out);
-  const Zoo aligned = load_zoo(tmp + "/aligned/zoo.pt"), plain = load_zoo(tmp + "/plain/zoo.pt");
+  std::vector<std::string> by_activations = scratch;  // the same runs, aligned by their activations
+  for (const char* a : {"zoo.align=activations", "zoo.align_batches=2"}) by_activations.push_back(a);
+  by_activations.push_back("run_dir=" + tmp + "/activations");
+  ASSERT_EQ(collect(by_activations, &out), 0) << test::tail(out);
+  const Zoo plain = load_zoo(tmp + "/plain/zoo.pt");
   ASSERT_EQ(plain.params.size(0), 4);
-  EXPECT_EQ(plain.layout.dim(), 784 * 32 + 32 + 32 * 10 + 10);
-  EXPECT_TRUE(torch::equal(aligned.params[0], plain.params[0]));  // run 0 is the reference
-  for (int64_t k = 0; k < 4; ++k) {
-    SCOPED_TRACE("run " + std::to_string(k));
-    EXPECT_GT(plain.accuracy[k].item<double>(), 50.0);  // 60 steps from scratch learn
-    EXPECT_LE(aligned.predictions[k].ne(plain.predictions[k]).sum().item<int64_t>(), 1);
-    for (int64_t j = 0; j < k; ++j)  // separate trainings: far apart, not a base plus noise
-      EXPECT_GT((plain.params[k] - plain.params[j]).norm().item<double>(), 0.3 * plain.params[j].norm().item<double>());
-    if (k == 0) continue;
-    EXPECT_LT((aligned.params[k] - aligned.params[0]).norm().item<double>(),
-              (plain.params[k] - plain.params[0]).norm().item<double>());
-    EXPECT_NEAR(aligned.params[k].norm().item<double>(), plain.params[k].norm().item<double>(), 1e-3);
+  for (const std::string method : {"aligned", "activations"}) {
+    SCOPED_TRACE(method);
+    const Zoo aligned = load_zoo(tmp + "/" + method + "/zoo.pt");
+    EXPECT_EQ(plain.layout.dim(), 784 * 32 + 32 + 32 * 10 + 10);
+    EXPECT_TRUE(torch::equal(aligned.params[0], plain.params[0]));  // run 0 is the reference
+    for (int64_t k = 0; k < 4; ++k) {
+      SCOPED_TRACE("run " + std::to_string(k));
+      EXPECT_GT(plain.accuracy[k].item<double>(), 50.0);  // 60 steps from scratch learn
+      EXPECT_LE(aligned.predictions[k].ne(plain.predictions[k]).sum().item<int64_t>(), 1);
+      for (int64_t j = 0; j < k; ++j)  // separate trainings: far apart, not a base plus noise
+        EXPECT_GT((plain.params[k] - plain.params[j]).norm().item<double>(), 0.3 * plain.params[j].norm().item<double>());
+      if (k == 0) continue;
+      EXPECT_LT((aligned.params[k] - aligned.params[0]).norm().item<double>(),
+                (plain.params[k] - plain.params[0]).norm().item<double>());
+      EXPECT_NEAR(aligned.params[k].norm().item<double>(), plain.params[k].norm().item<double>(), 1e-3);
+    }
   }
   // Whole networks only, and pdiff's own architectures: refused before anything is written.
   std::vector<std::string> subset = scratch;
