@@ -315,6 +315,7 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
     }
   }
   if (progress) progress->finish();
+  if (is_main_rank() && aligner.active()) std::fprintf(stderr, "%s\n", aligner.summary().c_str());
 }
 
 // The selected tensors by name, or the first and last few of a long list.

@@ -25,7 +25,7 @@ void check_alignable(const ParamLayout& layout, const Classifier& model, const s
 
 RowAligner::RowAligner(const ParamLayout& layout, const Classifier& model, const ClassifierSpec& spec,
                        const AlignmentSetup& setup)
-    : layout_(layout), active_(setup.method != "none") {
+    : method_(setup.method), layout_(layout), active_(setup.method != "none") {
   check_alignable(layout, model, spec.arch, setup.method);
   if (!active_) return;
   groups_ = permutation_groups(model, spec.arch);
@@ -48,9 +48,21 @@ torch::Tensor RowAligner::operator()(const torch::Tensor& row, int64_t index) {
     set_reference(row);
     return row;
   }
-  if (activations_)
-    return permuted_row(layout_, groups_, row, activations_->match(reference_activations_, reference_, activations_->activations(row), row));
-  return align_row(layout_, groups_, reference_, row, static_cast<uint64_t>(index));
+  const Stopwatch timer;
+  const torch::Tensor out =
+      activations_ ? permuted_row(layout_, groups_, row,
+                                  activations_->match(reference_activations_, reference_, activations_->activations(row), row))
+                   : align_row(layout_, groups_, reference_, row, static_cast<uint64_t>(index));
+  seconds_ += timer.seconds();
+  ++aligned_;
+  return out;
+}
+
+std::string RowAligner::summary() const {
+  char text[200];
+  std::snprintf(text, sizeof text, "zoo.align = %s: %lld checkpoints aligned to checkpoint 0 in %.1f s (%.2f s each)",
+                method_.c_str(), static_cast<long long>(aligned_), seconds_, aligned_ ? seconds_ / aligned_ : 0.0);
+  return text;
 }
 
 void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classifier& model, const ClassifierSpec& spec,
@@ -65,6 +77,7 @@ void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classi
     progress.tick(1);
   }
   progress.finish();
+  std::fprintf(stderr, "%s\n", aligner.summary().c_str());
   if (k > 1) {
     const torch::Tensor after = (rows - rows[0]).norm(2, {1}).slice(0, 1);
     std::fprintf(stderr, "zoo.align = %s: mean L2 distance to checkpoint 0 %.4g -> %.4g\n",
