@@ -6,11 +6,11 @@
 # failed on. The table's spread is what the test suite's margins cover
 # (tests/models/own_model_flow_cli_test.cpp; docs/benchmarks.md, "Own-model flows").
 #   bench/own_model_quality.sh [--seeds "0 1 2"] [--threads "1 2"] [--test M] [--n N] [--out DIR]
-# Defaults: the suite's sizes (5 000 test images, 30 generated models). Needs build/pdiff
+# Defaults: the suite's sizes (2 000 test images, 30 generated models). Needs build/pdiff
 # (scripts/install.sh) and Debian's python3-torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seeds="0 1 2" threads="1 2" test=5000 n=30 out=/tmp/pdiff_own_model_quality
+seeds="0 1 2" threads="1 2" test=2000 n=30 out=/tmp/pdiff_own_model_quality
 while [ $# -gt 0 ]; do
   case "$1" in
     --seeds) seeds="$2"; shift 2 ;;

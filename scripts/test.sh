@@ -67,5 +67,5 @@ echo "test.sh: CTest took $(( $(date +%s) - start )) s ($jobs at a time, $thread
 # With a test filter the caller wants a part of the suite; the fuzz run belongs to the whole
 # (and to Debian's LibTorch: scripts/fuzz.sh builds build-sanitize/ with it).
 if [ $# -eq 0 ] && [ -z "$torch_python" ]; then
-  scripts/fuzz.sh --seconds "${PDIFF_FUZZ_SECONDS:-10}"
+  scripts/fuzz.sh --seconds "${PDIFF_FUZZ_SECONDS:-5}"
 fi

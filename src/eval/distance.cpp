@@ -26,19 +26,24 @@ torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, co
   if (rows_a == 0 || rows_b == 0) return sq;
   const int64_t chunk =
       chunk_columns > 0 ? chunk_columns : std::max<int64_t>(1, kChunkElements / (rows_a + rows_b));
+  // At large D and few rows the chunks' element-wise passes are the cost (memory-bound): they
+  // run in place on one copy, and the distances of a set to itself read it once.
+  const bool same = a.is_same(b);
+  auto as_f64_copy = [](const torch::Tensor& t) { return t.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true); };
   for (int64_t c0 = 0; c0 < dim; c0 += chunk) {
     const int64_t c1 = std::min(dim, c0 + chunk);
-    auto x = a.slice(1, c0, c1).to(torch::kFloat64);  // (A, c)
-    auto y = b.slice(1, c0, c1).to(torch::kFloat64);  // (B, c)
-    if (scale.defined()) {
-      auto s = scale.flatten().slice(0, c0, c1).to(torch::kFloat64);
-      x = x / s;
-      y = y / s;
+    torch::Tensor x = as_f64_copy(a.slice(1, c0, c1)), s;  // (A, c)
+    if (scale.defined()) x.div_(s = scale.flatten().slice(0, c0, c1).to(torch::kFloat64));
+    const torch::Tensor centre = x.mean(0);
+    x.sub_(centre);
+    torch::Tensor y = x;  // (B, c)
+    if (!same) {
+      y = as_f64_copy(b.slice(1, c0, c1));
+      if (s.defined()) y.div_(s);
+      y.sub_(centre);
     }
-    auto centre = x.mean(0);
-    x = x - centre;
-    y = y - centre;
-    sq += x.pow(2).sum(1, true) + y.pow(2).sum(1).unsqueeze(0);
+    const torch::Tensor x_sq = x.pow(2).sum(1, true);
+    sq += x_sq + (same ? x_sq.t() : y.pow(2).sum(1).unsqueeze(0));
     sq.addmm_(x, y.t(), /*beta=*/1, /*alpha=*/-2);
     release_column_pages(a, c0, c1);  // a zoo read from disk stays there
     release_column_pages(b, c0, c1);

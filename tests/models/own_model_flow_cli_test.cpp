@@ -1,4 +1,4 @@
-// Issue 9's whole check on real data (5 000 or 10 000 training images, 5 000 test images)
+// Issue 9's whole check on real data (5 000 or 10 000 training images, 2 000 test images)
 // (tests/python/own_model_flow.py): two PyTorch models pdiff does not know (LeNet-5 with
 // BatchNorm; a CNN with GroupNorm and LayerNorm), scripted and trained in Python on a tensors
 // dataset, with a zoo of checkpoints trained in Python; pdiff imports, trains, generates and
@@ -12,7 +12,9 @@
 // thread counts (docs/benchmarks.md, "Own-model flows: spread"). The benchmark task's tighter
 // targets are reported, not asserted, by bench/own_model_quality.sh, which also runs the LeNet's
 // third mode, a zoo collected by pdiff from the same Python preparation (the suite runs that
-// path end to end in TorchScriptCli.StartsFromWeightsTrainedInPython, at tiny budgets).
+// path end to end in TorchScriptCli.StartsFromWeightsTrainedInPython, at tiny budgets). The
+// report's barrier is left out here (it moves no accuracy the gates read; DocsCommandsCli runs
+// it on a TorchScript LeNet).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -38,8 +40,9 @@ void PrintTo(const Flow& f, std::ostream* os) { *os << f.model << " (" << f.trai
 struct Margins {
   double mean, median, best, min;
 };
-// At least twice the largest shortfall seen over 12 runs (seeds 0-2 at one thread, seed 0 at two,
-// on both sides; docs/benchmarks.md): mean -0.12, median -0.08, best -0.38, min -0.08 points.
+// At least twice the largest shortfall seen over the runs at the suite's sizes (seeds 0-2 at one
+// thread, seed 0 at two, on both sides; docs/benchmarks.md): at 2 000 test images (stop 26) mean
+// -0.10, median -0.15, best -0.35, min -0.15 points; at 5 000 (stop 25) -0.12, -0.08, -0.38, -0.08.
 constexpr Margins kSuiteMargins{0.4, 0.4, 0.8, 1.0};
 
 std::string join(const std::vector<std::string>& v) {
@@ -59,9 +62,9 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
   const std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tests/python/own_model_flow.py --pdiff " +
                           test::pdiff_binary() + " --work " + work + " --model " + flow.model +
                           " --modes " + join(flow.modes) + " --margins " + margins +
-                          " --train " + std::to_string(flow.train) + " --test 5000 --epochs " +
+                          " --train " + std::to_string(flow.train) + " --test 2000 --epochs " +
                           std::to_string(flow.epochs) + " --k 30 --export 2 --check-generated 5 --check-originals 3" +
-                          " generate.n=30 eval.baseline_n=2 eval.tsne=false";
+                          " generate.n=30 eval.baseline_n=2 eval.tsne=false eval.barrier_pairs=0";
   std::string out;
   const int rc = test::run_command("timeout 900 " + cmd, &out);
   ASSERT_EQ(rc, 0) << test::tail(out);

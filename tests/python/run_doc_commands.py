@@ -24,7 +24,13 @@ import time
 RUN_DOCS = ["README.md", "docs/own-model.md"]
 TINY = ["data.train_limit=128", "data.test_limit=64", "base.epochs=1", "base.batch=32", "zoo.k=4", "zoo.batch=32",
         "ae.channels=8,16,16,8", "ae.latent=32", "ae.steps=10", "ae.batch=4", "ldm.channels=8,16", "ldm.steps=10",
-        "ldm.batch=4", "generate.n=3", "generate.steps=4", "eval.baseline_n=2", "eval.tsne=false"]
+        "ldm.batch=4", "generate.n=3", "generate.steps=4", "eval.baseline_n=2", "eval.tsne=false",
+        "eval.barrier_pairs=1"]
+# The deep networks at 32 px (a ResNet-18 on CIFAR's format) take as many steps on a quarter of
+# the images, as the breadth tests do.
+DEEP = ["data.train_limit=32", "data.test_limit=32", "base.batch=8", "zoo.batch=8"]
+# The Python helper's sizes for the files a command makes (own_data.py's defaults: 2000 / 500).
+HELPER_TINY = {"--train": "128", "--test": "64", "--steps": "5"}
 STAGES = {"run", "collect", "import", "train", "generate", "eval", "sweep", "table"}
 # Commands of RUN_DOCS run elsewhere at their own (smaller) sizes, with the test that does.
 ELSEWHERE = {
@@ -89,11 +95,16 @@ def prepared(words, substitutions):
     words = [substitute(w) for w in words]
     if words[0] == "build/pdiff" and len(words) > 1 and words[1] in STAGES:
         given = {w.split("=", 1)[0] for w in words if "=" in w}
-        words = words + [t for t in TINY if words[1] != "sweep" or t.split("=", 1)[0] not in given]
+        tiny = TINY + (DEEP if any("resnet" in w or "cifar10" in w for w in words) else [])
+        words = words + [t for t in tiny if words[1] != "sweep" or t.split("=", 1)[0] not in given]
     if words[0] == "/usr/bin/python3" and words[1].endswith("own_data.py"):
-        for flag, small in (("--train", "128"), ("--test", "64"), ("--steps", "5")):
+        takes = {"dataset": ("--train", "--test"), "base": ("--train", "--test", "--steps"),
+                 "script": ("--steps", "--test"), "zoo": ("--train", "--test", "--steps")}.get(words[2], ())
+        for flag in takes:
             if flag in words:
-                words[words.index(flag) + 1] = small
+                words[words.index(flag) + 1] = HELPER_TINY[flag]
+            else:
+                words += [flag, HELPER_TINY[flag]]
     return words
 
 
