@@ -8,6 +8,16 @@
 
 namespace pdiff {
 
+namespace {
+
+// Every row scaled to norm 1 (float64); a zero row stays 0.
+torch::Tensor unit_rows(const torch::Tensor& rows) {
+  const torch::Tensor r = rows.to(torch::kFloat64);
+  return r / r.norm(2, {1}, true).clamp_min(1e-12);
+}
+
+}  // namespace
+
 std::vector<std::vector<int64_t>> activation_stages(const Classifier& model, const std::string& arch,
                                                    const std::vector<PermutationGroup>& groups) {
   std::vector<std::vector<int64_t>> out;
@@ -55,10 +65,9 @@ std::vector<torch::Tensor> ActivationMatching::activations(const torch::Tensor& 
   }
   std::vector<torch::Tensor> out;
   for (auto& p : parts) {
-    torch::Tensor z = torch::cat(p, 1);
-    z = z - z.mean(1, true);
+    const torch::Tensor z = torch::cat(p, 1);
     // A unit that never fires has no correlation with any other: its row stays 0.
-    out.push_back(z / z.norm(2, {1}, true).clamp_min(1e-12));
+    out.push_back(unit_rows(z - z.mean(1, true)));
   }
   return out;
 }
@@ -77,11 +86,8 @@ std::vector<torch::Tensor> ActivationMatching::match(const std::vector<torch::Te
     torch::Tensor incoming = torch::zeros({groups_[g].size, groups_[g].size}, torch::kFloat64);
     for (const auto& a : groups_[g].axes) {
       if (a.axis != 0 || is_statistic(a.tensor)) continue;
-      const auto unit_rows = [&](const torch::Tensor& t) {
-        const torch::Tensor r = units_first(t, 0).to(torch::kFloat64);
-        return r / r.norm(2, {1}, true).clamp_min(1e-12);
-      };
-      incoming += unit_rows(ref.at(a.tensor)).matmul(unit_rows(permuted_except(a.tensor, oth.at(a.tensor), groups_, perms, g)).t());
+      const torch::Tensor theirs = permuted_except(a.tensor, oth.at(a.tensor), groups_, perms, g);
+      incoming += unit_rows(units_first(ref.at(a.tensor), 0)).matmul(unit_rows(units_first(theirs, 0)).t());
     }
     // score[i][j]: correlation of reference unit i and other unit j (in [-1, 1]); the tie-break
     // sums to less than 1e-6 over a whole assignment.
