@@ -281,8 +281,9 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
   SubsetTrainer trainer(run, zoo, data, spec, base, layout, /*data_parallel=*/false);  // a run per rank
   const torch::Tensor base_vec = layout.flatten(base);
   const bool scratch = zoo.mode == "scratch";
-  // zoo.align: each run's checkpoint aligned to run 0's as it is appended (rank 0's).
-  RowAligner aligner(layout, base, spec, alignment_setup(zoo, data, run.seed));
+  // zoo.align: each run's checkpoint aligned to run 0's as it is appended, by rank 0 alone (the
+  // other ranks' aligner stays inactive: no activation batches for them).
+  RowAligner aligner(layout, base, spec, is_main_rank() ? alignment_setup(zoo, data, run.seed) : AlignmentSetup{});
   if (is_main_rank() && aligner.active() && k0 > 0) aligner.set_reference(rows->written()[0]);
   std::unique_ptr<Progress> progress;
   if (is_main_rank()) progress = std::make_unique<Progress>("zoo", K - k0, "ckpt");
