@@ -12,12 +12,17 @@ namespace {
 constexpr int64_t kChunkElements = int64_t{1} << 23;
 }  // namespace
 
-torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& scale,
-                              int64_t chunk_columns) {
-  check(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(1),
-        "param_distances: expected (A, D) and (B, D) parameters, got " + c10::str(a.sizes()) + " and " +
-            c10::str(b.sizes()));
-  const int64_t rows_a = a.size(0), rows_b = b.size(0), dim = a.size(1);
+torch::Tensor param_distances(const std::vector<torch::Tensor>& a_blocks, const torch::Tensor& b,
+                              const torch::Tensor& scale, int64_t chunk_columns) {
+  check(!a_blocks.empty() && b.dim() == 2, "param_distances: expected (A, D) blocks and (B, D) parameters");
+  int64_t rows_a = 0;
+  for (const auto& a : a_blocks) {
+    check(a.dim() == 2 && a.size(1) == b.size(1),
+          "param_distances: expected (A, D) and (B, D) parameters, got " + c10::str(a.sizes()) + " and " +
+              c10::str(b.sizes()));
+    rows_a += a.size(0);
+  }
+  const int64_t rows_b = b.size(0), dim = b.size(1);
   check(!scale.defined() || scale.numel() == dim,
         "param_distances: scale has " + std::to_string(scale.defined() ? scale.numel() : 0) + " entries for " +
             std::to_string(dim) + " coordinates");
@@ -28,11 +33,21 @@ torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, co
       chunk_columns > 0 ? chunk_columns : std::max<int64_t>(1, kChunkElements / (rows_a + rows_b));
   // At large D and few rows the chunks' element-wise passes are the cost (memory-bound): they
   // run in place on one copy, and the distances of a set to itself read it once.
-  const bool same = a.is_same(b);
+  const bool same = a_blocks.size() == 1 && a_blocks[0].is_same(b);
   auto as_f64_copy = [](const torch::Tensor& t) { return t.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true); };
   for (int64_t c0 = 0; c0 < dim; c0 += chunk) {
     const int64_t c1 = std::min(dim, c0 + chunk);
-    torch::Tensor x = as_f64_copy(a.slice(1, c0, c1)), s;  // (A, c)
+    torch::Tensor x, s;  // (A, c)
+    if (a_blocks.size() == 1) {
+      x = as_f64_copy(a_blocks[0].slice(1, c0, c1));
+    } else {
+      x = torch::empty({rows_a, c1 - c0}, f64);
+      int64_t r0 = 0;
+      for (const auto& a : a_blocks) {
+        x.slice(0, r0, r0 + a.size(0)).copy_(a.slice(1, c0, c1));
+        r0 += a.size(0);
+      }
+    }
     if (scale.defined()) x.div_(s = scale.flatten().slice(0, c0, c1).to(torch::kFloat64));
     const torch::Tensor centre = x.mean(0);
     x.sub_(centre);
@@ -45,10 +60,15 @@ torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, co
     const torch::Tensor x_sq = x.pow(2).sum(1, true);
     sq += x_sq + (same ? x_sq.t() : y.pow(2).sum(1).unsqueeze(0));
     sq.addmm_(x, y.t(), /*beta=*/1, /*alpha=*/-2);
-    release_column_pages(a, c0, c1);  // a zoo read from disk stays there
+    for (const auto& a : a_blocks) release_column_pages(a, c0, c1);  // a zoo read from disk stays there
     release_column_pages(b, c0, c1);
   }
   return sq.clamp_min_(0).sqrt_();
+}
+
+torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& scale,
+                              int64_t chunk_columns) {
+  return param_distances(std::vector<torch::Tensor>{a}, b, scale, chunk_columns);
 }
 
 torch::Tensor param_self_distances(const torch::Tensor& a, const torch::Tensor& scale) {

@@ -9,6 +9,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <vector>
+
 namespace pdiff {
 
 // L2 distance of every row of a (A, D) to every row of b (B, D), each coordinate divided by
@@ -18,6 +20,11 @@ namespace pdiff {
 // chunk_columns: columns per chunk; 0 picks ~64 MB of float64 for both chunks together.
 torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& scale = {},
                               int64_t chunk_columns = 0);
+
+// The same with the rows of a given as blocks (their rows stacked in order, never concatenated):
+// the report measures every group against the originals in one pass over the D coordinates.
+torch::Tensor param_distances(const std::vector<torch::Tensor>& a_blocks, const torch::Tensor& b,
+                              const torch::Tensor& scale = {}, int64_t chunk_columns = 0);
 
 // The same for a set with itself: exactly symmetric (so d(i, j) <= r and d(j, i) <= r always
 // agree) with a zero diagonal.

@@ -32,13 +32,14 @@ const GroupResult& EvalReport::group(const std::string& name) const {
 namespace {
 
 
-// Completes a group's statistics against the originals' wrong sets and parameters.
-void measure(GroupResult& g, const torch::Tensor& wrong, const torch::Tensor& orig_wrong,
-             const torch::Tensor& orig_params, bool is_original) {
+// Completes a group's statistics against the originals' wrong sets and parameters (l2: the
+// group's L2 distances to the originals, (M, K)).
+void measure(GroupResult& g, const torch::Tensor& wrong, const torch::Tensor& orig_wrong, const torch::Tensor& l2,
+             bool is_original) {
   g.acc = accuracy_stats(g.accuracy);
   g.max_sim = row_max(iou_matrix(wrong, orig_wrong), is_original);
   g.max_sim_mean = g.max_sim.mean().item<double>();
-  g.nn_l2_median = nearest_l2(g.params, orig_params, is_original).median().item<double>();
+  g.nn_l2_median = row_min(l2, is_original).median().item<double>();
 }
 
 // The originals as the reference of the fidelity metrics, in both spaces.
@@ -48,14 +49,15 @@ struct FidelityReference {
   int64_t k = 5;
 };
 
-void measure_fidelity(GroupResult& g, const torch::Tensor& wrong, const FidelityReference& ref, bool is_original) {
+// scaled: the group's distances to the originals in the reference's scale, (M, K).
+void measure_fidelity(GroupResult& g, const torch::Tensor& wrong, const FidelityReference& ref,
+                      const torch::Tensor& scaled, bool is_original) {
   if (is_original) {
     g.param_fidelity = fidelity_of_reference(ref.param_dist, ref.k);
     g.pred_fidelity = fidelity_of_reference(ref.pred_dist, ref.k);
     return;
   }
-  g.param_fidelity = fidelity(ref.param_dist, param_self_distances(g.params, ref.scale),
-                              param_distances(g.params, ref.params, ref.scale), ref.k);
+  g.param_fidelity = fidelity(ref.param_dist, param_self_distances(g.params, ref.scale), scaled, ref.k);
   g.pred_fidelity = fidelity(ref.pred_dist, prediction_distances(wrong, wrong), prediction_distances(wrong, ref.wrong),
                              ref.k);
 }
@@ -200,6 +202,14 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
     ref.k = report.nn_k = opts.nn_k;
     report.param_mode_threshold = mode_threshold(ref.param_dist, ref.k);
     report.pred_mode_threshold = mode_threshold(ref.pred_dist, ref.k);
+    // Every other group's distances to the originals, raw and scaled, in one pass over the D
+    // coordinates each (at large D each pass reads the whole zoo): rows of the generated
+    // models first, then of each baseline in order.
+    std::vector<torch::Tensor> others = {gen.params};
+    for (const auto& b : baselines) others.push_back(b.second);
+    const torch::Tensor others_l2 = param_distances(others, zoo.params);
+    const torch::Tensor others_scaled = param_distances(others, zoo.params, ref.scale);
+    int64_t row = 0;  // of others_l2 and others_scaled
     auto add = [&](const std::string& name, const torch::Tensor& params, const torch::Tensor& acc,
                    const torch::Tensor& preds) {
       GroupResult g;
@@ -207,8 +217,12 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
       g.params = params;
       g.accuracy = acc.to(torch::kFloat64);
       auto wrong = wrong_sets(preds, data.test.labels);
-      measure(g, wrong, orig_wrong, zoo.params, name == "original");
-      measure_fidelity(g, wrong, ref, name == "original");
+      const bool original = name == "original";
+      const int64_t m = params.size(0);
+      measure(g, wrong, orig_wrong, original ? param_distances(zoo.params, zoo.params) : others_l2.slice(0, row, row + m),
+              original);
+      measure_fidelity(g, wrong, ref, original ? torch::Tensor() : others_scaled.slice(0, row, row + m), original);
+      if (!original) row += m;
       report.groups.push_back(g);
       return wrong;
     };

@@ -45,9 +45,9 @@ torch::Tensor row_max(const torch::Tensor& matrix, bool exclude_diagonal) {
   return std::get<0>(m.max(1));
 }
 
-torch::Tensor nearest_l2(const torch::Tensor& x, const torch::Tensor& ref, bool exclude_self) {
-  auto d = param_distances(x, ref);  // in column chunks: no float64 copy of a whole group
-  if (exclude_self) d.diagonal().fill_(std::numeric_limits<double>::infinity());
+torch::Tensor row_min(const torch::Tensor& distances, bool exclude_diagonal) {
+  auto d = distances.clone();
+  if (exclude_diagonal) d.diagonal().fill_(std::numeric_limits<double>::infinity());
   return std::get<0>(d.min(1));
 }
 

@@ -20,7 +20,8 @@ double off_diagonal_mean(const torch::Tensor& square);
 // For each row of a (A, B) similarity matrix, the max over columns; `exclude_diagonal` skips
 // entry (i, i) (a group compared with itself).
 torch::Tensor row_max(const torch::Tensor& matrix, bool exclude_diagonal);
-// Distance from each row of x (M, D) to its nearest row of ref (K, D); `exclude_self` when x is ref.
-torch::Tensor nearest_l2(const torch::Tensor& x, const torch::Tensor& ref, bool exclude_self);
+// For each row of a (A, B) distance matrix, the min over columns: the distance to the nearest
+// reference; `exclude_diagonal` when the rows are the references themselves.
+torch::Tensor row_min(const torch::Tensor& distances, bool exclude_diagonal);
 
 }  // namespace pdiff

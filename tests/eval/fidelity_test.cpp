@@ -170,6 +170,18 @@ TEST(FidelityDistance, ParamDistancesMatchCdistInEveryChunking) {
   EXPECT_CONTAINS(test::error_of([&] { param_distances(a, points(2, 9, 0)); }), "(A, D) and (B, D)");
 }
 
+TEST(FidelityDistance, RowBlocksGiveTheRowsOfTheirStack) {
+  // The report measures every group against the originals at once: the blocks' rows, in order.
+  auto a1 = points(3, 1000, 30), a2 = points(1, 1000, 31) * 2.0, a3 = points(4, 1000, 32) - 1.0;
+  auto b = points(5, 1000, 33);
+  auto gen = make_generator(34);
+  auto scale = torch::rand({1000}, gen) + 0.1;
+  auto want = torch::cdist((torch::cat({a1, a2, a3}) / scale).to(torch::kFloat64), (b / scale).to(torch::kFloat64));
+  for (int64_t chunk : {0, 7, 1000})
+    EXPECT_LT(test::max_relative_difference(param_distances({a1, a2, a3}, b, scale, chunk), want), 1e-6) << chunk;
+  EXPECT_CONTAINS(test::error_of([&] { param_distances({a1, points(2, 9, 0)}, b); }), "(A, D) and (B, D)");
+}
+
 TEST(FidelityDistance, NearCopiesOfLargeVectorsKeepTheirDistance) {
   // Vectors of norm ~3e4 that differ by 1e-3 in one coordinate: |x|^2 + |y|^2 - 2 x.y without
   // centring and float64 would lose it.

@@ -41,9 +41,10 @@ struct Margins {
   double mean, median, best, min;
 };
 // At least twice the largest shortfall seen over the runs at the suite's sizes (seeds 0-2 at one
-// thread, seed 0 at two, on both sides; docs/benchmarks.md): at 2 000 test images (stop 26) mean
-// -0.10, median -0.15, best -0.35, min -0.15 points; at 5 000 (stop 25) -0.12, -0.08, -0.38, -0.08.
-constexpr Margins kSuiteMargins{0.4, 0.4, 0.8, 1.0};
+// thread, seed 0 at two, on both sides; docs/benchmarks.md), on two hosts: the host of stop 26
+// (mean -0.10, median -0.15, best -0.35, min -0.15 points) and an AMD EPYC host of stop 27,
+// whose other floating-point sums moved the GroupNorm flow's seed 0 to -0.32, -0.35, -0.65, +0.15.
+constexpr Margins kSuiteMargins{0.7, 0.7, 1.3, 1.0};
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
