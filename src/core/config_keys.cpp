@@ -104,7 +104,7 @@ const std::vector<KeyDef>& config_keys() {
        "iteration (one checkpoint per step), epoch (one per epoch), seeds (one independent run "
        "per checkpoint, from the base plus noise) or scratch (one run per checkpoint from its own "
        "random initialisation, the whole network trained: zoo.select=whole, or all without "
-       "BatchNorm)", -kInf, kInf, {"iteration", "epoch", "seeds", "scratch"}},
+       "BatchNorm; no base is trained)", -kInf, kInf, {"iteration", "epoch", "seeds", "scratch"}},
       {"zoo.optimizer", T::String, "adamw", "optimizer of the subset", -kInf, kInf, {"sgd", "adamw"}},
       {"zoo.lr", T::Float, "0.01", "constant learning rate", 0, 10},
       {"zoo.weight_decay", T::Float, "5e-4", "weight decay", 0, 1},

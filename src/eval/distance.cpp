@@ -49,14 +49,16 @@ torch::Tensor param_distances(const std::vector<torch::Tensor>& a_blocks, const 
       }
     }
     if (scale.defined()) x.div_(s = scale.flatten().slice(0, c0, c1).to(torch::kFloat64));
-    const torch::Tensor centre = x.mean(0);
-    x.sub_(centre);
     torch::Tensor y = x;  // (B, c)
     if (!same) {
       y = as_f64_copy(b.slice(1, c0, c1));
       if (s.defined()) y.div_(s);
-      y.sub_(centre);
     }
+    // Centred on b's mean: a row's distances depend on that row and b alone, not on the rows
+    // measured with it (a baseline's figures do not move with the generated models').
+    const torch::Tensor centre = y.mean(0);
+    x.sub_(centre);
+    if (!same) y.sub_(centre);
     const torch::Tensor x_sq = x.pow(2).sum(1, true);
     sq += x_sq + (same ? x_sq.t() : y.pow(2).sum(1).unsqueeze(0));
     sq.addmm_(x, y.t(), /*beta=*/1, /*alpha=*/-2);

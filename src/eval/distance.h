@@ -15,7 +15,7 @@ namespace pdiff {
 
 // L2 distance of every row of a (A, D) to every row of b (B, D), each coordinate divided by
 // scale (D) first (an undefined scale means 1): (A, B) float64. Computed as |x|^2 + |y|^2 - 2 x.y
-// in float64 per chunk of columns, centred on the chunk's mean of a (distances do not change,
+// in float64 per chunk of columns, centred on the chunk's mean of b (distances do not change,
 // rounding does), so a 1e-3 difference on vectors of norm 1e3 still has ~8 correct digits.
 // chunk_columns: columns per chunk; 0 picks ~64 MB of float64 for both chunks together.
 torch::Tensor param_distances(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& scale = {},

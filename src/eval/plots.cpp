@@ -18,6 +18,12 @@
 
 namespace pdiff {
 
+// The plots of an open PlotBatch, rendered together at its finish().
+struct PlotBatchState {
+  std::vector<std::pair<std::string, std::string>> plots;  // (path, script)
+  std::vector<std::string> dirs;                            // plot data kept until then
+};
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -59,7 +65,10 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// A private directory under the system temp dir, removed with everything in it on scope exit.
+thread_local PlotBatchState* open_batch = nullptr;  // one batch per thread
+
+// A private directory under the system temp dir, removed with everything in it on scope exit
+// (or, while a PlotBatch is open, when the batch closes: its plots are not rendered yet).
 class TempDir {
  public:
   TempDir() {
@@ -71,6 +80,10 @@ class TempDir {
     path_ = buf.data();
   }
   ~TempDir() {
+    if (open_batch != nullptr) {
+      open_batch->dirs.push_back(path_);
+      return;
+    }
     std::error_code ec;
     fs::remove_all(path_, ec);
   }
@@ -124,15 +137,13 @@ std::string preamble(const std::string& png_tmp, const std::string& title, const
   return s.str();
 }
 
-// Runs gnuplot on `script` (the preamble sets the output to path.tmp.png), then renames the PNG
-// over `path`.
-void render(const std::string& path, const TempDir& dir, const std::string& script) {
+void check_gnuplot(const std::string& path) {
   check(std::system("command -v gnuplot >/dev/null 2>&1") == 0,
         path + ": cannot draw the plot: gnuplot not found on PATH; " + std::string(kInstallHint));
-  std::string script_path = dir.file("plot.gp");
-  write_text(script_path, script + "unset output\n");
-  const std::string png_tmp = path + ".tmp.png";
+}
 
+// Runs gnuplot on a script file: (exit code, its output).
+std::pair<int, std::string> run_gnuplot(const std::string& script_path, const std::string& path) {
   std::string output;
   FILE* p = popen(("gnuplot " + shell_quote(script_path) + " 2>&1").c_str(), "r");
   check(p != nullptr, path + ": cannot start gnuplot (out of processes or memory?)");
@@ -140,8 +151,12 @@ void render(const std::string& path, const TempDir& dir, const std::string& scri
   size_t n;
   while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) output.append(buf.data(), n);
   int status = pclose(p);
-  int code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
+  return {(status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1, output};
+}
 
+// Renames path.tmp.png over `path`, or throws what gnuplot said when it made no PNG (or failed).
+void move_png_into_place(const std::string& path, int code, std::string output) {
+  const std::string png_tmp = path + ".tmp.png";
   std::error_code ec;
   bool have_png = fs::exists(png_tmp, ec) && fs::file_size(png_tmp, ec) > 0;
   if (code != 0 || !have_png) {
@@ -156,6 +171,20 @@ void render(const std::string& path, const TempDir& dir, const std::string& scri
     fs::remove(png_tmp, ec);
     throw Error(path + ": cannot move the finished plot into place (is the directory writable?)");
   }
+}
+
+// Runs gnuplot on `script` (the preamble sets the output to path.tmp.png), then renames the PNG
+// over `path`; in an open PlotBatch, at the batch's finish().
+void render(const std::string& path, const TempDir& dir, const std::string& script) {
+  std::string script_path = dir.file("plot.gp");
+  write_text(script_path, script + "unset output\n");
+  if (open_batch != nullptr) {
+    open_batch->plots.emplace_back(path, script_path);
+    return;
+  }
+  check_gnuplot(path);
+  const auto [code, output] = run_gnuplot(script_path, path);
+  move_png_into_place(path, code, output);
 }
 
 void prepare_output_dir(const std::string& path) {
@@ -330,6 +359,47 @@ void plot_histograms(const std::string& path, const std::string& title, const st
   script += "set xrange [" + number(lo) + ":" + number(hi) + "]\n";
   script += "set yrange [0:*]\n";
   render(path, dir, script + plot.str() + "\n");
+}
+
+PlotBatch::PlotBatch() : state_(std::make_unique<PlotBatchState>()) {
+  check(open_batch == nullptr, "plots: a PlotBatch is already open on this thread");
+  open_batch = state_.get();
+}
+
+PlotBatch::~PlotBatch() {
+  open_batch = nullptr;
+  std::error_code ec;
+  for (const auto& [path, script] : state_->plots) fs::remove(path + ".tmp.png", ec);  // unfinished
+  for (const auto& d : state_->dirs) fs::remove_all(d, ec);
+}
+
+void PlotBatch::finish() {
+  auto plots = std::move(state_->plots);
+  state_->plots.clear();
+  if (plots.empty()) return;
+  check_gnuplot(plots.front().first);
+  // One gnuplot: each plot's script after a reset (a log scale or a key placement set by one
+  // plot does not reach the next; the terminal and output are set by each script).
+  TempDir dir;
+  std::string all;
+  for (const auto& [path, script] : plots) all += "reset\nload " + gp_quote(script) + "\n";
+  const std::string all_path = dir.file("plots.gp");
+  write_text(all_path, all);
+  const auto [code, output] = run_gnuplot(all_path, plots.front().first);
+  // gnuplot stops at the first error: the plots before it are in place, the first without its
+  // PNG is the one named (the last one when every PNG was made and gnuplot still failed).
+  for (size_t i = 0; i < plots.size(); ++i) {
+    const std::string& path = plots[i].first;
+    std::error_code ec;
+    const bool made = fs::exists(path + ".tmp.png", ec) && fs::file_size(path + ".tmp.png", ec) > 0;
+    const bool last = i + 1 == plots.size();
+    if (!made || last) {
+      state_->plots.assign(plots.begin() + i + 1, plots.end());  // removed by the destructor
+      move_png_into_place(path, made ? code : (code == 0 ? 1 : code), output);
+    } else {
+      move_png_into_place(path, 0, output);
+    }
+  }
 }
 
 }  // namespace pdiff

@@ -2,6 +2,7 @@
 // temporary files, a generated script runs `gnuplot` from PATH (terminal pngcairo, or png when
 // cairo is missing), and the PNG appears atomically at its path. Needs the gnuplot-nox package.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,5 +57,25 @@ struct LabelledSeries {
 };
 void plot_labelled(const std::string& path, const std::string& title, const std::string& xlabel,
                    const std::string& ylabel, const std::vector<LabelledSeries>& series);
+
+struct PlotBatchState;
+
+// Plots drawn on this thread while a PlotBatch is open are rendered by one gnuplot run, at
+// finish(): a report's six plots start one process instead of six (~0.15 s each). Each PNG still
+// appears atomically at its path; the checks of the plots' inputs throw as they are drawn.
+// Plots not finished when the batch closes are not drawn.
+class PlotBatch {
+ public:
+  PlotBatch();
+  ~PlotBatch();
+  PlotBatch(const PlotBatch&) = delete;
+  PlotBatch& operator=(const PlotBatch&) = delete;
+  // Renders every plot drawn since the batch opened (or last finished); throws pdiff::Error, as
+  // a plot drawn alone would, for the first plot gnuplot did not make.
+  void finish();
+
+ private:
+  std::unique_ptr<PlotBatchState> state_;
+};
 
 }  // namespace pdiff

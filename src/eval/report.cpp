@@ -83,6 +83,7 @@ std::string barrier_section(const EvalReport& r) {
 }
 
 void write_plots(const RunContext& run, const EvalOptions& opts, const EvalReport& r, const std::string& dir) {
+  PlotBatch batch;  // one gnuplot for every plot of the report
   if (!r.barriers.empty()) {
     std::vector<Series> lines;
     for (const auto& c : r.barriers)
@@ -146,6 +147,7 @@ void write_plots(const RunContext& run, const EvalOptions& opts, const EvalRepor
   }
   if (!losses.empty())
     plot_lines(dir + "/training_loss.png", "Training loss", "step", "loss (log scale)", losses, /*log_y=*/true);
+  batch.finish();
 }
 
 }  // namespace

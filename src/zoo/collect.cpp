@@ -84,20 +84,28 @@ std::optional<double> ready_base(const RunContext& run, const BaseOptions& opts,
 
 // Trains the base (data-parallel on every rank, or on rank 0 alone); rank 0 measures it with
 // `accuracy_of` and writes base.pt.
+// `train` false: base.pt is the untrained network (zoo.mode=scratch, whose runs start from their
+// own initialisations: the base is only the architecture's template, every tensor replaced).
 double train_and_save_base(const RunContext& run, const BaseOptions& opts, const DataSplits& data,
                            const ClassifierSpec& spec, const Classifier& model,
-                           const std::function<double(const Classifier&)>& accuracy_of) {
+                           const std::function<double(const Classifier&)>& accuracy_of, bool train) {
   const std::string& dir = run.dir;
   Stopwatch timer;
-  train_base(model, spec, opts, run, data, dir + "/base.partial.pt");
+  if (train) train_base(model, spec, opts, run, data, dir + "/base.partial.pt");
   if (!is_main_rank()) return 0;
   double acc = accuracy_of(model);
   save_base(dir + "/base.pt", model);
   nlohmann::json info = {{"fingerprint", opts.fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
-                         {"train_seconds", timer.seconds()}};
+                         {"train_seconds", timer.seconds()}, {"trained", train}};
   write_file_atomic(dir + "/base.json", info.dump(2) + "\n");
   std::remove((dir + "/base.partial.pt").c_str());
-  std::fprintf(stderr, "base: test accuracy %.2f %%\n", acc);
+  if (train)
+    std::fprintf(stderr, "base: test accuracy %.2f %%\n", acc);
+  else
+    std::fprintf(stderr,
+                 "base: not trained (zoo.mode = scratch: every run trains from its own initialisation; base.pt is "
+                 "the untrained network), test accuracy %.2f %%\n",
+                 acc);
   return acc;
 }
 
@@ -451,9 +459,10 @@ void collect(const RunContext& run, const CollectOptions& opts) {
   }
   const bool data_parallel = trains_data_parallel(*model);
   if (!base_ready) {
-    on_training_ranks(data_parallel, "collect: training the base",
-                      [&] { base_acc = train_and_save_base(run, opts.base, data, spec, model, accuracy_of); });
-    if (!data_parallel && !is_main_rank()) model = load_base(dir + "/base.pt", spec, run.device);
+    const bool train = !(seed_runs && opts.zoo.mode == "scratch");
+    on_training_ranks(data_parallel && train, "collect: training the base",
+                      [&] { base_acc = train_and_save_base(run, opts.base, data, spec, model, accuracy_of, train); });
+    if (!(data_parallel && train) && !is_main_rank()) model = load_base(dir + "/base.pt", spec, run.device);
   }
   if (is_main_rank())
     std::fprintf(stderr, "zoo: %lld checkpoints (%s) of %zu tensors, D = %lld (zoo.select = %s: %s)\n",

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 
 #include <zlib.h>
@@ -277,6 +279,42 @@ TEST(Plots, BadInputThrows) {
   EXPECT_THROW(plot_histograms(path, "t", "x", {Series{"a", {1}, {}}}, 0), Error);
   EXPECT_THROW(plot_lines(path, "t", "x", "y", {Series{"a", {1, 2}, {0, -1}}}, true), Error);
   EXPECT_FALSE(file_exists(path));
+}
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(Plots, ABatchDrawsWithOneGnuplotWhatEachPlotDrawsAlone) {
+  std::string dir = test::temp_dir("plots_batch");
+  plot_lines(dir + "/alone_lines.png", "Loss", "step", "loss", {wave("a", 0)}, /*log_y=*/true);
+  plot_scatter(dir + "/alone_scatter.png", "Scatter", "x", "y", {cloud("c", 0, 0, 1)});
+  {
+    PlotBatch batch;
+    plot_lines(dir + "/lines.png", "Loss", "step", "loss", {wave("a", 0)}, /*log_y=*/true);
+    plot_scatter(dir + "/scatter.png", "Scatter", "x", "y", {cloud("c", 0, 0, 1)});
+    EXPECT_FALSE(file_exists(dir + "/lines.png"));  // drawn at finish()
+    batch.finish();
+  }
+  // The same pixels: the log scale of the first plot does not reach the second.
+  EXPECT_EQ(bytes_of(dir + "/lines.png"), bytes_of(dir + "/alone_lines.png"));
+  EXPECT_EQ(bytes_of(dir + "/scatter.png"), bytes_of(dir + "/alone_scatter.png"));
+  // A plot gnuplot cannot make (its folder is gone by then) is named; the plots after it are
+  // not drawn, and nothing half-made is left.
+  std::string msg;
+  {
+    PlotBatch batch;
+    plot_lines(dir + "/before.png", "t", "x", "y", {wave("a", 0)});
+    plot_lines(dir + "/gone/bad.png", "t", "x", "y", {wave("a", 0)});
+    plot_lines(dir + "/after.png", "t", "x", "y", {wave("a", 0)});
+    test::run_command("rm -rf '" + dir + "/gone'");
+    msg = error_of([&] { batch.finish(); });
+  }
+  EXPECT_NE(msg.find(dir + "/gone/bad.png: cannot draw the plot"), std::string::npos) << msg;
+  EXPECT_TRUE(file_exists(dir + "/before.png"));
+  EXPECT_FALSE(file_exists(dir + "/after.png"));
+  EXPECT_FALSE(file_exists(dir + "/after.png.tmp.png"));
 }
 
 TEST(Plots, MissingGnuplotSaysWhatToInstall) {

@@ -233,6 +233,9 @@ TEST(CollectCli, ScratchModeTrainsWholeNetworksFromTheirOwnInitialisationsAndAli
             0)
       << test::tail(out);
   EXPECT_CONTAINS(out, "4 checkpoints (scratch mode)");
+  // No base is trained: it would be thrown away (every tensor of every run is its own).
+  EXPECT_CONTAINS(out, "base: not trained (zoo.mode = scratch");
+  EXPECT_EQ(out.find("base training"), std::string::npos);
   EXPECT_TRUE(exists(tmp + "/aligned/report.md"));
   std::vector<std::string> plain_args = scratch;
   plain_args.push_back("zoo.align=none");
