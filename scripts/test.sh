@@ -77,7 +77,7 @@ start=$(date +%s)
 (cd "$dir" && ctest --output-on-failure --timeout 900 -j "$jobs" "$@")
 echo "test.sh: CTest took $(( $(date +%s) - start )) s ($jobs at a time, $threads thread(s) each, in $dir/)"
 # With a test filter the caller wants a part of the suite; the fuzz run belongs to the whole
-# (and to Debian's LibTorch: scripts/fuzz.sh builds build-sanitize/ with it).
+# (and to Debian's LibTorch: scripts/fuzz.sh builds build-fuzz/ with it).
 if [ "$whole" -eq 1 ]; then
   scripts/fuzz.sh --seconds "${PDIFF_FUZZ_SECONDS:-5}"
 fi
