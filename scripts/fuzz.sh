@@ -4,17 +4,15 @@
 # leak, hang (> 10 s per input) or out-of-memory (> 2 GB); the input is saved under
 # build-fuzz/findings/. New interesting inputs go to build-fuzz/corpus/<name>/ (the
 # corpus in the repo is read, never written).
-#   scripts/fuzz.sh [--seconds N] [--build-only] [NAME...]   NAME: idx cifar config pt (default: all)
+#   scripts/fuzz.sh [--seconds N] [NAME...]     NAME: idx cifar config pt (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=60
-build_only=0
 names=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
-    --build-only) build_only=1; shift ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) names+=("$1"); shift ;;
   esac
@@ -23,7 +21,6 @@ done
 
 scripts/install.sh --tests --packages-only
 scripts/sanitized_build.sh build-fuzz -O0 "${names[@]/#/fuzz_}"
-[ "$build_only" -eq 0 ] || exit 0
 source scripts/sanitizer_env.sh
 
 mkdir -p build-fuzz/findings

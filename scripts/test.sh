@@ -60,16 +60,6 @@ whole=0  # the whole suite, fuzzing included: no test filter, Debian's LibTorch
 if [ -n "$torch_python" ]; then
   dir="${PDIFF_TORCH_BUILD_DIR:-build-torch2}"
   scripts/install.sh --tests --torch "$torch_python"
-elif [ "$whole" -eq 1 ]; then
-  # The fuzzers' sanitized build runs beside the suite's: each build leaves a core idle while it
-  # precompiles LibTorch's header and links, and the two together take ~50 s less than one
-  # after the other on the 2-core machine.
-  scripts/install.sh --tests --packages-only
-  mkdir -p build-fuzz
-  scripts/fuzz.sh --build-only > build-fuzz/build.log 2>&1 &
-  fuzz_build=$!
-  scripts/install.sh --tests
-  wait "$fuzz_build" || { tail -n 40 build-fuzz/build.log >&2; echo "test.sh: the fuzzers' build failed (build-fuzz/build.log)" >&2; exit 1; }
 else
   scripts/install.sh --tests
 fi
