@@ -99,13 +99,9 @@ double train_and_save_base(const RunContext& run, const BaseOptions& opts, const
                          {"train_seconds", timer.seconds()}, {"trained", train}};
   write_file_atomic(dir + "/base.json", info.dump(2) + "\n");
   std::remove((dir + "/base.partial.pt").c_str());
-  if (train)
-    std::fprintf(stderr, "base: test accuracy %.2f %%\n", acc);
-  else
-    std::fprintf(stderr,
-                 "base: not trained (zoo.mode = scratch: every run trains from its own initialisation; base.pt is "
-                 "the untrained network), test accuracy %.2f %%\n",
-                 acc);
+  std::fprintf(stderr, "base: %stest accuracy %.2f %%\n",
+               train ? "" : "not trained (zoo.mode = scratch: every run trains from its own initialisation; "
+                            "base.pt is the untrained network), ", acc);
   return acc;
 }
 
