@@ -37,16 +37,11 @@ torch::Tensor param_distances(const std::vector<torch::Tensor>& a_blocks, const 
   auto as_f64_copy = [](const torch::Tensor& t) { return t.to(torch::kFloat64, /*non_blocking=*/false, /*copy=*/true); };
   for (int64_t c0 = 0; c0 < dim; c0 += chunk) {
     const int64_t c1 = std::min(dim, c0 + chunk);
-    torch::Tensor x, s;  // (A, c)
-    if (a_blocks.size() == 1) {
-      x = as_f64_copy(a_blocks[0].slice(1, c0, c1));
-    } else {
-      x = torch::empty({rows_a, c1 - c0}, f64);
-      int64_t r0 = 0;
-      for (const auto& a : a_blocks) {
-        x.slice(0, r0, r0 + a.size(0)).copy_(a.slice(1, c0, c1));
-        r0 += a.size(0);
-      }
+    torch::Tensor x = torch::empty({rows_a, c1 - c0}, f64), s;  // (A, c): the blocks' rows in order
+    int64_t r0 = 0;
+    for (const auto& a : a_blocks) {
+      x.slice(0, r0, r0 + a.size(0)).copy_(a.slice(1, c0, c1));
+      r0 += a.size(0);
     }
     if (scale.defined()) x.div_(s = scale.flatten().slice(0, c0, c1).to(torch::kFloat64));
     torch::Tensor y = x;  // (B, c)

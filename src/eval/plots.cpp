@@ -393,12 +393,8 @@ void PlotBatch::finish() {
     std::error_code ec;
     const bool made = fs::exists(path + ".tmp.png", ec) && fs::file_size(path + ".tmp.png", ec) > 0;
     const bool last = i + 1 == plots.size();
-    if (!made || last) {
-      state_->plots.assign(plots.begin() + i + 1, plots.end());  // removed by the destructor
-      move_png_into_place(path, made ? code : (code == 0 ? 1 : code), output);
-    } else {
-      move_png_into_place(path, 0, output);
-    }
+    if (!made || last) state_->plots.assign(plots.begin() + i + 1, plots.end());  // removed by the destructor
+    move_png_into_place(path, made && !last ? 0 : code, output);  // throws unless made
   }
 }
 
