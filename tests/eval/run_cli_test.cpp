@@ -203,7 +203,7 @@ TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
 TEST(RunCli, RecalibratedBatchNormStatistics) {
   const std::string tmp = test::temp_dir("recalibrate"), plain = tmp + "/plain", recal = tmp + "/recal";
   const std::string whole = " zoo.select=whole zoo.optimizer=sgd zoo.lr=0.01 eval.tsne=false ae.steps=20 ldm.steps=20 ae.token_hidden=16"
-                            " generate.n=4 eval.baseline_n=3 data.train_limit=500 data.test_limit=250";
+                            " generate.n=4 eval.baseline_n=2 eval.barrier_pairs=1 zoo.k=6 data.train_limit=500 data.test_limit=100";
   std::string out;
   ASSERT_EQ(pdiff("run", tiny(plain) + whole, &out), 0) << test::tail(out);
   test::run_command("cp -r '" + plain + "' '" + recal + "'");

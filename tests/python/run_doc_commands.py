@@ -25,10 +25,10 @@ RUN_DOCS = ["README.md", "docs/own-model.md"]
 TINY = ["data.train_limit=128", "data.test_limit=64", "base.epochs=1", "base.batch=32", "zoo.k=4", "zoo.batch=32",
         "ae.channels=8,16,16,8", "ae.latent=32", "ae.steps=10", "ae.batch=4", "ldm.channels=8,16", "ldm.steps=10",
         "ldm.batch=4", "generate.n=3", "generate.steps=4", "eval.baseline_n=2", "eval.tsne=false",
-        "eval.barrier_pairs=1"]
+        "eval.barrier_pairs=1", "zoo.run_iters=5"]
 # The deep networks at 32 px (a ResNet-18 on CIFAR's format) take as many steps on a quarter of
 # the images, as the breadth tests do.
-DEEP = ["data.train_limit=32", "data.test_limit=32", "base.batch=8", "zoo.batch=8"]
+DEEP = ["data.train_limit=16", "data.test_limit=8", "base.batch=8", "zoo.batch=8"]
 # The Python helper's sizes for the files a command makes (own_data.py's defaults: 2000 / 500).
 HELPER_TINY = {"--train": "128", "--test": "64", "--steps": "5"}
 STAGES = {"run", "collect", "import", "train", "generate", "eval", "sweep", "table"}

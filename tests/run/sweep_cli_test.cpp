@@ -223,14 +223,10 @@ TEST(SweepCli, BadWordsStopBeforeAnythingIsWritten) {
     EXPECT_EQ(out.find("internal error"), std::string::npos) << out;
     EXPECT_FALSE(file_exists(out_dir)) << words;
   };
+  // One refusal of the words' parser (SweepGrid.BadWordsSayWhatToWrite tests its every message
+  // in-process), one of a value the grid's configs would get, one of the config file.
   refused("ae.latnt_noise=0.1,0.3", "unknown config key 'ae.latnt_noise'");
-  refused("generate.eta=0,2", "must be >= 0 and <= 1");
-  refused("ae.latent_noise", "is not KEY=VALUES");
-  refused("generate.eta=0,,1", "has an empty value");
-  refused("zoo.k=4", "nothing to sweep");
-  refused("run_dir=a,b", "--out");
   refused("generate.eta=0,1 zoo.k=-3", "key 'zoo.k' = '-3': must be >= 1");
-  refused("generate.eta=0,1 generate.eta=1", "key 'generate.eta' is given twice");
   EXPECT_NE(sweep("--out " + out_dir + " --config " + dir + "/missing.yaml generate.eta=0,1", &out), 0);
   EXPECT_CONTAINS(out, dir + "/missing.yaml: config file not found");
   EXPECT_FALSE(file_exists(out_dir));
