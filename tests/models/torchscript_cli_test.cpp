@@ -23,12 +23,19 @@ std::string tiny(const std::string& dir) {
          " generate.n=3 generate.steps=3 eval.baseline_n=2 eval.tsne=false";
 }
 
-// Python's accuracy of the module with the state dict `state` (see own_data.py eval).
-double python_accuracy(const std::string& module, const std::string& state, const std::string& extra) {
-  std::string out;
-  EXPECT_EQ(test::run_command(test::own_data_command("eval '" + module + "' '" + state + "' " + extra), &out), 0) << out;
-  const size_t at = out.rfind("accuracy ");
-  return at == std::string::npos ? -1 : std::stod(out.substr(at + 9));
+// Python's accuracies of modules with state dicts ({module, state} pairs; see own_data.py eval),
+// in one Python run.
+std::vector<double> python_accuracies(const std::vector<std::pair<std::string, std::string>>& pairs,
+                                      const std::string& extra) {
+  std::string args, out;
+  for (const auto& [module, state] : pairs) args += " '" + module + "' '" + state + "'";
+  EXPECT_EQ(test::run_command(test::own_data_command("eval" + args + " " + extra), &out), 0) << out;
+  std::vector<double> accuracies;
+  for (size_t at = out.find("accuracy "); at != std::string::npos; at = out.find("accuracy ", at + 1))
+    accuracies.push_back(std::stod(out.substr(at + 9)));
+  EXPECT_EQ(accuracies.size(), pairs.size()) << out;
+  accuracies.resize(pairs.size(), -1);
+  return accuracies;
 }
 
 TEST(TorchScriptCli, LeNetWithBatchNormRunsAndPythonAgrees) {
@@ -46,20 +53,22 @@ TEST(TorchScriptCli, LeNetWithBatchNormRunsAndPythonAgrees) {
   EXPECT_EQ(zoo.layout.dim(), 2 * 16 + 2 * 120);
   EXPECT_GT(zoo.base_accuracy, 30.0);
   EXPECT_GT((zoo.params[1] - zoo.params[0]).abs().max().item<double>(), 0.0);
-  // Python evaluates pdiff's base.pt in the same module: the same accuracy.
-  auto info = nlohmann::json::parse(read_text_file(run + "/base.json"));
-  EXPECT_NEAR(python_accuracy(module, run + "/base.pt", "--test 256"), info["test_accuracy"].get<double>(), 0.05);
-  // And an exported generated model.
+  // An exported generated model.
   rc = test::run_command(test::pdiff_binary() + " export --index 1" + tiny(run) +
                              " model.arch=torchscript model.file=" + module + " data.train_limit=512 data.test_limit=256",
                          &out);
   ASSERT_EQ(rc, 0) << test::tail(out);
-  Generated g = load_generated(run + "/generated.pt");
-  EXPECT_NEAR(python_accuracy(module, run + "/generated_1.pt", "--test 256"), g.accuracy[1].item<double>(), 0.05);
-  // The module itself with the generated weights inside, in eval mode.
   EXPECT_CONTAINS(out, "as a TorchScript module to " + run + "/generated_1.script.pt");
-  EXPECT_NEAR(python_accuracy(run + "/generated_1.script.pt", "-", "--test 256"), g.accuracy[1].item<double>(), 0.05);
   EXPECT_FALSE(file_exists(run + "/generated_1.script.pt.tmp"));
+  // Python evaluates, in the same module, pdiff's base.pt and the exported state dict, and the
+  // exported module itself (the generated weights inside, in eval mode): the same accuracies.
+  const auto info = nlohmann::json::parse(read_text_file(run + "/base.json"));
+  const Generated g = load_generated(run + "/generated.pt");
+  const auto py = python_accuracies(
+      {{module, run + "/base.pt"}, {module, run + "/generated_1.pt"}, {run + "/generated_1.script.pt", "-"}}, "--test 256");
+  EXPECT_NEAR(py[0], info["test_accuracy"].get<double>(), 0.05);
+  EXPECT_NEAR(py[1], g.accuracy[1].item<double>(), 0.05);
+  EXPECT_NEAR(py[2], g.accuracy[1].item<double>(), 0.05);
   // The independent re-evaluation of a whole run dir knows TorchScript runs.
   ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + run, &out), 0)
       << out;

@@ -26,10 +26,10 @@
         the last layer trains, but with BatchNorm in training mode (its statistics drift).
         --separate: K separate trainings instead, checkpoint k from its own seed, every weight
         trained for S steps (base.pt is checkpoint 0): a zoo whose hidden units are unaligned.
-    own_data.py eval MODULE STATE [--test M] [--data TENSORS]
+    own_data.py eval MODULE STATE [MODULE STATE ...] [--test M] [--data TENSORS]
         Loads STATE (a state dict pdiff wrote; "-": none) into the TorchScript MODULE and prints "accuracy A"
         on the first M Fashion-MNIST test images normalised as pdiff normalises them (or on the
-        test split of a data.name=tensors file, uint8 scaled to [0, 1]).
+        test split of a data.name=tensors file, uint8 scaled to [0, 1]); one line per pair, in order.
 
 Uses Debian's python3-torch (/usr/bin/python3).
 """
@@ -199,10 +199,8 @@ def write_script(a):
 
 
 def evaluate(a):
-    m = torch.jit.load(a.module)
-    if a.state != "-":
-        m.load_state_dict(torch.load(a.state, weights_only=True))
-    m.eval()
+    if len(a.pairs) % 2:
+        sys.exit("own_data.py eval: give MODULE STATE pairs (STATE '-': the module's own weights)")
     if a.data:
         d = torch.load(a.data, weights_only=True)
         x, y = d["test_x"][:a.test], d["test_y"][:a.test]
@@ -210,9 +208,14 @@ def evaluate(a):
         x = x.unsqueeze(1) if x.dim() == 3 else x
     else:
         x, y = pdiff_data.load_test("fashion-mnist", "", a.test)
-    with torch.no_grad():
-        acc = 100.0 * (m(x).argmax(1) == y).double().mean().item()
-    print(f"accuracy {acc:.4f}")
+    for module, state in zip(a.pairs[0::2], a.pairs[1::2]):
+        m = torch.jit.load(module)
+        if state != "-":
+            m.load_state_dict(torch.load(state, weights_only=True))
+        m.eval()
+        with torch.no_grad():
+            acc = 100.0 * (m(x).argmax(1) == y).double().mean().item()
+        print(f"accuracy {acc:.4f}")
 
 
 def main():
@@ -250,8 +253,7 @@ def main():
     z.add_argument("--separate", action="store_true",
                    help="K separate trainings from their own random initialisations (whole networks)")
     e = sub.add_parser("eval")
-    e.add_argument("module")
-    e.add_argument("state")
+    e.add_argument("pairs", nargs="+", metavar="MODULE STATE")
     e.add_argument("--test", type=int, default=500)
     e.add_argument("--data", default="")
     a = p.parse_args()
