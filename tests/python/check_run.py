@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Re-evaluates a pdiff run directory independently in PyTorch, for any architecture and dataset.
 
-Usage: /usr/bin/python3 tests/python/check_run.py RUN_DIR [--models N] [--originals N]
+Usage: /usr/bin/python3 tests/python/check_run.py RUN_DIR [RUN_DIR ...] [--models N] [--originals N]
                                                   [--data-root ROOT] [--batch B]
 
 Reads RUN_DIR/config.yaml (data.name, data.root, data.test_limit, model.arch, model.mlp_hidden,
@@ -17,7 +17,8 @@ eval mode on the (first data.test_limit) test images:
 Every accuracy must agree within 0.05 points, and where the file stores per-image predictions
 (key predictions) at most --max-pred-diff of them (default: test images // 1000, so none below
 1000 images) may differ: equal accuracies can hide swapped predictions. Prints one line per
-group with the max differences, then `check_run: OK`, or the mismatches and exits 1.
+group with the max differences, then `check_run: OK`, or the mismatches and exits 1. Several
+RUN_DIRs are checked one after the other in one Python (one start of PyTorch for all).
 --data-root overrides config.yaml's data.root (e.g. a run made on another machine).
 Uses Debian's python3-torch (run it with /usr/bin/python3).
 """
@@ -191,7 +192,7 @@ def check_group(label, path, model, images, labels, batch, limit, max_pred_diff,
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run_dir")
+    ap.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     ap.add_argument("--models", type=int, default=None, help="check only the first N generated models")
     ap.add_argument("--originals", type=int, default=3, help="zoo checkpoints to re-evaluate (default 3)")
     ap.add_argument("--data-root", default=None, help="override config.yaml's data.root")
@@ -200,8 +201,21 @@ def main():
                     help="per-image predictions allowed to differ from the stored ones (default: test images // 1000)")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("PDIFF_PYTHON_THREADS", "2")))
+    failures = []
+    for run_dir in args.run_dirs:
+        failures += check_run_dir(run_dir, args)
+    if failures:
+        for f in failures:
+            print("MISMATCH: " + f, file=sys.stderr)
+        print(f"check_run: {len(failures)} mismatch(es)")
+        return 1
+    print("check_run: OK")
+    return 0
 
-    cfg = parse_config(os.path.join(args.run_dir, "config.yaml"))
+
+def check_run_dir(run_dir, args):
+    """Checks one run directory; returns its mismatches."""
+    cfg = parse_config(os.path.join(run_dir, "config.yaml"))
     data, mcfg = cfg.get("data", {}), cfg.get("model", {})
     name = data.get("name", "fashion-mnist")
     root = args.data_root if args.data_root is not None else (data.get("root") or "")
@@ -220,14 +234,14 @@ def main():
         model = torch.jit.load(mcfg["file"])
     else:
         model = pdiff_models.build(arch, images.shape[1], images.shape[2], classes, hidden, vit_patch)
-    model.load_state_dict(torch.load(os.path.join(args.run_dir, "base.pt"), weights_only=True), strict=True)
+    model.load_state_dict(torch.load(os.path.join(run_dir, "base.pt"), weights_only=True), strict=True)
     model.eval()
-    print(f"check_run: {args.run_dir}: {arch} on {name}, {images.shape[0]} test images "
+    print(f"check_run: {run_dir}: {arch} on {name}, {images.shape[0]} test images "
           f"{tuple(images.shape[1:])}")
 
     max_pred_diff = args.max_pred_diff if args.max_pred_diff is not None else images.shape[0] // 1000
     failures = []
-    base_json = os.path.join(args.run_dir, "base.json")
+    base_json = os.path.join(run_dir, "base.json")
     if os.path.exists(base_json):
         with open(base_json) as f:
             expected = float(json.load(f)["test_accuracy"])
@@ -237,7 +251,7 @@ def main():
         print(f"base: PyTorch {a:.4f} vs base.json {expected:.4f}, |difference| {abs(a - expected):.4f} points")
 
     for label, fname, limit in (("generated", "generated.pt", args.models), ("originals", "zoo.pt", args.originals)):
-        path = os.path.join(args.run_dir, fname)
+        path = os.path.join(run_dir, fname)
         if not os.path.exists(path):
             failures.append(f"{label}: {path} missing")
             continue
@@ -245,13 +259,7 @@ def main():
             continue
         print(check_group(label, path, model, images, labels, args.batch, limit, max_pred_diff, failures))
 
-    if failures:
-        for f in failures:
-            print("MISMATCH: " + f, file=sys.stderr)
-        print(f"check_run: {len(failures)} mismatch(es)")
-        return 1
-    print("check_run: OK")
-    return 0
+    return [f"{run_dir}: {f}" for f in failures]
 
 
 if __name__ == "__main__":

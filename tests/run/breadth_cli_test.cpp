@@ -35,8 +35,18 @@ const char* const kDeep = " data.train_limit=16 data.test_limit=8 base.batch=8 z
 
 std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.size() - 4000 : 0); }
 
-// Runs `pdiff run ARGS`, expects success and a complete run directory; returns the zoo.
-Zoo run_ok(const std::string& args, const std::string& dir, int64_t expected_d, int64_t n_generated = 3) {
+// An independent evaluation in PyTorch agrees with each run, model for model, prediction for
+// prediction (one Python for all of them).
+void python_agrees(const std::vector<std::string>& dirs) {
+  std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py", py;
+  for (const auto& dir : dirs) cmd += " '" + dir + "'";
+  EXPECT_EQ(test::run_command(cmd, &py), 0) << py;
+}
+
+// Runs `pdiff run ARGS`, expects success and a complete run directory; returns the zoo. The
+// Python check is the caller's (python_agrees), or with `check`, here.
+Zoo run_ok(const std::string& args, const std::string& dir, int64_t expected_d, bool check = true) {
+  const int64_t n_generated = 3;
   std::string out;
   // A guard against a hang, not a speed target: slow or shared hosts need minutes.
   int rc = test::run_command("timeout 1800 " + test::pdiff_binary() + " run" + args, &out);
@@ -51,10 +61,7 @@ Zoo run_ok(const std::string& args, const std::string& dir, int64_t expected_d, 
   EXPECT_EQ(g.params.sizes(), (std::vector<int64_t>{n_generated, expected_d}));
   auto report = nlohmann::json::parse(read_text_file(dir + "/report.json"));
   EXPECT_TRUE(report["groups"]["generated"]["acc"]["mean"].is_number());
-  // An independent evaluation in PyTorch agrees model for model, prediction for prediction.
-  std::string py;
-  EXPECT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + dir, &py), 0)
-      << py;
+  if (check) python_agrees({dir});
   return zoo;
 }
 
@@ -69,58 +76,67 @@ int64_t default_d(const std::string& arch, int64_t classes) {
   return 4 * 768;  // convnext_tiny
 }
 
+// A data format and the architectures run on it: the small ones share a test (and its data
+// and Python check), each deep one has its own.
 struct Case {
-  std::string arch, dataset;
+  std::string dataset;
+  std::vector<std::string> archs;
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.dataset << " x " << c.arch; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.dataset << " x";
+  for (const auto& a : c.archs) *os << " " << a;
+}
 
 class EveryArchEveryFormat : public ::testing::TestWithParam<Case> {};
 
 TEST_P(EveryArchEveryFormat, RunsEndToEnd) {
   const Case& c = GetParam();
-  const std::string tmp = test::temp_dir("breadth"), data = tmp + "/data", dir = tmp + "/run";
+  const std::string tmp = test::temp_dir("breadth"), data = tmp + "/data";
   std::string root;
   int64_t classes = 10;
   if (c.dataset == "cifar10") root = test::write_tiny_cifar10(data, 64, 32);
   if (c.dataset == "cifar100") root = test::write_tiny_cifar100(data, 64, 32), classes = 100;
   if (c.dataset == "stl10") root = test::write_tiny_stl10(data, 64, 32);
   if (c.dataset == "mnist") root = test::write_tiny_mnist(data, 64, 32);
-  std::string args = tiny(dir) + " model.arch=" + c.arch + " data.name=" + c.dataset + " data.root=" + root;
-  int64_t test_images = 32;
-  const bool deep = c.arch != "mlp" && c.arch != "convnet4";
-  // STL-10's 96 px are 9x the work of 32 px: its cases get the deep networks' sizes too.
-  if (deep || c.dataset == "stl10") {
-    args += kDeep;
-    test_images = 8;
+  std::vector<std::string> dirs;
+  for (const std::string& arch : c.archs) {
+    SCOPED_TRACE(arch);
+    const std::string dir = tmp + "/" + arch;
+    std::string args = tiny(dir) + " model.arch=" + arch + " data.name=" + c.dataset + " data.root=" + root;
+    int64_t test_images = 32;
+    const bool deep = arch != "mlp" && arch != "convnet4";
+    // STL-10's 96 px are 9x the work of 32 px: its cases get the deep networks' sizes too.
+    if (deep || c.dataset == "stl10") {
+      args += kDeep;
+      test_images = 8;
+    }
+    if (c.dataset == "stl10" && arch == "vit_tiny") args += " model.vit_patch=12";  // 8x8 tokens
+    Zoo zoo = run_ok(args, dir, default_d(arch, classes), /*check=*/false);
+    if (zoo.params.defined()) EXPECT_EQ(zoo.predictions.size(1), test_images);
+    dirs.push_back(dir);
   }
-  if (c.dataset == "stl10" && c.arch == "vit_tiny") args += " model.vit_patch=12";  // 8x8 tokens
-  Zoo zoo = run_ok(args, dir, default_d(c.arch, classes));
-  if (zoo.params.defined()) EXPECT_EQ(zoo.predictions.size(1), test_images);
+  python_agrees(dirs);
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
 std::vector<Case> every_case() {
-  std::vector<Case> cases;
   // Every architecture at 32 px (CIFAR-10); STL-10's format at 96 px with the MLP, ConvNet-4 and
   // ViT (model.vit_patch=12): ResNet-18 and ConvNeXt there (~28 s each) would repeat their
   // CIFAR-10 runs on a reader and a size those three already cover. CIFAR-100's format (two label
   // bytes, 100 classes) with the MLP, whose selected subset is the head (100 classes reach D),
   // and ConvNet-4. The other architectures on CIFAR-100 would repeat their CIFAR-10 runs with a
-  // wider head outside the selected subset.
-  for (const char* a : {"mlp", "convnet4", "resnet18", "resnet50", "vit_tiny", "convnext_tiny"})
-    cases.push_back({a, "cifar10"});
-  for (const char* a : {"mlp", "convnet4", "vit_tiny"}) cases.push_back({a, "stl10"});
-  cases.push_back({"mlp", "cifar100"});
-  cases.push_back({"convnet4", "cifar100"});
-  // MNIST: model.arch=mlp and model.arch=convnet4 (the digits are never flipped: data tests).
-  cases.push_back({"mlp", "mnist"});
-  cases.push_back({"convnet4", "mnist"});
-  return cases;
+  // wider head outside the selected subset. MNIST: model.arch=mlp and model.arch=convnet4 (the
+  // digits are never flipped: data tests).
+  return {{"cifar10", {"mlp", "convnet4"}},  {"cifar10", {"resnet18"}},     {"cifar10", {"resnet50"}},
+          {"cifar10", {"vit_tiny"}},         {"cifar10", {"convnext_tiny"}}, {"stl10", {"mlp", "convnet4", "vit_tiny"}},
+          {"cifar100", {"mlp", "convnet4"}}, {"mnist", {"mlp", "convnet4"}}};
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, EveryArchEveryFormat, ::testing::ValuesIn(every_case()),
                          [](const ::testing::TestParamInfo<Case>& info) {
-                           return info.param.dataset + "_" + info.param.arch;
+                           std::string name = info.param.dataset;
+                           for (const auto& a : info.param.archs) name += "_" + a;
+                           return name;
                          });
 
 // The shipped Fashion-MNIST configs of the paper's settings, with tiny budgets.
