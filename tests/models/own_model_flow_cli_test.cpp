@@ -100,7 +100,7 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
     EXPECT_NEAR(summary["generated"]["mean"].get<double>(), g.mean().item<double>(), 1e-6);
     EXPECT_TRUE(summary["failures"].empty());
     // Kept beside the build, one file per flow and mode, so that runs at other thread counts
-    // can be compared (scripts/flow_spread.sh).
+    // can be compared (scripts/test.sh --threads 2 overwrites them: copy them first).
     const std::string kept = test::pdiff_binary().substr(0, test::pdiff_binary().rfind('/')) + "/flow_figures";
     test::run_command("mkdir -p '" + kept + "' && cp '" + work + "/" + mode + "/own_model_flow.json' '" + kept + "/" +
                       flow.model + "_" + mode + ".json'");
