@@ -32,8 +32,7 @@ std::string tiny(const std::string& dir) {
 // The deep networks (ResNet, ViT, ConvNeXt): as many steps on a quarter of the training images,
 // and 8 test images (the Python check runs every model on each, at one thread).
 const char* const kDeep = " data.train_limit=16 data.test_limit=8 base.batch=8 zoo.batch=8";
-
-std::string tail(const std::string& s) { return s.substr(s.size() > 4000 ? s.size() - 4000 : 0); }
+bool is_deep(const std::string& arch) { return arch != "mlp" && arch != "convnet4"; }
 
 // An independent evaluation in PyTorch agrees with each run, model for model, prediction for
 // prediction (one Python for all of them).
@@ -50,7 +49,7 @@ Zoo run_ok(const std::string& args, const std::string& dir, int64_t expected_d, 
   std::string out;
   // A guard against a hang, not a speed target: slow or shared hosts need minutes.
   int rc = test::run_command("timeout 1800 " + test::pdiff_binary() + " run" + args, &out);
-  EXPECT_EQ(rc, 0) << tail(out);
+  EXPECT_EQ(rc, 0) << test::tail(out);
   if (rc != 0) return {};
   for (const char* f : {"base.pt", "zoo.pt", "ae.pt", "ldm.pt", "generated.pt", "report.json", "report.md"})
     EXPECT_TRUE(file_exists(dir + "/" + f)) << f;
@@ -104,9 +103,8 @@ TEST_P(EveryArchEveryFormat, RunsEndToEnd) {
     const std::string dir = tmp + "/" + arch;
     std::string args = tiny(dir) + " model.arch=" + arch + " data.name=" + c.dataset + " data.root=" + root;
     int64_t test_images = 32;
-    const bool deep = arch != "mlp" && arch != "convnet4";
     // STL-10's 96 px are 9x the work of 32 px: its cases get the deep networks' sizes too.
-    if (deep || c.dataset == "stl10") {
+    if (is_deep(arch) || c.dataset == "stl10") {
       args += kDeep;
       test_images = 8;
     }
@@ -155,7 +153,7 @@ TEST_P(ShippedConfig, RunsEndToEnd) {
     Classifier model = make_classifier(spec);  // Fashion-MNIST: the spec's defaults
     d = ParamLayout::of(model, select_parameters(model, "all")).dim();
   }
-  run_ok(" --config " + cfg + tiny(dir) + (arch == "mlp" || arch == "convnet4" ? "" : kDeep), dir, d);
+  run_ok(" --config " + cfg + tiny(dir) + (is_deep(arch) ? kDeep : ""), dir, d);
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfig,
