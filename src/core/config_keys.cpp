@@ -97,6 +97,10 @@ const std::vector<KeyDef>& config_keys() {
        "their activations on zoo.align_batches training batches (MLP, ConvNet-4), before the "
        "generator, the baselines and the distances see the zoo; none uses them as they are",
        -kInf, kInf, {"none", "weights", "activations"}},
+      {"zoo.align_rounds", T::Int, "0",
+       "zoo.align=weights or activations: rounds, after every checkpoint is aligned to the first, of "
+       "aligning each checkpoint to the average of the others (Git Re-Basin's MergeMany), which "
+       "makes the aligned zoo average better; stops early when a round permutes nothing", 0, 1000},
       {"zoo.align_batches", T::Int, "8",
        "zoo.align=activations: training batches of 128 images, the same for every checkpoint, on which "
        "the networks' activations are compared", 1, 10000},

@@ -180,6 +180,7 @@ CollectOptions collect_options(const Config& cfg) {
   z.import = cfg.s("zoo.import");
   z.align = cfg.s("zoo.align");
   z.align_batches = cfg.i("zoo.align_batches");
+  z.align_rounds = cfg.i("zoo.align_rounds");
   z.import_stats = cfg.s("zoo.import_stats");
   z.mode = cfg.s("zoo.mode");
   z.optimizer = cfg.s("zoo.optimizer");

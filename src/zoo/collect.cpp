@@ -261,7 +261,47 @@ void collect_trajectory(const RunContext& run, const CollectOptions& opts, const
 }
 
 AlignmentSetup alignment_setup(const ZooOptions& zoo, const DataSplits& data, uint64_t seed) {
-  return {zoo.align, &data, zoo.align_batches, seed};
+  return {zoo.align, &data, zoo.align_batches, seed, zoo.align_rounds};
+}
+
+// The resume state of a collection whose K rows are all in: zoo.align_rounds rounds done so far.
+void save_rounds_state(const std::string& partial_path, const std::string& fingerprint, int64_t k, int64_t rounds) {
+  DictFile f;
+  f.set("done", k);
+  f.set("iteration", int64_t{0});
+  f.set("fingerprint", fingerprint);
+  f.set("align_rounds", rounds);
+  f.save(partial_path, "pdiff.zoo_partial", kZooPartialVersion);
+}
+
+// zoo.align_rounds over the rows file, a round at a time (zoo/zoo_alignment.h): each round reads
+// zoo.pt.partial and writes its rows to round_rows_path(round + 1), which replaces it once the
+// resume state counts the round (a collection killed between the two renames it when it
+// resumes, in collect_seed_runs). The zoo is never in memory: a row, the sum and the reference.
+std::string round_rows_path(const std::string& rows_path, int64_t round) {
+  return rows_path + ".round" + std::to_string(round);
+}
+
+void align_rows_file_to_average(const RowAligner& aligner, const CollectOptions& opts, const std::string& rows_path,
+                                const std::string& partial_path, int64_t first_round, std::optional<RowsWriter>& rows) {
+  const int64_t K = rows->rows(), D = rows->written().size(1), rounds = opts.zoo.align_rounds;
+  for (int64_t round = first_round; round < rounds; ++round) {
+    const torch::Tensor current = rows->written();
+    const std::string next_path = round_rows_path(rows_path, round + 1);
+    int64_t changed = 0;
+    {
+      RowsWriter next(next_path, K, D);
+      changed = align_round_to_average(aligner, K, [&](int64_t i) { return current[i]; },
+                                       [&](int64_t, const torch::Tensor& row) { next.append(row); });
+    }
+    report_average_round(round, rounds, changed, K);
+    save_rounds_state(partial_path, opts.fingerprint, K, round + 1);
+    rows.reset();
+    if (std::rename(next_path.c_str(), rows_path.c_str()) != 0)
+      throw Error(rows_path + ": write failed (cannot rename " + next_path + ")");
+    rows.emplace(rows_path, K, D, K);
+    if (changed == 0) break;  // a fixed point: later rounds would change nothing either
+  }
 }
 
 // Seeds mode: K independent runs, run k from its own starting point with its own data order,
@@ -276,9 +316,17 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
   const std::string partial_path = run.dir + "/zoo.partial.pt";
   const int64_t K = zoo.k;
   const int world = dist_world(), rank = dist_rank();
-  int64_t k0 = 0;
+  int64_t k0 = 0, rounds_done = 0;
   on_main_rank("collect: reading the resume state", [&] {
-    if (const auto f = resume_state(partial_path, rows_path, opts.fingerprint, K)) k0 = f->integer("done");
+    if (const auto f = resume_state(partial_path, rows_path, opts.fingerprint, K)) {
+      k0 = f->integer("done");
+      if (f->has("align_rounds")) rounds_done = f->integer("align_rounds");
+      // Killed after the state counted a round, before its rows replaced the previous round's.
+      const std::string counted = round_rows_path(rows_path, rounds_done);
+      if (rounds_done > 0 && file_exists(counted) && std::rename(counted.c_str(), rows_path.c_str()) != 0)
+        throw Error(rows_path + ": cannot rename " + counted + " to it; delete both to start over");
+    }
+    std::remove(round_rows_path(rows_path, rounds_done + 1).c_str());  // a round cut short: written again
     rows.emplace(rows_path, K, layout.dim(), k0);
   });
   k0 = dist_broadcast_int(k0, "collect: the runs already done");
@@ -320,7 +368,9 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
     }
   }
   if (progress) progress->finish();
-  if (is_main_rank() && aligner.active()) std::fprintf(stderr, "%s\n", aligner.summary().c_str());
+  if (!is_main_rank() || !aligner.active()) return;
+  std::fprintf(stderr, "%s\n", aligner.summary().c_str());
+  if (K > 1) align_rows_file_to_average(aligner, opts, rows_path, partial_path, rounds_done, rows);
 }
 
 // The selected tensors by name, or the first and last few of a long list.

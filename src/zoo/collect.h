@@ -19,6 +19,7 @@ struct ZooOptions {
   std::string import;              // a folder or glob of Python checkpoints instead of training
   std::string align = "none";      // separate trainings: none, weights or activations (zoo/zoo_alignment.h)
   int64_t align_batches = 8;       // activations: training batches of 128 the networks are compared on
+  int64_t align_rounds = 0;        // then rounds of each checkpoint to the average of the others
   std::string import_stats = "own";  // drifting running statistics: own or base (zoo/import.h)
   std::string mode = "iteration";  // iteration, epoch or seeds
   std::string optimizer = "adamw";  // or sgd

@@ -58,11 +58,47 @@ torch::Tensor RowAligner::operator()(const torch::Tensor& row, int64_t index) {
   return out;
 }
 
+torch::Tensor RowAligner::align_to(const torch::Tensor& reference, const torch::Tensor& row, int64_t index) const {
+  if (!active_) return row;
+  if (!activations_) return align_row(layout_, groups_, reference, row, static_cast<uint64_t>(index));
+  return permuted_row(layout_, groups_, row,
+                      activations_->match(activations_->activations(reference), reference,
+                                          activations_->activations(row), row));
+}
+
+int64_t align_round_to_average(const RowAligner& aligner, int64_t k, const std::function<torch::Tensor(int64_t)>& read,
+                               const std::function<void(int64_t, const torch::Tensor&)>& write) {
+  check(k > 1, "zoo.align_rounds: aligning to the average of the others needs at least two checkpoints");
+  torch::Tensor sum = read(0).to(torch::kFloat64);  // float64: K updates below must not drift
+  for (int64_t i = 1; i < k; ++i) sum += read(i).to(torch::kFloat64);
+  int64_t changed = 0;
+  Progress progress("zoo align to average", k, "ckpt");
+  for (int64_t i = 0; i < k; ++i) {
+    const torch::Tensor row = read(i).to(torch::kFloat32);
+    const torch::Tensor others = ((sum - row.to(torch::kFloat64)) / static_cast<double>(k - 1)).to(torch::kFloat32);
+    const torch::Tensor aligned = aligner.align_to(others, row, i);
+    if (!torch::equal(aligned, row)) {
+      ++changed;
+      sum += aligned.to(torch::kFloat64) - row.to(torch::kFloat64);
+    }
+    write(i, aligned);
+    progress.tick(1);
+  }
+  progress.finish();
+  return changed;
+}
+
 std::string RowAligner::summary() const {
   char text[200];
   std::snprintf(text, sizeof text, "zoo.align = %s: %lld checkpoints aligned to checkpoint 0 in %.1f s (%.2f s each)",
                 method_.c_str(), static_cast<long long>(aligned_), seconds_, aligned_ ? seconds_ / aligned_ : 0.0);
   return text;
+}
+
+void report_average_round(int64_t round, int64_t rounds, int64_t changed, int64_t k) {
+  std::fprintf(stderr, "zoo.align_rounds: round %lld of %lld to the average of the others: %lld of %lld checkpoints permuted\n",
+               static_cast<long long>(round + 1), static_cast<long long>(rounds), static_cast<long long>(changed),
+               static_cast<long long>(k));
 }
 
 void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classifier& model, const ClassifierSpec& spec,
@@ -78,6 +114,15 @@ void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classi
   }
   progress.finish();
   std::fprintf(stderr, "%s\n", aligner.summary().c_str());
+  if (k > 1 && setup.rounds > 0) {
+    for (int64_t round = 0; round < setup.rounds; ++round) {
+      const int64_t changed = align_round_to_average(
+          aligner, k, [&](int64_t i) { return rows[i].clone(); },
+          [&](int64_t i, const torch::Tensor& row) { rows[i].copy_(row); });
+      report_average_round(round, setup.rounds, changed, k);
+      if (changed == 0) break;  // a fixed point: later rounds would change nothing either
+    }
+  }
   if (k > 1) {
     const torch::Tensor after = (rows - rows[0]).norm(2, {1}).slice(0, 1);
     std::fprintf(stderr, "zoo.align = %s: mean L2 distance to checkpoint 0 %.4g -> %.4g\n",

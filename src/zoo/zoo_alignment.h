@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,7 @@ struct AlignmentSetup {
   const DataSplits* data = nullptr;  // activations: zoo.align_batches batches of 128 from its
   int64_t batches = 8;               // training split, the same for every checkpoint
   uint64_t seed = 0;
+  int64_t rounds = 0;                // zoo.align_rounds: to the average of the others afterwards
 };
 
 // Throws pdiff::Error, saying what to do, unless zoo.align = `align` can align zoos of this
@@ -40,6 +42,8 @@ class RowAligner {
              const AlignmentSetup& setup);
   void set_reference(const torch::Tensor& row0);
   torch::Tensor operator()(const torch::Tensor& row, int64_t index);
+  // `row` aligned to `reference`, any row (not counted in summary()); row itself when inactive.
+  torch::Tensor align_to(const torch::Tensor& reference, const torch::Tensor& row, int64_t index) const;
   bool active() const { return active_; }
   // What the rows aligned so far cost: "zoo.align = weights: 199 checkpoints aligned in ...".
   std::string summary() const;
@@ -56,7 +60,20 @@ class RowAligner {
   bool active_ = false;
 };
 
-// Rows 1.. of `rows` (K, D) aligned to row 0 (RowAligner), in place, with a progress line and a
+// One round of Git Re-Basin's MergeMany (Ainsworth et al. 2023, algorithm 3): rows 0..K-1, read
+// with read(k), each aligned to the average of the other K-1 as they stand (rows before k
+// already this round's) and handed to write(k, row), in order. One reference (checkpoint 0)
+// leaves the others matched to its particular units; the average of the others is nearer every
+// checkpoint, so the aligned zoo's average comes nearer to a network that works. The round
+// depends on the rows alone (their sum is taken afresh), so a resumed collection repeats it
+// exactly. Returns how many rows were permuted.
+int64_t align_round_to_average(const RowAligner& aligner, int64_t k, const std::function<torch::Tensor(int64_t)>& read,
+                               const std::function<void(int64_t, const torch::Tensor&)>& write);
+// The line a round of align_round_to_average leaves on stderr.
+void report_average_round(int64_t round, int64_t rounds, int64_t changed, int64_t k);
+
+// Rows 1.. of `rows` (K, D) aligned to row 0 (RowAligner), then setup.rounds rounds of every row
+// to the average of the others (align_round_to_average), in place, with a progress line and a
 // summary of the distances to row 0 before and after. Throws pdiff::Error, before changing any
 // row, for an architecture without known permutation groups or a layout that lacks a tensor
 // they permute.

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "io/file_io.h"
 #include "test_util.h"
+#include "zoo/zoo_alignment.h"
 #include "zoo/zoo_file.h"
 
 namespace pdiff::collect_cli_test {
@@ -245,8 +246,26 @@ TEST(CollectCli, ScratchModeTrainsWholeNetworksFromTheirOwnInitialisationsAndAli
   for (const char* a : {"zoo.align=activations", "zoo.align_batches=2"}) by_activations.push_back(a);
   by_activations.push_back("run_dir=" + tmp + "/activations");
   ASSERT_EQ(collect(by_activations, &out), 0) << test::tail(out);
+  std::vector<std::string> to_average = scratch;  // then rounds to the average of the others
+  for (const char* a : {"zoo.align=weights", "zoo.align_rounds=3"}) to_average.push_back(a);
+  to_average.push_back("run_dir=" + tmp + "/average");
+  ASSERT_EQ(collect(to_average, &out), 0) << test::tail(out);
+  EXPECT_CONTAINS(out, "zoo.align_rounds: round 1 of 3 to the average of the others");
+  EXPECT_FALSE(exists(tmp + "/average/zoo.pt.partial.round1"));
   const Zoo plain = load_zoo(tmp + "/plain/zoo.pt");
   ASSERT_EQ(plain.params.size(0), 4);
+  {
+    // The rounds ran over zoo.pt.partial a row at a time; in memory they give the same rows.
+    const Zoo averaged = load_zoo(tmp + "/average/zoo.pt");
+    ClassifierSpec spec;
+    spec.arch = "mlp";
+    spec.mlp_hidden = {32};
+    torch::Tensor in_memory = plain.params.clone();
+    align_zoo_rows(in_memory, plain.layout, make_classifier(spec), spec, AlignmentSetup{"weights", nullptr, 8, 0, 3});
+    EXPECT_TRUE(torch::equal(averaged.params, in_memory));
+    EXPECT_FALSE(torch::equal(averaged.params[0], plain.params[0]));  // the first network is permuted too
+    for (int64_t k = 0; k < 4; ++k) EXPECT_LE(averaged.predictions[k].ne(plain.predictions[k]).sum().item<int64_t>(), 1);
+  }
   for (const std::string method : {"aligned", "activations"}) {
     SCOPED_TRACE(method);
     const Zoo aligned = load_zoo(tmp + "/" + method + "/zoo.pt");
@@ -271,6 +290,50 @@ TEST(CollectCli, ScratchModeTrainsWholeNetworksFromTheirOwnInitialisationsAndAli
   EXPECT_EQ(collect(subset, &out), 1);
   EXPECT_CONTAINS(out, "zoo.mode = scratch trains whole networks, but zoo.select = fc2.* leaves out fc1.weight");
   EXPECT_FALSE(exists(tmp + "/subset"));
+  remove_if_passed(tmp);
+}
+
+// zoo.align_rounds over the rows file: a collection killed in its second round of alignment
+// to the average resumes at that round (the rows it had trained and aligned kept), and its zoo
+// is the uninterrupted one. Activation matching on 100 batches makes a round last ~1 s.
+TEST(CollectCli, AlignmentRoundsResumeAfterKill) {
+  REQUIRE_FASHION_MNIST();
+  const std::string tmp = test::temp_dir("rounds_resume");
+  auto args = [&](const std::string& dir) {
+    return std::vector<std::string>{"model.arch=mlp", "model.mlp_hidden=256,128", "zoo.mode=scratch", "zoo.select=all",
+                                    "zoo.k=4", "zoo.run_iters=10", "zoo.batch=64", "zoo.lr=1e-3",
+                                    "data.train_limit=1000", "data.test_limit=100", "zoo.align=activations",
+                                    "zoo.align_batches=100", "zoo.align_rounds=3", "threads=1", "run_dir=" + tmp + dir};
+  };
+  const pid_t pid = test::spawn_pdiff("collect", args("/a"), tmp + "/a1.log");
+  ASSERT_GT(pid, 0);
+  bool seen = false;
+  int status = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string log1;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(240) && waitpid(pid, &status, WNOHANG) == 0) {
+    test::run_command("cat '" + tmp + "/a1.log'", &log1);
+    if (log1.find("zoo.align_rounds: round 1 of 3") != std::string::npos) {
+      seen = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(seen) << test::tail(log1);
+  ASSERT_FALSE(exists(tmp + "/a/zoo.pt")) << "the run finished before it was killed";
+  std::string out;
+  ASSERT_EQ(collect(args("/a"), &out), 0) << test::tail(out);
+  EXPECT_CONTAINS(out, "resuming after 4 of 4 checkpoints");
+  EXPECT_EQ(out.find("round 1 of 3"), std::string::npos) << "round 1 was done again";
+  EXPECT_CONTAINS(out, "round 3 of 3");
+  for (const char* left : {"/a/zoo.pt.partial", "/a/zoo.partial.pt", "/a/zoo.pt.partial.round2"})
+    EXPECT_FALSE(exists(tmp + left)) << left;
+  ASSERT_EQ(collect(args("/b"), &out), 0) << test::tail(out);
+  const Zoo a = load_zoo(tmp + "/a/zoo.pt"), b = load_zoo(tmp + "/b/zoo.pt");
+  EXPECT_TRUE(torch::equal(a.params, b.params));
+  EXPECT_TRUE(torch::equal(a.predictions, b.predictions));
   remove_if_passed(tmp);
 }
 

@@ -160,6 +160,52 @@ TEST_P(ActivationAlignableArch, ActivationMatchingUndoesAPermutationAndAlignsWit
 
 INSTANTIATE_TEST_SUITE_P(Archs, ActivationAlignableArch, ::testing::Values("mlp", "convnet4"));
 
+// The summed squared distance of the rows to their average: how far apart the zoo's units are.
+double spread(const torch::Tensor& rows) { return (rows - rows.mean(0)).pow(2).sum().item<double>(); }
+
+// zoo.align_rounds (Git Re-Basin's MergeMany): after every network is aligned to the first,
+// rounds of each to the average of the others bring the zoo closer together than one reference
+// does, and still change no network's outputs. The MLP, by weights and by activations (the
+// rounds call the same aligner as the first alignment, whose groups the tests above check).
+class AlignToAverage : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(AlignToAverage, BringsTheZooCloserWithoutChangingOutputs) {
+  const auto& [arch, method] = GetParam();
+  const DataSplits data = random_images(arch);
+  const Classifier first = network(arch, 20);
+  const ParamLayout layout = whole(first);
+  std::vector<torch::Tensor> networks;
+  for (uint64_t seed = 20; seed < 26; ++seed) networks.push_back(layout.flatten(network(arch, seed)).clone());
+  const torch::Tensor zoo = torch::stack(networks);
+  AlignmentSetup setup{method, &data, 2, 0};
+  torch::Tensor to_first = zoo.clone();
+  align_zoo_rows(to_first, layout, first, spec_of(arch), setup);
+  setup.rounds = 3;
+  torch::Tensor to_average = zoo.clone();
+  align_zoo_rows(to_average, layout, first, spec_of(arch), setup);
+  EXPECT_LT(spread(to_first), spread(zoo));
+  EXPECT_LT(spread(to_average), 0.995 * spread(to_first));
+  const Classifier probe = network(arch, 9);
+  for (int64_t k = 0; k < zoo.size(0); ++k) {
+    SCOPED_TRACE("network " + std::to_string(k));
+    EXPECT_FALSE(torch::equal(to_average[k], zoo[k]));  // every network moved, the first too
+    EXPECT_LT(relative_difference(outputs(probe, arch, layout, to_average[k]), outputs(probe, arch, layout, zoo[k])), 1e-5);
+  }
+  // Another round from where the rounds stopped is the same function of the rows (a resumed
+  // collection takes up the rounds from the rows on disk).
+  RowAligner aligner(layout, first, spec_of(arch), setup);
+  torch::Tensor once_more = to_average.clone(), again = to_average.clone();
+  for (torch::Tensor* rows : {&once_more, &again})
+    align_round_to_average(aligner, rows->size(0), [&](int64_t i) { return (*rows)[i].clone(); },
+                           [&](int64_t i, const torch::Tensor& row) { (*rows)[i].copy_(row); });
+  EXPECT_TRUE(torch::equal(once_more, again));
+  EXPECT_LE(spread(once_more), spread(to_average) * (1 + 1e-6));
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, AlignToAverage,
+                         ::testing::Values(std::make_pair("mlp", "weights"), std::make_pair("mlp", "activations")),
+                         [](const auto& info) { return info.param.first + "_" + info.param.second; });
+
 TEST(ActivationMatching, RefusesGroupsSeenOnlyInsideAStage) {
   const Classifier resnet = network("resnet18", 0);
   const ParamLayout layout = whole(resnet);
