@@ -164,6 +164,11 @@ const std::vector<KeyDef>& config_keys() {
        "recompute the BatchNorm running statistics of every generated model, and of every baseline, on this many "
        "training batches of 128 before evaluation (the repair for averaged or generated networks); needs the "
        "statistics in the zoo's rows (zoo.select=whole); 0: off", 0, 100000},
+      {"generate.repair", T::Int, "0",
+       "MLPs (model.arch=mlp, whole: zoo.select=all): rescale every hidden unit of every generated model, and of "
+       "every baseline, so that its pre-activation mean and standard deviation on this many training batches of "
+       "128 match the originals' average for that unit (REPAIR, Jordan et al. 2023: averaged or generated "
+       "networks lose their units' spread); for an aligned zoo; 0: off", 0, 100000},
       // Evaluation.
       {"eval.baseline_n", T::Int, "100", "models per baseline group", 1, 100000},
       {"eval.tsne", T::Bool, "true", "draw the t-SNE projection", -kInf, kInf},

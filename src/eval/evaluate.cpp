@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "eval/bn_recalibration.h"
+#include "eval/unit_repair.h"
 #include "io/file_io.h"
 #include "core/progress.h"
 #include "core/run_lock.h"
@@ -152,6 +153,7 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   // generate.recalibrate_bn: the baselines' statistics measured anew as the generated models'
   // were (the same batches), so that the comparison stays fair; the originals keep theirs.
   const BnRecalibration recalibrate(base, spec, zoo.layout, data, opts.recalibrate_bn, run.seed);
+  const UnitRepair repair(base, spec, zoo.layout, data, zoo.params, opts.repair, run.seed);  // generate.repair: the same
   // One evaluator for the baselines (unless cached) and the barrier's models: its pass over
   // the test set's frozen prefix is made once.
   std::optional<TailEvaluator> evaluator;
@@ -159,8 +161,8 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
     if (!evaluator) evaluator.emplace(base, zoo.layout, data.test);
     return *evaluator;
   };
-  if (recalibrate.active()) {
-    all_params = recalibrate(all_params);
+  if (recalibrate.active() || repair.active()) {
+    all_params = repair(recalibrate(all_params));
     int64_t at = 0;
     for (auto& b : baselines) {
       b.second = all_params.slice(0, at, at + b.second.size(0));
@@ -183,10 +185,12 @@ EvalReport evaluate(const RunContext& run, const EvalOptions& opts) {
   // The report is rank 0's; the others wait until it is written.
   EvalReport report;
   report.recalibrate_bn = opts.recalibrate_bn;
+  report.repair = opts.repair;
   report.align = opts.align;
   on_main_rank("eval: the report", [&] {
-    // Linear mode connectivity: a few models on the lines between originals, treated as the
-    // generated models are (recalibrated when they are).
+    // Linear mode connectivity: a few models on the lines between originals, recalibrated when
+    // the generated models are (their BatchNorm statistics are the ends' mixed); not repaired: the
+    // line is the zoo's own property, and the repair's targets are the whole zoo's average.
     const auto pairs = barrier_pairs(zoo.params.size(0), opts.barrier_pairs);
     if (!pairs.empty())
       report.barriers = accuracy_barriers(zoo.params, zoo.accuracy, pairs, [&](const torch::Tensor& rows) {

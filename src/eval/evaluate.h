@@ -49,6 +49,7 @@ struct EvalReport {
   std::vector<DominanceRow> dominance;                    // generated against each baseline
   std::string dominance_verdict;                          // the same in words
   int64_t recalibrate_bn = 0;                             // batches that recalibrated the BatchNorm statistics
+  int64_t repair = 0;                                     // batches that repaired the units' statistics (generate.repair)
   std::vector<BarrierCurve> barriers;                     // accuracy between pairs of originals (eval/barrier.h)
   std::string align = "none";                             // zoo.align of the zoo they come from
   const GroupResult& group(const std::string& name) const;
@@ -63,6 +64,7 @@ struct EvalOptions {
   int64_t nn_k = 5;                // k of the k-NN balls
   bool tsne = true;                // the t-SNE plot
   int64_t recalibrate_bn = 0;      // generate.recalibrate_bn: the baselines get it too
+  int64_t repair = 0;              // generate.repair: the baselines get it too
   int64_t barrier_pairs = 4;       // pairs of originals on whose line the accuracy is measured
   std::string align = "none";      // zoo.align: the barriers are the aligned checkpoints'
   std::string fingerprint;         // of the keys the report depends on (run/stage_options.h)

@@ -250,6 +250,7 @@ void write_report(const RunContext& run, const EvalOptions& opts, const EvalRepo
                  {"timings_s", timings},
                  {"training_precision", precision_name(run.precision)},
                  {"recalibrate_bn", r.recalibrate_bn},
+                 {"repair", r.repair},
                  {"barrier", {{"pairs", barriers}, {"zoo_align", r.align}}},
                  {"eval_device", run.device.str()},
                  {"verdict", r.verdict},
@@ -268,6 +269,10 @@ void write_report(const RunContext& run, const EvalOptions& opts, const EvalRepo
     md << "BatchNorm running statistics of the generated models and of every baseline group were measured anew on "
        << r.recalibrate_bn << " training batches of 128 before evaluation (`generate.recalibrate_bn`); the originals "
           "keep the statistics they were collected with.\n\n";
+  if (r.repair > 0)
+    md << "Every hidden unit of the generated models and of every baseline group was rescaled so that its pre-activation mean and standard deviation on "
+       << r.repair << " training batches of 128 match the originals' average for that unit before evaluation "
+          "(`generate.repair`, REPAIR); the originals and the lines between them are as collected.\n\n";
   md << barrier_section(r) << "## Similarity (mean IoU)\n\n";
   std::snprintf(buf, sizeof buf,
                 "| origin-origin | generated-generated | origin-generated | generated max |\n|---:|---:|---:|---:|\n"

@@ -11,6 +11,7 @@
 #include "core/run_lock.h"
 #include "dist/group.h"
 #include "eval/bn_recalibration.h"
+#include "eval/unit_repair.h"
 #include "gen/model_files.h"
 #include "gen/train.h"
 #include "models/torchscript.h"
@@ -53,6 +54,7 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
   Generated g;
   TailEvaluator evaluator(base, zoo.layout, data.test);
   const BnRecalibration recalibrate(base, spec, zoo.layout, data, opts.recalibrate_bn, run.seed);
+  const UnitRepair repair(base, spec, zoo.layout, data, zoo.params, opts.repair, run.seed);
   // Batch b is models [b * batch, (b + 1) * batch) whatever the number of processes, so each
   // model is sampled in the same batch and comes out the same bits; round j's batches
   // j * world + r go to rank r, which samples and evaluates its batch, and rank 0 appends the
@@ -73,7 +75,7 @@ void generate(const RunContext& run, const GenerateOptions& opts) {
       Stopwatch sample_timer;
       torch::Tensor part = count > 0 ? sample_parameters(ae, ldm, sampling, first, count).to(torch::kFloat32).cpu()
                                      : torch::empty({0, d});
-      if (count > 0 && torch::isfinite(part).all().item<bool>()) part = recalibrate(part);
+      if (count > 0 && torch::isfinite(part).all().item<bool>()) part = repair(recalibrate(part));
       sample_seconds += sample_timer.seconds();
       // Every rank learns whether any sample diverged, so that all stop together.
       const bool finite = torch::isfinite(part).all().item<bool>();

@@ -34,6 +34,7 @@ struct GenerateOptions {
   int64_t n = 100;                 // models
   int64_t batch = 100;             // sampled at a time
   int64_t recalibrate_bn = 0;      // training batches that measure the BatchNorm statistics anew (eval/bn_recalibration.h)
+  int64_t repair = 0;              // training batches the MLP's units are repaired on (eval/unit_repair.h)
   std::string fingerprint;         // of the keys generated.pt depends on (run/stage_options.h)
 };
 

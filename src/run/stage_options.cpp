@@ -239,6 +239,7 @@ GenerateOptions generate_options(const Config& cfg) {
   o.n = cfg.i("generate.n");
   o.batch = cfg.i("generate.batch");
   o.recalibrate_bn = cfg.i("generate.recalibrate_bn");
+  o.repair = cfg.i("generate.repair");
   o.fingerprint = stage_fingerprint(cfg, generate_config_keys());
   return o;
 }
@@ -253,6 +254,7 @@ EvalOptions eval_options(const Config& cfg) {
   o.nn_k = cfg.i("eval.nn_k");
   o.tsne = cfg.b("eval.tsne");
   o.recalibrate_bn = cfg.i("generate.recalibrate_bn");
+  o.repair = cfg.i("generate.repair");
   o.barrier_pairs = cfg.i("eval.barrier_pairs");
   o.align = cfg.s("zoo.align");
   o.fingerprint = stage_fingerprint(cfg, eval_config_keys());

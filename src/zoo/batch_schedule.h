@@ -33,6 +33,8 @@ class BatchSchedule {
 inline uint64_t data_stream_seed(uint64_t seed, uint64_t stream) { return seed + (stream << 32); }
 // The images activation matching compares networks on: above every seeds-mode run's stream (2 + k).
 constexpr uint64_t kAlignmentStream = uint64_t{1} << 31;
+// The images generate.repair measures units on (eval/unit_repair.h).
+constexpr uint64_t kRepairStream = kAlignmentStream + 1;
 
 // A CPU generator seeded by a mix of the given numbers.
 torch::Generator make_generator(uint64_t a, uint64_t b = 0, uint64_t c = 0);

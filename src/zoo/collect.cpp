@@ -286,6 +286,7 @@ void align_rows_file_to_average(const RowAligner& aligner, const CollectOptions&
                                 const std::string& partial_path, int64_t first_round, std::optional<RowsWriter>& rows) {
   const int64_t K = rows->rows(), D = rows->written().size(1), rounds = opts.zoo.align_rounds;
   for (int64_t round = first_round; round < rounds; ++round) {
+    const Stopwatch timer;
     const torch::Tensor current = rows->written();
     const std::string next_path = round_rows_path(rows_path, round + 1);
     int64_t changed = 0;
@@ -294,7 +295,7 @@ void align_rows_file_to_average(const RowAligner& aligner, const CollectOptions&
       changed = align_round_to_average(aligner, K, [&](int64_t i) { return current[i]; },
                                        [&](int64_t, const torch::Tensor& row) { next.append(row); });
     }
-    report_average_round(round, rounds, changed, K);
+    report_average_round(round, rounds, changed, K, timer.seconds());
     save_rounds_state(partial_path, opts.fingerprint, K, round + 1);
     rows.reset();
     if (std::rename(next_path.c_str(), rows_path.c_str()) != 0)

@@ -95,10 +95,12 @@ std::string RowAligner::summary() const {
   return text;
 }
 
-void report_average_round(int64_t round, int64_t rounds, int64_t changed, int64_t k) {
-  std::fprintf(stderr, "zoo.align_rounds: round %lld of %lld to the average of the others: %lld of %lld checkpoints permuted\n",
+void report_average_round(int64_t round, int64_t rounds, int64_t changed, int64_t k, double seconds) {
+  std::fprintf(stderr,
+               "zoo.align_rounds: round %lld of %lld to the average of the others: %lld of %lld checkpoints permuted "
+               "(%.1f s)\n",
                static_cast<long long>(round + 1), static_cast<long long>(rounds), static_cast<long long>(changed),
-               static_cast<long long>(k));
+               static_cast<long long>(k), seconds);
 }
 
 void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classifier& model, const ClassifierSpec& spec,
@@ -107,6 +109,7 @@ void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classi
   if (!aligner.active()) return;
   const int64_t k = rows.size(0);
   const torch::Tensor before = (rows - rows[0]).norm(2, {1}).slice(0, 1);
+  const double spread_before = (rows - rows.mean(0)).norm(2, {1}).mean().item<double>();
   Progress progress("zoo align", k, "ckpt");
   for (int64_t i = 0; i < k; ++i) {
     rows[i].copy_(aligner(rows[i], i));
@@ -116,17 +119,19 @@ void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classi
   std::fprintf(stderr, "%s\n", aligner.summary().c_str());
   if (k > 1 && setup.rounds > 0) {
     for (int64_t round = 0; round < setup.rounds; ++round) {
+      const Stopwatch timer;
       const int64_t changed = align_round_to_average(
           aligner, k, [&](int64_t i) { return rows[i].clone(); },
           [&](int64_t i, const torch::Tensor& row) { rows[i].copy_(row); });
-      report_average_round(round, setup.rounds, changed, k);
+      report_average_round(round, setup.rounds, changed, k, timer.seconds());
       if (changed == 0) break;  // a fixed point: later rounds would change nothing either
     }
   }
   if (k > 1) {
     const torch::Tensor after = (rows - rows[0]).norm(2, {1}).slice(0, 1);
-    std::fprintf(stderr, "zoo.align = %s: mean L2 distance to checkpoint 0 %.4g -> %.4g\n",
-                 setup.method.c_str(), before.mean().item<double>(), after.mean().item<double>());
+    std::fprintf(stderr, "zoo.align = %s: mean L2 distance to checkpoint 0 %.4g -> %.4g, to the zoo's average %.4g -> %.4g\n",
+                 setup.method.c_str(), before.mean().item<double>(), after.mean().item<double>(), spread_before,
+                 (rows - rows.mean(0)).norm(2, {1}).mean().item<double>());
   }
 }
 

@@ -70,7 +70,7 @@ class RowAligner {
 int64_t align_round_to_average(const RowAligner& aligner, int64_t k, const std::function<torch::Tensor(int64_t)>& read,
                                const std::function<void(int64_t, const torch::Tensor&)>& write);
 // The line a round of align_round_to_average leaves on stderr.
-void report_average_round(int64_t round, int64_t rounds, int64_t changed, int64_t k);
+void report_average_round(int64_t round, int64_t rounds, int64_t changed, int64_t k, double seconds);
 
 // Rows 1.. of `rows` (K, D) aligned to row 0 (RowAligner), then setup.rounds rounds of every row
 // to the average of the others (align_round_to_average), in place, with a progress line and a

@@ -13,6 +13,8 @@
 #include <iostream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/config.h"
 #include "io/file_io.h"
 #include "test_util.h"
@@ -229,11 +231,19 @@ TEST(CollectCli, ScratchModeTrainsWholeNetworksFromTheirOwnInitialisationsAndAli
   ASSERT_EQ(test::run_command("timeout 600 '" + test::pdiff_binary() + "' run" + join(scratch) +
                                   " zoo.align=weights ae.channels=4,8 ae.latent=8 ae.steps=5 ae.batch=4 ldm.channels=4,8"
                                   " ldm.steps=5 ldm.batch=4 generate.n=3 generate.steps=3 eval.baseline_n=2"
-                                  " eval.tsne=false run_dir=" + tmp + "/aligned",
+                                  " generate.repair=2 eval.tsne=false run_dir=" + tmp + "/aligned",
                               &out),
             0)
       << test::tail(out);
   EXPECT_CONTAINS(out, "4 checkpoints (scratch mode)");
+  // generate.repair: the generated models and the baselines rescaled unit by unit, the report
+  // says so, and PyTorch measures the generated models as pdiff did (the weights written are
+  // the ones evaluated).
+  EXPECT_EQ(nlohmann::json::parse(read_text_file(tmp + "/aligned/report.json"))["repair"], 2);
+  EXPECT_CONTAINS(read_text_file(tmp + "/aligned/report.md"), "(`generate.repair`, REPAIR)");
+  std::string python;
+  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + tmp + "/aligned", &python), 0)
+      << test::tail(python);
   // No base is trained: it would be thrown away (every tensor of every run is its own).
   EXPECT_CONTAINS(out, "base: not trained (zoo.mode = scratch");
   EXPECT_EQ(out.find("base training"), std::string::npos);
