@@ -369,9 +369,13 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
     }
   }
   if (progress) progress->finish();
-  if (!is_main_rank() || !aligner.active()) return;
-  std::fprintf(stderr, "%s\n", aligner.summary().c_str());
-  if (K > 1) align_rows_file_to_average(aligner, opts, rows_path, partial_path, rounds_done, rows);
+  if (is_main_rank() && aligner.active()) std::fprintf(stderr, "%s\n", aligner.summary().c_str());
+  // The rounds to the zoo's average are rank 0's, over its rows file; the other ranks wait (as
+  // long as it takes: a whole ResNet zoo's rounds are minutes each).
+  if (zoo.align != "none" && zoo.align_rounds > 0 && K > 1)
+    on_main_rank("collect: aligning the zoo to its average (zoo.align_rounds)", [&] {
+      align_rows_file_to_average(aligner, opts, rows_path, partial_path, rounds_done, rows);
+    });
 }
 
 // The selected tensors by name, or the first and last few of a long list.

@@ -217,11 +217,14 @@ TEST(DistributedCli, OneTwoAndThreeProcessesWriteTheSameFiles) {
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
 }
 
-// Seeds-mode runs are dealt out (run k to rank k mod W) and gathered in run order; a collection
-// killed part way resumes at another world size; the evaluation is split too.
-TEST(DistributedCli, SeedsModeZooIsTheSameAtOneTwoAndThreeProcessesAndResumesAcrossThem) {
+// Separate runs (zoo.mode=scratch; seeds mode deals its runs out the same way, from the base
+// plus noise) are dealt out (run k to rank k mod W), gathered in run order and aligned by rank 0
+// as they come, then aligned to the zoo's average (zoo.align_rounds) by rank 0 while the others
+// wait; a collection killed part way resumes at another world size; the evaluation is split too.
+TEST(DistributedCli, SeparateRunsZooIsTheSameAtOneTwoAndThreeProcessesAndResumesAcrossThem) {
   const std::string tmp = test::temp_dir("dist_seeds"), one = tmp + "/one", two = tmp + "/two", three = tmp + "/three";
-  const std::string args = " threads=1 data.train_limit=1000 data.test_limit=500 base.epochs=1 zoo.mode=seeds zoo.k=7"
+  const std::string args = " threads=1 data.train_limit=1000 data.test_limit=500 model.arch=mlp model.mlp_hidden=64"
+                           " zoo.mode=scratch zoo.select=all zoo.align=weights zoo.align_rounds=2 zoo.lr=1e-3 zoo.k=7"
                            " zoo.batch=32 zoo.run_iters=40 dist.timeout=60 run_dir=";
   test::pdiff_ok("collect" + args + one);
   // The same base everywhere (several ranks would train it data-parallel: close, not the same bits).
@@ -232,7 +235,8 @@ TEST(DistributedCli, SeedsModeZooIsTheSameAtOneTwoAndThreeProcessesAndResumesAcr
   auto codes = wait_all(launch(3, "collect", args + three, tmp + "/three.log"));
   ASSERT_EQ(codes, (std::vector<int>{0, 0, 0})) << logs(tmp + "/three.log", 3);
   expect_same_zoo(one, three);
-  EXPECT_CONTAINS(read_text_file(tmp + "/three.log.0"), "zoo: 7 checkpoints (seeds mode)");
+  EXPECT_CONTAINS(read_text_file(tmp + "/three.log.0"), "zoo: 7 checkpoints (scratch mode)");
+  EXPECT_CONTAINS(read_text_file(tmp + "/three.log.0"), "zoo.align_rounds: round 2 of 2");
 
   // Two ranks, killed once their first round is on disk (three rounds to go); three ranks finish.
   const auto pids = launch(2, "collect", args + two, tmp + "/two.log");
