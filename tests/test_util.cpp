@@ -87,6 +87,15 @@ int run_command(const std::string& cmd, std::string* output) {
 std::string pdiff_binary() { return PDIFF_BINARY; }
 std::string source_dir() { return PDIFF_SOURCE_DIR; }
 
+pdiff::DataSplits random_fashion_images(int64_t n) {
+  pdiff::DataSplits d;
+  d.name = "fashion-mnist";
+  d.train.images = torch::randn({n, 1, 28, 28});
+  d.train.labels = torch::randint(0, 10, {n});
+  d.test = d.train;
+  return d;
+}
+
 double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
   double scale = b.abs().max().item<double>();
   double diff = (a - b).abs().max().item<double>();

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "data/dataset.h"
 #include "kernels/dispatch.h"
 
 namespace pdiff::test {
@@ -43,6 +44,10 @@ std::string source_dir();
 double max_relative_difference(const torch::Tensor& a, const torch::Tensor& b);
 // Tolerance for max_relative_difference in "same math, other summation order" checks.
 constexpr double kSummationOrderTolerance = 1e-4;
+
+// `n` random Fashion-MNIST-shaped training images (1x28x28, 10 classes; the test split the same),
+// from torch's global generator: batches of n are then the whole set, in another order each time.
+pdiff::DataSplits random_fashion_images(int64_t n = 64);
 
 // Writes a small dataset in its real on-disk format into `dir` (created if missing) and returns
 // the folder to use as data.root. Images are class-dependent patterns plus noise, so a

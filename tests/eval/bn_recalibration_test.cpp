@@ -7,16 +7,6 @@
 namespace pdiff::bn_recalibration_test {
 namespace {
 
-// 64 random training images; batches of 64 are then the whole set, in another order each time.
-DataSplits random_images() {
-  DataSplits d;
-  d.name = "fashion-mnist";
-  d.train.images = torch::randn({64, 1, 28, 28});
-  d.train.labels = torch::randint(0, 10, {64});
-  d.test = d.train;
-  return d;
-}
-
 ClassifierSpec spec_of(const std::string& arch) {
   ClassifierSpec spec;
   spec.arch = arch;
@@ -25,7 +15,7 @@ ClassifierSpec spec_of(const std::string& arch) {
 
 TEST(BnRecalibration, RefusesZoosWithoutRunningStatistics) {
   torch::manual_seed(0);
-  const DataSplits data = random_images();
+  const DataSplits data = test::random_fashion_images();
   Classifier convnet = make_classifier(spec_of("convnet4")), mlp = make_classifier(spec_of("mlp"));
   const ParamLayout subset = ParamLayout::of(convnet, select_parameters(convnet, "auto"));
   const ParamLayout no_norm = ParamLayout::of(mlp, select_parameters(mlp, "all"));
@@ -43,7 +33,7 @@ TEST(BnRecalibration, RefusesZoosWithoutRunningStatistics) {
 
 TEST(BnRecalibration, MeasuresTheStatisticsAnewAndLeavesTheWeights) {
   torch::manual_seed(0);
-  const DataSplits data = random_images();
+  const DataSplits data = test::random_fashion_images();
   const ClassifierSpec spec = spec_of("convnet4");
   Classifier model = make_classifier(spec);
   const ParamLayout layout = ParamLayout::of(model, select_parameters(model, "whole"));

@@ -7,16 +7,6 @@
 namespace pdiff::unit_repair_test {
 namespace {
 
-// 64 random training images; batches of 64 are then the whole set, in another order each time.
-DataSplits random_images() {
-  DataSplits d;
-  d.name = "fashion-mnist";
-  d.train.images = torch::randn({64, 1, 28, 28});
-  d.train.labels = torch::randint(0, 10, {64});
-  d.test = d.train;
-  return d;
-}
-
 ClassifierSpec mlp_spec() {
   ClassifierSpec spec;
   spec.arch = "mlp";
@@ -26,7 +16,7 @@ ClassifierSpec mlp_spec() {
 
 TEST(UnitRepair, RefusesOtherArchitecturesAndPartialSelections) {
   torch::manual_seed(0);
-  const DataSplits data = random_images();
+  const DataSplits data = test::random_fashion_images();
   ClassifierSpec convnet_spec;
   convnet_spec.arch = "convnet4";
   const Classifier convnet = make_classifier(convnet_spec), mlp = make_classifier(mlp_spec());
@@ -41,7 +31,7 @@ TEST(UnitRepair, RefusesOtherArchitecturesAndPartialSelections) {
 
 TEST(UnitRepair, GivesEveryHiddenUnitTheOriginalsAverageStatistics) {
   torch::manual_seed(0);
-  const DataSplits data = random_images();
+  const DataSplits data = test::random_fashion_images();
   const ClassifierSpec spec = mlp_spec();
   const Classifier model = make_classifier(spec);
   const ParamLayout layout = ParamLayout::of(model, select_parameters(model, "all"));
