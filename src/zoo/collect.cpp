@@ -295,12 +295,12 @@ void align_rows_file_to_average(const RowAligner& aligner, const CollectOptions&
       changed = align_round_to_average(aligner, K, [&](int64_t i) { return current[i]; },
                                        [&](int64_t, const torch::Tensor& row) { next.append(row); });
     }
-    report_average_round(round, rounds, changed, K, timer.seconds());
     save_rounds_state(partial_path, opts.fingerprint, K, round + 1);
     rows.reset();
     if (std::rename(next_path.c_str(), rows_path.c_str()) != 0)
       throw Error(rows_path + ": write failed (cannot rename " + next_path + ")");
     rows.emplace(rows_path, K, D, K);
+    report_average_round(round, rounds, changed, K, timer.seconds());  // once the round counts
     if (changed == 0) break;  // a fixed point: later rounds would change nothing either
   }
 }
