@@ -43,16 +43,18 @@ std::string idx_file(const std::string& root, const std::string& stem) {
               " found; set data.root to the folder holding the IDX files");
 }
 
-Dataset load_idx_split(const std::string& root, const std::string& prefix, const Normalisation& n) {
+// The first `limit` images and labels (0: all): data.train_limit / test_limit read no further.
+Dataset load_idx_split(const std::string& root, const std::string& prefix, const Normalisation& n, int64_t limit) {
   std::string img_path = idx_file(root, prefix + "-images-idx3-ubyte");
   std::string lab_path = idx_file(root, prefix + "-labels-idx1-ubyte");
-  auto images = read_idx(img_path);
-  auto labels = read_idx(lab_path);
+  int64_t image_count = 0, label_count = 0;
+  auto images = read_idx(img_path, limit, &image_count);
+  auto labels = read_idx(lab_path, limit, &label_count);
   check(images.dim() == 3, img_path + ": expected 3 dimensions (N, H, W), got " + std::to_string(images.dim()));
   check(labels.dim() == 1, lab_path + ": expected 1 dimension (N), got " + std::to_string(labels.dim()));
-  check(images.size(0) == labels.size(0),
-        img_path + " has " + std::to_string(images.size(0)) + " images but " + lab_path + " has " +
-            std::to_string(labels.size(0)) + " labels");
+  check(image_count == label_count,
+        img_path + " has " + std::to_string(image_count) + " images but " + lab_path + " has " +
+            std::to_string(label_count) + " labels");
   check(labels.max().item<uint8_t>() < 10, lab_path + ": labels must be 0-9");
   return {normalise(images.unsqueeze(1), n), labels.to(torch::kInt64)};
 }
@@ -127,8 +129,8 @@ DataSplits load_dataset(const std::string& name, const std::string& root_in, int
     }
     Normalisation n = name == "mnist" ? Normalisation{{0.1307}, {0.3081}} : Normalisation{{0.2860}, {0.3530}};
     s.normalisation = describe(n, "the dataset's usual fixed statistics");
-    s.train = load_idx_split(root, "train", n);
-    s.test = load_idx_split(root, "t10k", n);
+    s.train = load_idx_split(root, "train", n, train_limit);
+    s.test = load_idx_split(root, "t10k", n, test_limit);
     check(s.test.images.sizes().slice(2) == s.train.images.sizes().slice(2),
           root + ": training images are " + c10::str(s.train.images.sizes().slice(2)) + " but test images are " +
               c10::str(s.test.images.sizes().slice(2)) + "; the train and t10k files are from different datasets");

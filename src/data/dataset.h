@@ -74,7 +74,10 @@ DataSplits load_tensor_dataset(const std::string& path, const std::string& norma
                                int64_t train_limit = 0, int64_t test_limit = 0, const std::string& augment = "auto");
 
 // Readers of the raw formats (exposed for tests). Pixel values are returned as uint8.
-torch::Tensor read_idx(const std::string& path);  // any IDX file of unsigned bytes
+// Any IDX file of unsigned bytes; with `limit` > 0, only its first `limit` items (along the
+// first dimension): the read stops there, so a quick run on a few images does not decompress
+// the whole file (the rest of it then goes unchecked). `total`: the items the header promises.
+torch::Tensor read_idx(const std::string& path, int64_t limit = 0, int64_t* total = nullptr);
 // CIFAR binary: returns (images uint8 (N,3,32,32), labels int64 (N)); label_bytes is 1 for
 // CIFAR-10 and 2 for CIFAR-100 (coarse, fine: the fine label is used).
 std::pair<torch::Tensor, torch::Tensor> read_cifar_bin(const std::string& path, int label_bytes);

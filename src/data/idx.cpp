@@ -31,7 +31,7 @@ size_t gz_read(gzFile f, const std::string& path, uint8_t* dst, size_t n) {
 
 }  // namespace
 
-torch::Tensor read_idx(const std::string& path) {
+torch::Tensor read_idx(const std::string& path, int64_t limit, int64_t* total) {
   gzFile f = gzopen(path.c_str(), "rb");
   check(f != nullptr, path + ": cannot open file (is data.root right?)");
   struct Closer { gzFile f; ~Closer() { gzclose(f); } } closer{f};
@@ -56,6 +56,12 @@ torch::Tensor read_idx(const std::string& path) {
     // product of up to four dimensions < 2^28 from overflowing).
     check(count <= (int64_t(1) << 32), path + ": IDX header promises more than 4 GiB of data; the header is corrupt");
   }
+  if (total) *total = dims[0];
+  const bool limited = limit > 0 && limit < dims[0];
+  if (limited) {
+    count = count / dims[0] * limit;
+    dims[0] = limit;
+  }
   // Read in chunks before allocating the whole payload: a corrupt 20-byte header must not
   // make us allocate the 4 GiB it promises.
   std::vector<uint8_t> payload;
@@ -71,7 +77,7 @@ torch::Tensor read_idx(const std::string& path) {
         path + ": truncated: header promises " + std::to_string(count) + " bytes of data, file has " +
             std::to_string(got) + "; re-download the file");
   uint8_t extra;
-  check(gz_read(f, path, &extra, 1) == 0, path + ": trailing data after the IDX payload; the file is corrupt");
+  check(limited || gz_read(f, path, &extra, 1) == 0, path + ": trailing data after the IDX payload; the file is corrupt");
   auto out = torch::empty(dims, torch::kUInt8);
   std::memcpy(out.data_ptr<uint8_t>(), payload.data(), payload.size());
   return out;

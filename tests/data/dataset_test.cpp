@@ -150,6 +150,12 @@ TEST(Idx, ReadIdxShapesAndBytes) {
   ASSERT_EQ(t.sizes(), (std::vector<int64_t>{2, 3, 4}));
   EXPECT_EQ(t[1][2][3].item<int64_t>(), static_cast<uint8_t>(px[23]));
   EXPECT_EQ(t[0][1][0].item<int64_t>(), static_cast<uint8_t>(px[4]));
+  // A limited read (data.train_limit): the first items only, and how many the header promises.
+  int64_t total = 0;
+  auto first = read_idx(dir + "/a.gz", 1, &total);
+  EXPECT_EQ(total, 2);
+  ASSERT_EQ(first.sizes(), (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_TRUE(torch::equal(first, t.slice(0, 0, 1)));
 }
 
 TEST(Idx, TruncatedFileThrowsNamingFile) {
