@@ -153,11 +153,13 @@ TEST_P(ShippedConfig, RunsEndToEnd) {
     Classifier model = make_classifier(spec);  // Fashion-MNIST: the spec's defaults
     d = ParamLayout::of(model, select_parameters(model, "all")).dim();
   }
-  run_ok(" --config " + cfg + tiny(dir) + (is_deep(arch) ? kDeep : ""), dir, d);
+  // Separate trainings (zoo.mode=scratch): a few steps each, as the docs' commands run them.
+  const std::string runs = c.s("zoo.mode") == "scratch" ? " zoo.run_iters=5" : "";
+  run_ok(" --config " + cfg + tiny(dir) + runs + (is_deep(arch) ? kDeep : ""), dir, d);
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfig,
-                         ::testing::Values("fmnist-mlp", "fmnist-mlp-whole", "fmnist-convnet4-whole", "fmnist-resnet18",
+                         ::testing::Values("fmnist-mlp", "fmnist-mlp-whole", "fmnist-mlp-scratch", "fmnist-convnet4-whole", "fmnist-resnet18",
                                            "fmnist-resnet18-whole", "fmnist-vit_tiny", "fmnist-convnext_tiny"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string n = info.param;
