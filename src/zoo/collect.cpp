@@ -274,14 +274,15 @@ void save_rounds_state(const std::string& partial_path, const std::string& finge
   f.save(partial_path, "pdiff.zoo_partial", kZooPartialVersion);
 }
 
-// zoo.align_rounds over the rows file, a round at a time (zoo/zoo_alignment.h): each round reads
-// zoo.pt.partial and writes its rows to round_rows_path(round + 1), which replaces it once the
-// resume state counts the round (a collection killed between the two renames it when it
-// resumes, in collect_seed_runs). The zoo is never in memory: a row, the sum and the reference.
+// Where round `round` of zoo.align_rounds writes the zoo's rows.
 std::string round_rows_path(const std::string& rows_path, int64_t round) {
   return rows_path + ".round" + std::to_string(round);
 }
 
+// zoo.align_rounds over the rows file, a round at a time (zoo/zoo_alignment.h): each round reads
+// zoo.pt.partial and writes its rows to round_rows_path(round + 1), which replaces it once the
+// resume state counts the round (a collection killed between the two renames it when it
+// resumes, in collect_seed_runs). The zoo is never in memory: a row, the sum and the reference.
 void align_rows_file_to_average(const RowAligner& aligner, const CollectOptions& opts, const std::string& rows_path,
                                 const std::string& partial_path, int64_t first_round, std::optional<RowsWriter>& rows) {
   const int64_t K = rows->rows(), D = rows->written().size(1), rounds = opts.zoo.align_rounds;
