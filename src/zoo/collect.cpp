@@ -17,6 +17,7 @@
 #include "core/run_lock.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/import.h"
+#include "zoo/rows_file_rounds.h"
 #include "zoo/zoo_alignment.h"
 #include "zoo/layout.h"
 #include "zoo/split_batch_step.h"
@@ -274,38 +275,6 @@ void save_rounds_state(const std::string& partial_path, const std::string& finge
   f.save(partial_path, "pdiff.zoo_partial", kZooPartialVersion);
 }
 
-// Where round `round` of zoo.align_rounds writes the zoo's rows.
-std::string round_rows_path(const std::string& rows_path, int64_t round) {
-  return rows_path + ".round" + std::to_string(round);
-}
-
-// zoo.align_rounds over the rows file, a round at a time (zoo/zoo_alignment.h): each round reads
-// zoo.pt.partial and writes its rows to round_rows_path(round + 1), which replaces it once the
-// resume state counts the round (a collection killed between the two renames it when it
-// resumes, in collect_seed_runs). The zoo is never in memory: a row, the sum and the reference.
-void align_rows_file_to_average(const RowAligner& aligner, const CollectOptions& opts, const std::string& rows_path,
-                                const std::string& partial_path, int64_t first_round, std::optional<RowsWriter>& rows) {
-  const int64_t K = rows->rows(), D = rows->written().size(1), rounds = opts.zoo.align_rounds;
-  for (int64_t round = first_round; round < rounds; ++round) {
-    const Stopwatch timer;
-    const torch::Tensor current = rows->written();
-    const std::string next_path = round_rows_path(rows_path, round + 1);
-    int64_t changed = 0;
-    {
-      RowsWriter next(next_path, K, D);
-      changed = align_round_to_average(aligner, K, [&](int64_t i) { return current[i]; },
-                                       [&](int64_t, const torch::Tensor& row) { next.append(row); });
-    }
-    save_rounds_state(partial_path, opts.fingerprint, K, round + 1);
-    rows.reset();
-    if (std::rename(next_path.c_str(), rows_path.c_str()) != 0)
-      throw Error(rows_path + ": write failed (cannot rename " + next_path + ")");
-    rows.emplace(rows_path, K, D, K);
-    report_average_round(round, rounds, changed, K, timer.seconds());  // once the round counts
-    if (changed == 0) break;  // a fixed point: later rounds would change nothing either
-  }
-}
-
 // Seeds mode: K independent runs, run k from its own starting point with its own data order,
 // depending only on the seed and k. In a job of several processes run k is rank (k mod W)'s;
 // each round's checkpoints are gathered in run order and rank 0 appends them (`rows`, its own),
@@ -323,12 +292,8 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
     if (const auto f = resume_state(partial_path, rows_path, opts.fingerprint, K)) {
       k0 = f->integer("done");
       if (f->has("align_rounds")) rounds_done = f->integer("align_rounds");
-      // Killed after the state counted a round, before its rows replaced the previous round's.
-      const std::string counted = round_rows_path(rows_path, rounds_done);
-      if (rounds_done > 0 && file_exists(counted) && std::rename(counted.c_str(), rows_path.c_str()) != 0)
-        throw Error(rows_path + ": cannot rename " + counted + " to it; delete both to start over");
     }
-    std::remove(round_rows_path(rows_path, rounds_done + 1).c_str());  // a round cut short: written again
+    resume_rows_file_rounds(rows_path, rounds_done);
     rows.emplace(rows_path, K, layout.dim(), k0);
   });
   k0 = dist_broadcast_int(k0, "collect: the runs already done");
@@ -375,7 +340,9 @@ void collect_seed_runs(const RunContext& run, const CollectOptions& opts, const 
   // long as it takes: a whole ResNet zoo's rounds are minutes each).
   if (zoo.align != "none" && zoo.align_rounds > 0 && K > 1)
     on_main_rank("collect: aligning the zoo to its average (zoo.align_rounds)", [&] {
-      align_rows_file_to_average(aligner, opts, rows_path, partial_path, rounds_done, rows);
+      align_rows_file_to_average(aligner, zoo.align_rounds, rounds_done, rows_path, rows, [&](int64_t done) {
+        save_rounds_state(partial_path, opts.fingerprint, K, done);
+      });
     });
 }
 
