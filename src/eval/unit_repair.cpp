@@ -2,12 +2,21 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "core/error.h"
 #include "core/run_context.h"
 #include "zoo/batch_schedule.h"
 
 namespace pdiff {
+
+namespace {
+// Each unit's pre-activation mean and (population) standard deviation over the images, in float64.
+std::pair<torch::Tensor, torch::Tensor> unit_statistics(const torch::Tensor& pre_activation) {
+  const torch::Tensor h = pre_activation.to(torch::kFloat64);
+  return {h.mean(0), h.std(0, /*unbiased=*/false)};
+}
+}  // namespace
 
 UnitRepair::UnitRepair(const Classifier& base, const ClassifierSpec& spec, const ParamLayout& layout,
                        const DataSplits& data, const torch::Tensor& originals, int64_t batches, uint64_t seed,
@@ -50,10 +59,11 @@ std::vector<torch::Tensor> UnitRepair::statistics(const torch::Tensor& row) cons
   std::vector<torch::Tensor> out;
   torch::Tensor x = torch::cat(images_);
   for (auto* fc : hidden_) {
-    const torch::Tensor h = fc->forward(x).to(torch::kFloat64);
-    out.push_back(h.mean(0));
-    out.push_back(h.std(0, /*unbiased=*/false));
-    x = torch::relu(h.to(x.scalar_type()));
+    const torch::Tensor h = fc->forward(x);
+    const auto [mean, std] = unit_statistics(h);
+    out.push_back(mean);
+    out.push_back(std);
+    x = torch::relu(h);
   }
   return out;
 }
@@ -68,8 +78,7 @@ torch::Tensor UnitRepair::operator()(const torch::Tensor& rows) const {
     torch::Tensor x = images;
     for (size_t l = 0; l < hidden_.size(); ++l) {
       auto* fc = hidden_[l];
-      const torch::Tensor h = fc->forward(x).to(torch::kFloat64);
-      const torch::Tensor mean = h.mean(0), std = h.std(0, /*unbiased=*/false);
+      const auto [mean, std] = unit_statistics(fc->forward(x));
       // A unit that does not vary on these images (dead, or constant) has no spread to restore.
       const torch::Tensor live = std > 1e-6;
       const torch::Tensor gain = torch::where(live, target_[2 * l + 1] / std.clamp_min(1e-6), torch::ones_like(std));

@@ -121,7 +121,7 @@ void align_zoo_rows(torch::Tensor& rows, const ParamLayout& layout, const Classi
     for (int64_t round = 0; round < setup.rounds; ++round) {
       const Stopwatch timer;
       const int64_t changed = align_round_to_average(
-          aligner, k, [&](int64_t i) { return rows[i].clone(); },
+          aligner, k, [&](int64_t i) { return rows[i]; },  // row i is read before it is written
           [&](int64_t i, const torch::Tensor& row) { rows[i].copy_(row); });
       report_average_round(round, setup.rounds, changed, k, timer.seconds());
       if (changed == 0) break;  // a fixed point: later rounds would change nothing either
