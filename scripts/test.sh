@@ -69,5 +69,5 @@ echo "test.sh: CTest took $(( $(date +%s) - start )) s ($jobs at a time, $thread
 # With a test filter the caller wants a part of the suite; the fuzz run belongs to the whole
 # (and to Debian's LibTorch: scripts/fuzz.sh builds build-fuzz/ with it).
 if [ "$whole" -eq 1 ]; then
-  scripts/fuzz.sh --seconds "${PDIFF_FUZZ_SECONDS:-5}"
+  scripts/fuzz.sh --repeatable
 fi

@@ -222,7 +222,9 @@ void Config::set(const std::string& key, const std::string& raw, const std::stri
 void Config::apply_override(const std::string& assignment) {
   auto eq = assignment.find('=');
   // A bare file name here is most often the second file of a glob the shell expanded.
-  const bool is_file = eq == std::string::npos && std::filesystem::is_regular_file(assignment);
+  // The hint is best effort: a name the system refuses (too long, say) is simply not a file.
+  std::error_code ignored;
+  const bool is_file = eq == std::string::npos && std::filesystem::is_regular_file(assignment, ignored);
   check(eq != std::string::npos && eq > 0,
         "command line: '" + assignment + "' is not an override; write section.key=value" +
             (is_file ? std::string(". It is a file: was it a glob the shell expanded? Quote it "

@@ -168,7 +168,8 @@ namespace {
 std::vector<std::string> write_export(const Generated& g, Classifier& model, int64_t index, const std::string& out_path,
                                       const std::string& rank) {
   const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
-  check(parent.empty() || std::filesystem::is_directory(parent),
+  std::error_code ec;
+  check(parent.empty() || std::filesystem::is_directory(parent, ec),
         "--out " + out_path + ": the folder " + parent.string() + " does not exist; create it (mkdir -p " +
             parent.string() + ") or choose another --out");
   g.layout.assign(model, g.params[index]);

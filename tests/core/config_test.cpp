@@ -151,6 +151,10 @@ TEST(Config, BadChoiceNamesKeyAndChoices) {
 TEST(Config, OverrideWithoutEquals) {
   expect_error([] { Config::load("", {"zoo.k"}); }, {"zoo.k", "section.key=value"});
   expect_error([] { Config::load("", {"=5"}); }, {"=5"});
+  // Found by fuzz/fuzz_config.cpp: a name too long for the file system made the "is it a
+  // file?" hint throw std::filesystem_error instead of the override's own error.
+  const std::string long_name(5000, 'a');
+  expect_error([&] { Config::load("", {long_name}); }, {"section.key=value"});
 }
 
 // Found by fuzz/fuzz_config.cpp: a non-UTF-8 byte in a string value was accepted and came
