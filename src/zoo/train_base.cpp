@@ -1,6 +1,7 @@
 #include "zoo/train_base.h"
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "core/run_context.h"
 #include "dist/group.h"
@@ -9,6 +10,7 @@
 #include "core/progress.h"
 #include "zoo/batch_schedule.h"
 #include "zoo/split_batch_step.h"
+#include "zoo/zoo_file.h"
 
 namespace pdiff {
 
@@ -82,6 +84,67 @@ void train_base(const Classifier& model, const ClassifierSpec& spec, const BaseO
   }
   progress.finish();
   if (data_parallel) dist_check_same_weights(*model, "base training: the weights after training");
+}
+
+Classifier fresh_model(const RunContext& run, const ClassifierSpec& spec) {
+  torch::manual_seed(run.seed);
+  Classifier model = make_classifier(spec);
+  model->to(run.device);
+  return model;
+}
+
+std::optional<double> ready_base(const RunContext& run, const BaseOptions& opts, const ClassifierSpec& spec,
+                                 Classifier& model, const NamedTensors& from_file, const std::string& file,
+                                 const std::function<double(const Classifier&)>& accuracy_of) {
+  const std::string& dir = run.dir;
+  const std::string base_path = dir + "/base.pt", info_path = dir + "/base.json";
+  if (!from_file.empty()) {
+    // Read every time (a file replaced under the same name is seen); base.pt is its copy.
+    Stopwatch timer;
+    load_state_dict(model, from_file, file);
+    double acc = accuracy_of(model);
+    save_base(base_path, model);
+    nlohmann::json info = {{"fingerprint", opts.fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
+                           {"train_seconds", 0.0}, {"source", file}};
+    write_file_atomic(info_path, info.dump(2) + "\n");
+    std::fprintf(stderr, "base: read %s in %.1f s (no base training), test accuracy %.2f %%\n", file.c_str(),
+                 timer.seconds(), acc);
+    return acc;
+  }
+  if (file_exists(base_path) && file_exists(info_path)) {
+    auto info = nlohmann::json::parse(read_text_file(info_path), nullptr, false);
+    if (!info.is_discarded() && info.value("fingerprint", "") == opts.fingerprint) {
+      try {
+        model = load_base(base_path, spec, run.device);
+        std::fprintf(stderr, "base: reusing %s (test accuracy %.2f %%)\n", base_path.c_str(),
+                     info.value("test_accuracy", 0.0));
+        return info.value("test_accuracy", 0.0);
+      } catch (const Error& e) {  // e.g. corrupt: train it anew rather than refuse forever
+        std::fprintf(stderr, "base: not reusing %s: %s\n", base_path.c_str(), e.what());
+        model = fresh_model(run, spec);  // the state a fresh run trains from (load_base drew from it)
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+double train_and_save_base(const RunContext& run, const BaseOptions& opts, const DataSplits& data,
+                           const ClassifierSpec& spec, const Classifier& model,
+                           const std::function<double(const Classifier&)>& accuracy_of, bool train) {
+  const std::string& dir = run.dir;
+  Stopwatch timer;
+  if (train) train_base(model, spec, opts, run, data, dir + "/base.partial.pt");
+  if (!is_main_rank()) return 0;
+  double acc = accuracy_of(model);
+  save_base(dir + "/base.pt", model);
+  nlohmann::json info = {{"fingerprint", opts.fingerprint}, {"test_accuracy", acc}, {"arch", spec.arch},
+                         {"train_seconds", timer.seconds()}, {"trained", train}};
+  write_file_atomic(dir + "/base.json", info.dump(2) + "\n");
+  std::remove((dir + "/base.partial.pt").c_str());
+  std::fprintf(stderr, "base: %stest accuracy %.2f %%\n",
+               train ? "" : "not trained (zoo.mode = scratch: every run trains from its own initialisation; "
+                            "base.pt is the untrained network), ", acc);
+  return acc;
 }
 
 }  // namespace pdiff
