@@ -18,13 +18,17 @@ torch::Tensor ClassifierImpl::forward_range(torch::Tensor x, int64_t from, int64
   return x;
 }
 
-bool ClassifierImpl::stage_uses(int64_t i, const std::vector<std::string>& names) const {
-  for (const auto& prefix : stage_params(i))
+bool params_use(const std::vector<std::string>& params, const std::vector<std::string>& names) {
+  for (const auto& prefix : params)
     for (const auto& n : names) {
       const bool is_prefix = !prefix.empty() && prefix.back() == '.';
       if (is_prefix ? n.compare(0, prefix.size(), prefix) == 0 : n == prefix) return true;
     }
   return false;
+}
+
+bool ClassifierImpl::stage_uses(int64_t i, const std::vector<std::string>& names) const {
+  return params_use(stage_params(i), names);
 }
 
 int64_t ClassifierImpl::first_stage_using(const std::vector<std::string>& names) const {

@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,18 @@ class ClassifierImpl : public torch::nn::Module {
   virtual torch::Tensor forward_stage(int64_t i, torch::Tensor x) = 0;
   // Names (or name prefixes ending in '.') of the parameters stage i uses.
   virtual std::vector<std::string> stage_params(int64_t i) const = 0;
+  // The layers inside stage i whose inputs forward_stage_showing shows, each as the names (or
+  // prefixes) of the parameters that read that input; by default the stage as one layer. A
+  // ResNet shows every op of its blocks, so that the activations of a block's inner channels
+  // can be seen (zoo/activation_matching.h).
+  virtual std::vector<std::vector<std::string>> stage_layers(int64_t i) const { return {stage_params(i)}; }
+  // Runs stage i as forward_stage does and hands `seen` the input of each of stage_layers(i),
+  // by its index there.
+  using LayerInputs = std::function<void(size_t layer, const torch::Tensor& input)>;
+  virtual torch::Tensor forward_stage_showing(int64_t i, torch::Tensor x, const LayerInputs& seen) {
+    seen(0, x);
+    return forward_stage(i, x);
+  }
   // Whether 2-D convolutions here prefer channels-last memory (faster with oneDNN on CPU).
   virtual bool channels_last() const { return false; }
 
@@ -72,6 +85,9 @@ class ClassifierImpl : public torch::nn::Module {
 };
 
 using Classifier = std::shared_ptr<ClassifierImpl>;
+
+// Whether any of `names` is one of `params` or lies under one of them (a prefix ending in '.').
+bool params_use(const std::vector<std::string>& params, const std::vector<std::string>& names);
 
 // Builds an untrained classifier; throws pdiff::Error for an unknown arch.
 Classifier make_classifier(const ClassifierSpec& spec);

@@ -7,11 +7,24 @@ torch::Tensor ResidualBlockImpl::run_ops(torch::Tensor h, int64_t from, int64_t 
   return h;
 }
 
+std::vector<std::vector<std::string>> ResidualBlockImpl::layers(const std::string& prefix) const {
+  std::vector<std::vector<std::string>> out{{prefix + op_params(0)}};
+  if (!shortcut_params().empty()) out[0].push_back(prefix + shortcut_params());
+  for (int64_t i = 1; i < num_ops(); ++i) out.push_back({prefix + op_params(i)});
+  return out;
+}
+
+torch::Tensor ResidualBlockImpl::forward_showing(const torch::Tensor& x, const ClassifierImpl::LayerInputs& seen) {
+  torch::Tensor h = x;
+  for (int64_t i = 0; i < num_ops(); ++i) {
+    seen(static_cast<size_t>(i), h);
+    h = op(i, h);
+  }
+  return merge(h, shortcut(x));
+}
+
 bool selects_under(const std::vector<std::string>& selected, const std::string& prefix) {
-  if (prefix.empty()) return false;
-  for (const auto& n : selected)
-    if (prefix.back() == '.' ? n.compare(0, prefix.size(), prefix) == 0 : n == prefix) return true;
-  return false;
+  return !prefix.empty() && params_use({prefix}, selected);
 }
 
 bool ResidualTail::prepare(ResidualBlockImpl& block, const std::string& block_prefix,

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "models/classifier.h"
+
 namespace pdiff {
 
 class ResidualBlockImpl : public torch::nn::Module {
@@ -26,6 +28,11 @@ class ResidualBlockImpl : public torch::nn::Module {
 
   torch::Tensor run_ops(torch::Tensor h, int64_t from, int64_t to, bool fast = false);
   torch::Tensor forward(const torch::Tensor& x) { return merge(run_ops(x, 0, num_ops()), shortcut(x)); }
+  // The block's layers for ClassifierImpl::stage_layers (names under `prefix`, e.g. "layer1.0."):
+  // the block's input, read by the shortcut and op 0, then the input of every later op.
+  std::vector<std::vector<std::string>> layers(const std::string& prefix) const;
+  // forward(), handing `seen` the input of each of layers() by its index.
+  torch::Tensor forward_showing(const torch::Tensor& x, const ClassifierImpl::LayerInputs& seen);
 };
 
 // Whether any selected name lies under `prefix` (a module prefix ending in '.' or a full name).

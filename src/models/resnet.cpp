@@ -178,6 +178,16 @@ std::vector<std::string> ResNetImpl::stage_params(int64_t i) const {
   return {"fc."};
 }
 
+std::vector<std::vector<std::string>> ResNetImpl::stage_layers(int64_t i) const {
+  if (i >= 1 && i <= static_cast<int64_t>(blocks_.size())) return blocks_[i - 1]->layers(block_names_[i - 1]);
+  return ClassifierImpl::stage_layers(i);
+}
+
+torch::Tensor ResNetImpl::forward_stage_showing(int64_t i, torch::Tensor x, const LayerInputs& seen) {
+  if (i >= 1 && i <= static_cast<int64_t>(blocks_.size())) return blocks_[i - 1]->forward_showing(x, seen);
+  return ClassifierImpl::forward_stage_showing(i, x, seen);
+}
+
 bool ResNetImpl::prepare_fast_tail(int64_t start, const std::vector<std::string>& selected) {
   const int64_t b = start - 1;
   return b >= 0 && b < static_cast<int64_t>(blocks_.size()) && tail_.prepare(*blocks_[b], block_names_[b], selected);

@@ -15,6 +15,9 @@ class ResNetImpl : public ClassifierImpl {
   int64_t num_stages() const override { return static_cast<int64_t>(blocks_.size()) + 2; }
   torch::Tensor forward_stage(int64_t i, torch::Tensor x) override;
   std::vector<std::string> stage_params(int64_t i) const override;
+  // A block's stage shows the input of every op (models/residual_block.h).
+  std::vector<std::vector<std::string>> stage_layers(int64_t i) const override;
+  torch::Tensor forward_stage_showing(int64_t i, torch::Tensor x, const LayerInputs& seen) override;
   bool channels_last() const override { return true; }
   // Every batch norm shares its statistics across a split batch (kernels/batch_sync.h).
   bool supports_split_batches() const override { return true; }

@@ -1,5 +1,9 @@
 #include "zoo/activation_matching.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/run_context.h"
 #include "zoo/batch_schedule.h"
@@ -16,24 +20,38 @@ torch::Tensor unit_rows(const torch::Tensor& rows) {
   return r / r.norm(2, {1}, true).clamp_min(1e-12);
 }
 
+// (B, C) or (B, C, H, W) -> (C, samples) on the CPU: every sample of a (B, C) input; of a
+// convolution's, at most `n` (image, pixel) positions, drawn by a fixed seed so that every
+// network is sampled at the same positions.
+torch::Tensor sampled_units(const torch::Tensor& input, int64_t n) {
+  torch::Tensor units = input.movedim(1, 0).reshape({input.size(1), -1}).to(torch::kCPU, torch::kFloat32);
+  if (input.dim() == 2 || units.size(1) <= n) return units;
+  auto gen = at::detail::createCPUGenerator(0x5eed);
+  const torch::Tensor positions = std::get<0>(torch::randperm(units.size(1), gen, torch::kLong).narrow(0, 0, n).sort());
+  return units.index_select(1, positions);
+}
+
 }  // namespace
 
-std::vector<std::vector<int64_t>> activation_stages(const Classifier& model, const std::string& arch,
-                                                   const std::vector<PermutationGroup>& groups) {
-  std::vector<std::vector<int64_t>> out;
+std::vector<std::vector<LayerInput>> activation_inputs(const Classifier& model, const std::string& arch,
+                                                      const std::vector<PermutationGroup>& groups) {
+  std::vector<std::vector<LayerInput>> out;
   for (const auto& g : groups) {
     std::vector<std::string> produced, read;
     for (const auto& a : g.axes) (a.axis == 0 ? produced : read).push_back(a.tensor);
-    std::vector<int64_t> stages;
+    std::vector<LayerInput> inputs;
     for (int64_t s = 0; s < model->num_stages(); ++s) {
-      if (!model->stage_uses(s, read)) continue;
-      check(!model->stage_uses(s, produced),
-            "zoo.align = activations: the units of " + g.name + " are produced and read inside one stage of model.arch=" +
-                arch + ", where pdiff sees no activation of them; use zoo.align=weights");
-      stages.push_back(s);
+      const auto layers = model->stage_layers(s);
+      for (size_t l = 0; l < layers.size(); ++l) {
+        if (!params_use(layers[l], read)) continue;
+        check(!params_use(layers[l], produced),
+              "zoo.align = activations: the units of " + g.name + " are produced and read inside one layer of model.arch=" +
+                  arch + ", where pdiff sees no activation of them; use zoo.align=weights");
+        inputs.push_back({s, l});
+      }
     }
-    check(!stages.empty(), "zoo.align = activations: no stage of model.arch=" + arch + " reads the units of " + g.name);
-    out.push_back(stages);
+    check(!inputs.empty(), "zoo.align = activations: no layer of model.arch=" + arch + " reads the units of " + g.name);
+    out.push_back(inputs);
   }
   return out;
 }
@@ -41,7 +59,7 @@ std::vector<std::vector<int64_t>> activation_stages(const Classifier& model, con
 ActivationMatching::ActivationMatching(const Classifier& base, const ClassifierSpec& spec, const ParamLayout& layout,
                                        const std::vector<PermutationGroup>& groups, const DataSplits& data,
                                        int64_t batches, uint64_t seed, int64_t batch)
-    : model_(clone_classifier(base, spec)), layout_(layout), groups_(groups), reading_stages_(activation_stages(base, spec.arch, groups)) {
+    : model_(clone_classifier(base, spec)), layout_(layout), groups_(groups), inputs_(activation_inputs(base, spec.arch, groups)) {
   check(batches > 0, "zoo.align_batches = " + std::to_string(batches) + ": activation matching needs at least one batch");
   const int64_t b = std::min<int64_t>(batch, data.train.size());
   BatchSchedule schedule(data, b, data_stream_seed(seed, kAlignmentStream));
@@ -52,22 +70,22 @@ std::vector<torch::Tensor> ActivationMatching::activations(const torch::Tensor& 
   torch::NoGradGuard no_grad;
   layout_.assign(model_, row.to(device_of(*model_)));
   model_->eval();
-  std::vector<std::vector<torch::Tensor>> parts(reading_stages_.size());
+  const int64_t per_batch = std::max<int64_t>(1, kSamplesPerInput / static_cast<int64_t>(images_.size()));
+  std::vector<std::vector<torch::Tensor>> parts(inputs_.size());
   for (const auto& x : images_) {
     torch::Tensor h = x;
-    for (int64_t s = 0; s < model_->num_stages(); ++s) {
-      for (size_t g = 0; g < reading_stages_.size(); ++g)
-        for (int64_t r : reading_stages_[g])
-          if (r == s)  // (B, C) or (B, C, H, W) -> (C, samples)
-            parts[g].push_back(h.movedim(1, 0).reshape({h.size(1), -1}).to(torch::kCPU, torch::kFloat64));
-      h = model_->forward_stage(s, h);
-    }
+    for (int64_t s = 0; s < model_->num_stages(); ++s)
+      h = model_->forward_stage_showing(s, h, [&](size_t layer, const torch::Tensor& input) {
+        for (size_t g = 0; g < inputs_.size(); ++g)
+          for (const auto& at : inputs_[g])
+            if (at.stage == s && at.layer == layer) parts[g].push_back(sampled_units(input, per_batch));
+      });
   }
   std::vector<torch::Tensor> out;
   for (auto& p : parts) {
-    const torch::Tensor z = torch::cat(p, 1);
+    const torch::Tensor z = torch::cat(p, 1).to(torch::kFloat64);
     // A unit that never fires has no correlation with any other: its row stays 0.
-    out.push_back(unit_rows(z - z.mean(1, true)));
+    out.push_back(unit_rows(z - z.mean(1, true)).to(torch::kFloat32));
   }
   return out;
 }
@@ -79,20 +97,33 @@ std::vector<torch::Tensor> ActivationMatching::match(const std::vector<torch::Te
   check(reference.size() == groups_.size() && other.size() == groups_.size(),
         "activation matching: one activation matrix per group");
   const TensorsByName ref = named_tensors(layout_, reference_row), oth = named_tensors(layout_, other_row);
-  std::vector<torch::Tensor> perms;
-  for (const auto& g : groups_) perms.push_back(torch::arange(g.size, torch::kLong));
-  // Forward order: a group's incoming weights are compared with the earlier groups' units aligned.
+  std::vector<torch::Tensor> perms, correlations;
   for (size_t g = 0; g < groups_.size(); ++g) {
-    torch::Tensor incoming = torch::zeros({groups_[g].size, groups_[g].size}, torch::kFloat64);
-    for (const auto& a : groups_[g].axes) {
-      if (a.axis != 0 || is_statistic(a.tensor)) continue;
-      const torch::Tensor theirs = permuted_except(a.tensor, oth.at(a.tensor), groups_, perms, g);
-      incoming += unit_rows(units_first(ref.at(a.tensor), 0)).matmul(unit_rows(units_first(theirs, 0)).t());
+    perms.push_back(torch::arange(groups_[g].size, torch::kLong));
+    // correlation[i][j]: of reference unit i and other unit j, in [-1, 1].
+    correlations.push_back(reference[g].to(torch::kFloat64).matmul(other[g].to(torch::kFloat64).t()));
+  }
+  // The tie-break compares a group's incoming weights with the other groups' units as aligned so
+  // far. A residual stream and the blocks it feeds read each other, so no order of the groups has
+  // every group's inputs aligned before it: passes over all groups until none changes.
+  for (int pass = 0; pass < kTieBreakPasses; ++pass) {
+    bool changed = false;
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      torch::Tensor incoming = torch::zeros({groups_[g].size, groups_[g].size}, torch::kFloat64);
+      for (const auto& a : groups_[g].axes) {
+        if (a.axis != 0 || is_statistic(a.tensor)) continue;
+        const torch::Tensor theirs = permuted_except(a.tensor, oth.at(a.tensor), groups_, perms, g);
+        incoming += unit_rows(units_first(ref.at(a.tensor), 0)).matmul(unit_rows(units_first(theirs, 0)).t());
+      }
+      // The tie-break sums to less than 1e-6 over a whole assignment.
+      const double tie_break =
+          1e-6 / (static_cast<double>(groups_[g].size) * std::max<double>(1.0, incoming.abs().max().item<double>()));
+      const torch::Tensor perm =
+          torch::tensor(max_weight_assignment(correlations[g] + tie_break * incoming), torch::kLong);
+      changed = changed || !torch::equal(perm, perms[g]);
+      perms[g] = perm;
     }
-    // score[i][j]: correlation of reference unit i and other unit j (in [-1, 1]); the tie-break
-    // sums to less than 1e-6 over a whole assignment.
-    const double tie_break = 1e-6 / (static_cast<double>(groups_[g].size) * std::max<double>(1.0, incoming.abs().max().item<double>()));
-    perms[g] = torch::tensor(max_weight_assignment(reference[g].matmul(other[g].t()) + tie_break * incoming), torch::kLong);
+    if (!changed) break;
   }
   return perms;
 }

@@ -15,13 +15,21 @@
 
 namespace pdiff {
 
-// Per group, the stages whose input holds its units' activations: every stage that reads them
-// (uses a tensor the group permutes along axis 1). An MLP layer's units after ReLU, a ConvNet-4
-// channel's after BatchNorm, pooling and ReLU; a ResNet stream's at every block that reads it.
-// Throws pdiff::Error naming the group and the architecture when a group's units are produced
-// and read within one stage (inside a ResNet block), where pdiff sees no activation of them.
-std::vector<std::vector<int64_t>> activation_stages(const Classifier& model, const std::string& arch,
-                                                   const std::vector<PermutationGroup>& groups);
+// Where a group's activations are seen: the input of layer `layer` of stage `stage`
+// (ClassifierImpl::stage_layers).
+struct LayerInput {
+  int64_t stage = 0;
+  size_t layer = 0;
+};
+
+// Per group, the layer inputs that hold its units' activations: every layer that reads them (uses
+// a tensor the group permutes along axis 1). An MLP layer's units after ReLU, a ConvNet-4
+// channel's after BatchNorm, pooling and ReLU, a ResNet block's inner channel's at the next
+// convolution, a ResNet stream's at every block that reads it and at the head. Throws
+// pdiff::Error naming the group and the architecture when a layer that reads a group's units
+// also produces them, or none reads them.
+std::vector<std::vector<LayerInput>> activation_inputs(const Classifier& model, const std::string& arch,
+                                                      const std::vector<PermutationGroup>& groups);
 
 class ActivationMatching {
  public:
@@ -31,13 +39,18 @@ class ActivationMatching {
                      const std::vector<PermutationGroup>& groups, const DataSplits& data, int64_t batches,
                      uint64_t seed, int64_t batch = 128);
   // Per group, its units' activations (units, samples), each unit standardised (mean 0, norm 1),
-  // for the network whose selected tensors are `row` (D under the layout).
+  // for the network whose selected tensors are `row` (D under the layout). A convolution's
+  // channels are sampled at kSamplesPerInput of their (image, pixel) positions per layer input,
+  // the same for every network, float32: a ResNet-18's activations take ~130 MB, a ResNet-50's ~0.9 GB.
+  static constexpr int64_t kSamplesPerInput = 8192;
+  // At most this many passes over the groups to settle the tie-breaks (match).
+  static constexpr int kTieBreakPasses = 5;
   std::vector<torch::Tensor> activations(const torch::Tensor& row) const;
   // One permutation per group (int64): unit i of the aligned network is unit perm[i] of the
   // network `other_row` (activations `other`), the one whose correlation with the reference's
   // unit i the assignment chose. Units that never fire on the batches correlate with nothing:
-  // among those, the incoming weights (cosine, groups in forward order) decide, with a weight
-  // small enough never to outvote a correlation.
+  // among those, the incoming weights (cosine, with the other groups' units aligned) decide, with
+  // a weight small enough never to outvote a correlation.
   std::vector<torch::Tensor> match(const std::vector<torch::Tensor>& reference, const torch::Tensor& reference_row,
                                    const std::vector<torch::Tensor>& other, const torch::Tensor& other_row) const;
 
@@ -45,7 +58,7 @@ class ActivationMatching {
   Classifier model_;
   ParamLayout layout_;
   std::vector<PermutationGroup> groups_;
-  std::vector<std::vector<int64_t>> reading_stages_;  // per group
+  std::vector<std::vector<LayerInput>> inputs_;  // per group
   std::vector<torch::Tensor> images_;
 };
 

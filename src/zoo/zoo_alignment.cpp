@@ -15,7 +15,7 @@ void check_alignable(const ParamLayout& layout, const Classifier& model, const s
   check(align == "weights" || align == "activations", "zoo.align = " + align + ": use none, weights or activations");
   const std::vector<std::string> names = layout.names();
   const std::vector<PermutationGroup> groups = permutation_groups(model, arch);
-  if (align == "activations") activation_stages(model, arch, groups);
+  if (align == "activations") activation_inputs(model, arch, groups);
   for (const auto& g : groups)
     for (const auto& a : g.axes)
       check(std::find(names.begin(), names.end(), a.tensor) != names.end(),

@@ -303,6 +303,37 @@ TEST(CollectCli, ScratchModeTrainsWholeNetworksFromTheirOwnInitialisationsAndAli
   remove_if_passed(tmp);
 }
 
+// A ResNet-18 zoo from scratch aligned by activation matching: every block's inner channels
+// and every residual stream are seen at the layers that read them (zoo/activation_matching.h).
+// The aligned runs are the plain ones reordered: the same predictions, closer to run 0.
+TEST(CollectCli, ResNetZooAlignsByActivations) {
+  REQUIRE_FASHION_MNIST();
+  const std::string tmp = test::temp_dir("resnet_activations");
+  const std::vector<std::string> scratch = {"model.arch=resnet18", "zoo.mode=scratch", "zoo.select=whole", "zoo.k=3",
+                                            "zoo.run_iters=3", "zoo.batch=16", "base.batch=16", "data.train_limit=32",
+                                            "data.test_limit=64", "zoo.align_batches=1", "threads=1"};
+  std::string out;
+  std::vector<std::string> plain_args = scratch, by_activations = scratch;
+  plain_args.push_back("zoo.align=none");
+  plain_args.push_back("run_dir=" + tmp + "/plain");
+  ASSERT_EQ(collect(plain_args, &out), 0) << test::tail(out);
+  by_activations.push_back("zoo.align=activations");
+  by_activations.push_back("run_dir=" + tmp + "/activations");
+  ASSERT_EQ(collect(by_activations, &out), 0) << test::tail(out);
+  EXPECT_CONTAINS(out, "zoo.align = activations: 2 checkpoints aligned to checkpoint 0");
+  const Zoo plain = load_zoo(tmp + "/plain/zoo.pt"), aligned = load_zoo(tmp + "/activations/zoo.pt");
+  EXPECT_TRUE(torch::equal(aligned.params[0], plain.params[0]));
+  for (int64_t k = 1; k < 3; ++k) {
+    SCOPED_TRACE("run " + std::to_string(k));
+    EXPECT_FALSE(torch::equal(aligned.params[k], plain.params[k]));
+    EXPECT_LE(aligned.predictions[k].ne(plain.predictions[k]).sum().item<int64_t>(), 1);
+    EXPECT_NEAR(aligned.params[k].norm().item<double>(), plain.params[k].norm().item<double>(), 1e-3);
+    EXPECT_LT((aligned.params[k] - aligned.params[0]).norm().item<double>(),
+              (plain.params[k] - plain.params[0]).norm().item<double>());
+  }
+  remove_if_passed(tmp);
+}
+
 // zoo.align_rounds over the rows file: a collection killed in its second round of alignment
 // to the average resumes at that round (the rows it had trained and aligned kept), and its zoo
 // is the uninterrupted one. Activation matching on 50 batches makes a round last ~0.5 s.

@@ -158,7 +158,7 @@ TEST_P(ActivationAlignableArch, ActivationMatchingUndoesAPermutationAndAlignsWit
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, ActivationAlignableArch, ::testing::Values("mlp", "convnet4"));
+INSTANTIATE_TEST_SUITE_P(Archs, ActivationAlignableArch, ::testing::Values("mlp", "convnet4", "resnet18"));
 
 // The summed squared distance of the rows to their average: how far apart the zoo's units are.
 double spread(const torch::Tensor& rows) { return (rows - rows.mean(0)).pow(2).sum().item<double>(); }
@@ -206,15 +206,47 @@ INSTANTIATE_TEST_SUITE_P(Methods, AlignToAverage,
                          ::testing::Values(std::make_pair("mlp", "weights"), std::make_pair("mlp", "activations")),
                          [](const auto& info) { return info.param.first + "_" + info.param.second; });
 
-TEST(ActivationMatching, RefusesGroupsSeenOnlyInsideAStage) {
+// An MLP computed in one stage that shows no layer inside it: its hidden units are produced and
+// read where pdiff sees no activation of them.
+class OneStageMlpImpl : public ClassifierImpl {
+ public:
+  OneStageMlpImpl() {
+    fc1 = register_module("fc1", torch::nn::Linear(4, 3));
+    fc2 = register_module("fc2", torch::nn::Linear(3, 2));
+  }
+  int64_t num_stages() const override { return 1; }
+  torch::Tensor forward_stage(int64_t, torch::Tensor x) override { return fc2(torch::relu(fc1(x))); }
+  std::vector<std::string> stage_params(int64_t) const override { return {"fc1.", "fc2."}; }
+
+ private:
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+
+TEST(ActivationMatching, SeesEveryResNetGroupAndRefusesGroupsSeenOnlyInsideALayer) {
+  // A ResNet shows its blocks' ops: a block's inner channels are seen at its next convolution, a
+  // stream at every block that reads it (with its downsample) and at the head.
   const Classifier resnet = network("resnet18", 0);
-  const ParamLayout layout = whole(resnet);
-  // Weight matching aligns ResNet-18; activation matching cannot see a block's inner channels.
-  EXPECT_NO_THROW(check_alignable(layout, resnet, "resnet18", "weights"));
-  EXPECT_CONTAINS(test::error_of([&] { check_alignable(layout, resnet, "resnet18", "activations"); }),
-                  "the units of layer1.0.conv1 are produced and read inside one stage of model.arch=resnet18");
-  EXPECT_CONTAINS(test::error_of([&] { check_alignable(layout, resnet, "resnet18", "neurons"); }),
+  const std::vector<PermutationGroup> groups = permutation_groups(resnet, "resnet18");
+  const auto inputs = activation_inputs(resnet, "resnet18", groups);
+  std::map<std::string, std::vector<LayerInput>> seen;
+  for (size_t g = 0; g < groups.size(); ++g) seen[groups[g].name] = inputs[g];
+  ASSERT_EQ(seen.at("layer1.0.conv1").size(), 1u);  // at conv2: stage 1 (layer1.0), its op 2
+  EXPECT_EQ(seen.at("layer1.0.conv1")[0].stage, 1);
+  EXPECT_EQ(seen.at("layer1.0.conv1")[0].layer, 2u);
+  ASSERT_EQ(seen.at("conv1").size(), 3u);  // layer1.0, layer1.1, layer2.0 (and its downsample): their inputs
+  for (int64_t b = 0; b < 3; ++b) {
+    EXPECT_EQ(seen.at("conv1")[b].stage, b + 1);
+    EXPECT_EQ(seen.at("conv1")[b].layer, 0u);
+  }
+  ASSERT_EQ(seen.at("layer4.0.downsample").size(), 2u);  // layer4.1 and fc
+  EXPECT_EQ(seen.at("layer4.0.downsample")[1].stage, resnet->num_stages() - 1);
+  EXPECT_NO_THROW(check_alignable(whole(resnet), resnet, "resnet18", "activations"));
+  EXPECT_CONTAINS(test::error_of([&] { check_alignable(whole(resnet), resnet, "resnet18", "neurons"); }),
                   "use none, weights or activations");
+
+  const Classifier one_stage = std::make_shared<OneStageMlpImpl>();
+  EXPECT_CONTAINS(test::error_of([&] { activation_inputs(one_stage, "mlp", permutation_groups(one_stage, "mlp")); }),
+                  "the units of fc1 are produced and read inside one layer of model.arch=mlp");
 }
 
 TEST(WeightMatching, RefusesUnknownArchitecturesAndPartialSelections) {
