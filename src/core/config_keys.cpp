@@ -94,7 +94,7 @@ const std::vector<KeyDef>& config_keys() {
        "separate trainings (zoo.import, zoo.mode=scratch): weights permutes every checkpoint's hidden units "
        "(MLP neurons, ConvNet-4 and ResNet channels with their BatchNorm, one permutation per residual "
        "stream) to match the first checkpoint by weight matching, activations by the correlation of "
-       "their activations on zoo.align_batches training batches (MLP, ConvNet-4), before the "
+       "their activations on zoo.align_batches training batches (the same architectures), before the "
        "generator, the baselines and the distances see the zoo; none uses them as they are",
        -kInf, kInf, {"none", "weights", "activations"}},
       {"zoo.align_rounds", T::Int, "0",
