@@ -38,13 +38,14 @@ class ActivationMatching {
   ActivationMatching(const Classifier& base, const ClassifierSpec& spec, const ParamLayout& layout,
                      const std::vector<PermutationGroup>& groups, const DataSplits& data, int64_t batches,
                      uint64_t seed, int64_t batch = 128);
-  // Per group, its units' activations (units, samples), each unit standardised (mean 0, norm 1),
-  // for the network whose selected tensors are `row` (D under the layout). A convolution's
-  // channels are sampled at kSamplesPerInput of their (image, pixel) positions per layer input,
-  // the same for every network, float32: a ResNet-18's activations take ~130 MB, a ResNet-50's ~0.9 GB.
+  // A convolution's channels are sampled at this many of their (image, pixel) positions per
+  // layer input, the same for every network, and kept in float32: a ResNet-18's activations
+  // take ~130 MB, a ResNet-50's ~0.9 GB.
   static constexpr int64_t kSamplesPerInput = 8192;
   // At most this many passes over the groups to settle the tie-breaks (match).
   static constexpr int kTieBreakPasses = 5;
+  // Per group, its units' activations (units, samples), each unit standardised (mean 0, norm 1),
+  // for the network whose selected tensors are `row` (D under the layout).
   std::vector<torch::Tensor> activations(const torch::Tensor& row) const;
   // One permutation per group (int64): unit i of the aligned network is unit perm[i] of the
   // network `other_row` (activations `other`), the one whose correlation with the reference's
