@@ -105,10 +105,15 @@ std::vector<torch::Tensor> ActivationMatching::match(const std::vector<torch::Te
   }
   // The tie-break compares a group's incoming weights with the other groups' units as aligned so
   // far. A residual stream and the blocks it feeds read each other, so no order of the groups has
-  // every group's inputs aligned before it: passes over all groups until none changes.
+  // every group's inputs aligned before it: passes over the groups until none changes, a group
+  // solved again only when a neighbour changed (else it would get the same permutation back).
+  const std::vector<std::vector<size_t>> neighbours = group_neighbours(groups_);
+  std::vector<char> stale(groups_.size(), 1);
   for (int pass = 0; pass < kTieBreakPasses; ++pass) {
     bool changed = false;
     for (size_t g = 0; g < groups_.size(); ++g) {
+      if (!stale[g]) continue;
+      stale[g] = 0;
       torch::Tensor incoming = torch::zeros({groups_[g].size, groups_[g].size}, torch::kFloat64);
       for (const auto& a : groups_[g].axes) {
         if (a.axis != 0 || is_statistic(a.tensor)) continue;
@@ -120,8 +125,10 @@ std::vector<torch::Tensor> ActivationMatching::match(const std::vector<torch::Te
           1e-6 / (static_cast<double>(groups_[g].size) * std::max<double>(1.0, incoming.abs().max().item<double>()));
       const torch::Tensor perm =
           torch::tensor(max_weight_assignment(correlations[g] + tie_break * incoming), torch::kLong);
-      changed = changed || !torch::equal(perm, perms[g]);
+      if (torch::equal(perm, perms[g])) continue;
       perms[g] = perm;
+      changed = true;
+      for (size_t h : neighbours[g]) stale[h] = 1;
     }
     if (!changed) break;
   }

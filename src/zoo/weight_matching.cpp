@@ -30,6 +30,19 @@ torch::Tensor units_first(const torch::Tensor& t, int64_t axis) {
   return t.movedim(axis, 0).reshape({t.size(axis), -1});
 }
 
+std::vector<std::vector<size_t>> group_neighbours(const std::vector<PermutationGroup>& groups) {
+  std::vector<std::vector<size_t>> neighbours(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (size_t h = 0; h < groups.size(); ++h) {
+      if (h == g) continue;
+      bool shared = false;
+      for (const auto& a : groups[g].axes)
+        for (const auto& b : groups[h].axes) shared = shared || (a.tensor == b.tensor && !is_statistic(a.tensor));
+      if (shared) neighbours[g].push_back(h);
+    }
+  return neighbours;
+}
+
 std::vector<torch::Tensor> weight_matching(const TensorsByName& reference, const TensorsByName& other,
                                            const std::vector<PermutationGroup>& groups, uint64_t seed,
                                            int max_rounds) {
@@ -48,15 +61,7 @@ std::vector<torch::Tensor> weight_matching(const TensorsByName& reference, const
   // A group's scores change only when a group that permutes one of its tensors changes: the
   // groups whose neighbours did not change since they were solved are skipped (they would keep
   // their permutation), which leaves the result as if every group were solved every round.
-  std::vector<std::vector<size_t>> neighbours(groups.size());
-  for (size_t g = 0; g < groups.size(); ++g)
-    for (size_t h = 0; h < groups.size(); ++h) {
-      if (h == g) continue;
-      bool shared = false;
-      for (const auto& a : groups[g].axes)
-        for (const auto& b : groups[h].axes) shared = shared || (a.tensor == b.tensor && !is_statistic(a.tensor));
-      if (shared) neighbours[g].push_back(h);
-    }
+  const std::vector<std::vector<size_t>> neighbours = group_neighbours(groups);
   std::vector<char> stale(groups.size(), 1);
   std::vector<torch::Tensor> perms;
   for (const auto& g : groups) perms.push_back(torch::arange(g.size, torch::kLong));

@@ -22,6 +22,10 @@ bool is_statistic(const std::string& name);
 torch::Tensor permuted_except(const std::string& name, torch::Tensor t, const std::vector<PermutationGroup>& groups,
                               const std::vector<torch::Tensor>& perms, size_t skip);
 
+// Per group, the other groups that permute one of its tensors (running statistics aside): the
+// groups whose solution can change when its permutation does.
+std::vector<std::vector<size_t>> group_neighbours(const std::vector<PermutationGroup>& groups);
+
 // Rows of (size, -1): the tensor's `axis` first.
 torch::Tensor units_first(const torch::Tensor& t, int64_t axis);
 
