@@ -19,6 +19,7 @@
         model for --steps SGD steps, saves dict(model.state_dict()) to STATE (the module at OUT
         keeps the untrained weights) and prints "accuracy A" on the first --test test images.
     own_data.py zoo ARCH OUTDIR [--k K] [--steps S] [--train N] [--test M] [--whole] [--bn-train] [--separate]
+                               [--hidden W1,W2,...]
         Trains ARCH for S steps, saves OUTDIR/base.pt, then trains only the last layer (the rest
         frozen, BatchNorm in eval mode) for K steps, saving OUTDIR/ckpt_000.pt ... (plain dicts)
         and printing "accuracy k A" for each on the first M test images. --whole: trains every
@@ -26,6 +27,7 @@
         the last layer trains, but with BatchNorm in training mode (its statistics drift).
         --separate: K separate trainings instead, checkpoint k from its own seed, every weight
         trained for S steps (base.pt is checkpoint 0): a zoo whose hidden units are unaligned.
+        --hidden: the MLP's hidden widths (pdiff's model.mlp_hidden; default 128), both kinds of zoo.
     own_data.py eval MODULE STATE [MODULE STATE ...] [--test M] [--data TENSORS]
         Loads STATE (a state dict pdiff wrote; "-": none) into the TorchScript MODULE and prints "accuracy A"
         on the first M Fashion-MNIST test images normalised as pdiff normalises them (or on the
@@ -148,7 +150,7 @@ def write_separate_zoo(a):
     os.makedirs(a.out, exist_ok=True)
     for k in range(a.k):
         torch.manual_seed(k + 1)
-        model = pdiff_models.build(a.arch, 1, 28, 10)
+        model = pdiff_models.build(a.arch, 1, 28, 10, mlp_hidden=a.hidden)
         train(model, a.steps, a.train)
         torch.save(dict(model.state_dict()), os.path.join(a.out, f"ckpt_{k:03d}.pt"))
         if k == 0:
@@ -162,7 +164,7 @@ def write_zoo(a):
     if a.separate:
         return write_separate_zoo(a)
     torch.manual_seed(0)
-    model = pdiff_models.build(a.arch, 1, 28, 10)
+    model = pdiff_models.build(a.arch, 1, 28, 10, mlp_hidden=a.hidden)
     train(model, a.steps, a.train)
     os.makedirs(a.out, exist_ok=True)
     torch.save(dict(model.state_dict()), os.path.join(a.out, "base.pt"))
@@ -252,6 +254,8 @@ def main():
                    help="the last layer trains with BatchNorm in training mode: every running statistic drifts")
     z.add_argument("--separate", action="store_true",
                    help="K separate trainings from their own random initialisations (whole networks)")
+    z.add_argument("--hidden", type=lambda v: tuple(int(w) for w in v.split(",")), default=(128,),
+                   help="the MLP's hidden widths, comma-separated (model.mlp_hidden)")
     e = sub.add_parser("eval")
     e.add_argument("pairs", nargs="+", metavar="MODULE STATE")
     e.add_argument("--test", type=int, default=500)

@@ -156,6 +156,40 @@ TEST(TableCli, RunsEveryConfigThenSkipsEverythingOnTheSecondRun) {
   EXPECT_NE(read_text_file(dir + "/table2/table.md").find("Failed: `" + bad + "`"), std::string::npos);
 }
 
+// The shipped configs of separate trainings (zoo.mode=scratch: the whole MLP and the whole
+// ConvNet-4, aligned, repaired or recalibrated) through `pdiff table` as a user runs them, from
+// their own relative run directories, at tiny budgets (runs of 5 steps); PyTorch re-evaluates
+// both runs. (Configs/ShippedConfig runs the other shipped configs.)
+TEST(TableCli, RunsTheShippedScratchConfigs) {
+  const std::string dir = test::temp_dir("table_scratch");
+  const std::string configs = test::source_dir() + "/configs/";
+  const std::string args = configs + "fmnist-mlp-scratch.yaml " + configs + "fmnist-convnet4-scratch.yaml --out table" +
+                           kTiny + " zoo.run_iters=5 ae.token_hidden=16";
+  std::string out;
+  ASSERT_EQ(test::run_command("cd '" + dir + "' && " + test::pdiff_binary() + " table " + args, &out), 0)
+      << test::tail(out, 3000);
+  auto t = json::parse(read_text_file(dir + "/table/table.json"));
+  ASSERT_EQ(t["rows"].size(), 2u) << t.dump(2);
+  EXPECT_TRUE(t["failed"].empty());
+  const std::vector<std::pair<std::string, int64_t>> expected = {{"runs/fmnist-mlp-scratch", 235146},
+                                                                 {"runs/fmnist-convnet4-scratch", 391850}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const json& row = t["rows"][i];
+    EXPECT_EQ(row["run_dir"], expected[i].first);
+    EXPECT_EQ(row["dim"], expected[i].second);  // every weight and bias (and the ConvNet's statistics)
+    EXPECT_EQ(row["k"], 6);
+    auto report = json::parse(read_text_file(dir + "/" + expected[i].first + "/report.json"));
+    EXPECT_EQ(row["generated"]["mean"], report["groups"]["generated"]["acc"]["mean"]);
+    EXPECT_EQ(report["config"]["zoo"]["align"], "weights");
+  }
+  std::string py;
+  EXPECT_EQ(test::run_command("cd '" + dir + "' && /usr/bin/python3 " + test::source_dir() +
+                                  "/tests/python/check_run.py runs/fmnist-mlp-scratch runs/fmnist-convnet4-scratch",
+                              &py),
+            0)
+      << py;
+}
+
 TEST(TableCli, BadInputStopsBeforeAnythingRuns) {
   const std::string dir = test::temp_dir("table_bad");
   const std::string a = write_config(dir, "a", "bn4");
