@@ -122,7 +122,8 @@ def main():
         for line, cmd in commands_of(os.path.join(repo, doc)):
             why = next((w for k, w in ELSEWHERE.items() if k in cmd), None)
             if why is None and doc not in RUN_DOCS:
-                why = "a measurement record at full budget (its configs run in ShippedConfig.*)"
+                why = ("a measurement record at full budget (its configs run in ShippedConfig.*, the scratch"
+                       " ones in TableCli.RunsTheShippedScratchConfigs)")
             plan.append((doc, line, cmd, why))
     if a.list:
         for doc, line, cmd, why in plan:
