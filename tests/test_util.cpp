@@ -61,9 +61,11 @@ std::string pdiff_ok(const std::string& args) {
 
 std::string tail(const std::string& s, size_t n) { return s.substr(s.size() > n ? s.size() - n : 0); }
 
-std::string own_data_command(const std::string& args) {
-  return "/usr/bin/python3 '" + source_dir() + "/tests/python/own_data.py' " + args;
+std::string python_script_command(const std::string& script, const std::string& args) {
+  return "/usr/bin/python3 '" + source_dir() + "/tests/python/" + script + "' " + args;
 }
+
+std::string own_data_command(const std::string& args) { return python_script_command("own_data.py", args); }
 
 std::vector<std::string> python_interpreters() {
   std::vector<std::string> pythons = {"/usr/bin/python3"};

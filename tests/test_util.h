@@ -25,7 +25,10 @@ std::string tiny_pipeline(const std::string& dir);
 std::string pdiff_ok(const std::string& args);
 // The last `n` characters of a command's output: enough for a failure message.
 std::string tail(const std::string& s, size_t n = 4000);
-// The shell command that runs tests/python/own_data.py ARGS under Debian's Python PyTorch.
+// The shell command that runs tests/python/SCRIPT ARGS under Debian's Python PyTorch (ARGS
+// quoted by the caller where needed).
+std::string python_script_command(const std::string& script, const std::string& args = "");
+// The same for tests/python/own_data.py.
 std::string own_data_command(const std::string& args);
 // The Python interpreters the interop checks run under: Debian's (PyTorch 1.13) and, when the
 // variable PDIFF_TORCH2_PYTHON names one (scripts/test.sh sets it where a PyPI PyTorch 2.x

@@ -174,7 +174,7 @@ TEST(RunCli, WholePipelineReportPlotsAndSkipping) {
   expect_verdict_matches_groups(verdict, groups);
 
   // The report agrees with an independent recomputation in Python.
-  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_report.py " + dir, &out), 0)
+  ASSERT_EQ(test::run_command(test::python_script_command("check_report.py", dir), &out), 0)
       << out;
   // Every file of the run loads as PyTorch >= 2.6 loads by default (weights_only=True), in 1.13
   // and, where one is set up, in 2.x.
@@ -222,7 +222,7 @@ TEST(RunCli, RecalibratedBatchNormStatistics) {
   EXPECT_EQ(report["recalibrate_bn"], 2);
   EXPECT_NE(report["groups"]["average16"], nlohmann::json::parse(read_text_file(plain + "/report.json"))["groups"]["average16"]);
   EXPECT_CONTAINS(read_text_file(recal + "/report.md"), "were measured anew on 2 training batches of 128");
-  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + recal, &out), 0)
+  ASSERT_EQ(test::run_command(test::python_script_command("check_run.py", recal), &out), 0)
       << out;
   EXPECT_CONTAINS(out, "check_run: OK");
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");

@@ -77,7 +77,7 @@ TEST(PipelineCli, TrainGenerateExportAndPythonReadsEverything) {
 
   run_ok(pdiff_cmd("export", tiny(dir) + " --index 3"));
   EXPECT_TRUE(file_exists(dir + "/generated_3.pt"));
-  const std::string check_generated = "/usr/bin/python3 " + test::source_dir() + "/tests/python/check_generated.py ";
+  const std::string check_generated = test::python_script_command("check_generated.py");
   run_ok(check_generated + dir + " 500");
   // Without the exported file the check fails, naming it, unless told that nothing was exported.
   run_ok("mv " + dir + "/generated_3.pt " + dir + "/exported.pt");

@@ -60,7 +60,7 @@ TEST_P(OwnModelFlow, PythonModelAndCheckpointsThroughPdiffAndBack) {
   const std::string work = test::temp_dir("own_flow_" + flow.model);
   const std::string margins = std::to_string(m.mean) + "," + std::to_string(m.median) + "," +
                               std::to_string(m.best) + "," + std::to_string(m.min);
-  const std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tests/python/own_model_flow.py --pdiff " +
+  const std::string cmd = test::python_script_command("own_model_flow.py", "--pdiff ") +
                           test::pdiff_binary() + " --work " + work + " --model " + flow.model +
                           " --modes " + join(flow.modes) + " --margins " + margins +
                           " --train " + std::to_string(flow.train) + " --test 2000 --epochs " +

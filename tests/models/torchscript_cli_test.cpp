@@ -70,7 +70,7 @@ TEST(TorchScriptCli, LeNetWithBatchNormRunsAndPythonAgrees) {
   EXPECT_NEAR(py[1], g.accuracy[1].item<double>(), 0.05);
   EXPECT_NEAR(py[2], g.accuracy[1].item<double>(), 0.05);
   // The independent re-evaluation of a whole run dir knows TorchScript runs.
-  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + run, &out), 0)
+  ASSERT_EQ(test::run_command(test::python_script_command("check_run.py", run), &out), 0)
       << out;
   EXPECT_CONTAINS(out, "check_run: OK");
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
@@ -92,7 +92,7 @@ TEST(TorchScriptCli, TracedGroupNormModelOnTensorsData) {
   EXPECT_EQ(zoo.predictions.size(1), 128);
   EXPECT_TRUE(file_exists(run + "/base.json"));  // check_run.py re-evaluates the base from it
   // check_run.py prepares the tensors file as pdiff does (standardised here) and agrees.
-  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + run, &out), 0)
+  ASSERT_EQ(test::run_command(test::python_script_command("check_run.py", run), &out), 0)
       << out;
   EXPECT_CONTAINS(out, "check_run: OK");
   // Name patterns select too.

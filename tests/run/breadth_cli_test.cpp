@@ -37,7 +37,7 @@ bool is_deep(const std::string& arch) { return arch != "mlp" && arch != "convnet
 // An independent evaluation in PyTorch agrees with each run, model for model, prediction for
 // prediction (one Python for all of them).
 void python_agrees(const std::vector<std::string>& dirs) {
-  std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py", py;
+  std::string cmd = test::python_script_command("check_run.py"), py;
   for (const auto& dir : dirs) cmd += " '" + dir + "'";
   EXPECT_EQ(test::run_command(cmd, &py), 0) << py;
 }
@@ -169,7 +169,7 @@ INSTANTIATE_TEST_SUITE_P(Configs, ShippedConfig,
 
 TEST(PythonReaders, SelfTest) {
   std::string out;
-  EXPECT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/test_pdiff_data.py", &out), 0)
+  EXPECT_EQ(test::run_command(test::python_script_command("test_pdiff_data.py"), &out), 0)
       << out;
 }
 

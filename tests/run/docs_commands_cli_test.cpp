@@ -13,7 +13,7 @@ namespace {
 
 std::string doc_runner(const std::string& repo) {
   const std::string build = std::filesystem::path(test::pdiff_binary()).parent_path().string();
-  return "/usr/bin/python3 '" + test::source_dir() + "/tests/python/run_doc_commands.py' '" + repo + "' '" + build + "'";
+  return test::python_script_command("run_doc_commands.py", "'" + repo + "' '" + build + "'");
 }
 
 TEST(DocsCommandsCli, EveryCommandOfTheReadmeAndOwnModelRuns) {

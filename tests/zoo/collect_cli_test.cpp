@@ -94,9 +94,7 @@ TEST(CollectCli, WritesFilesThatPyTorchReads) {
   EXPECT_GT((zoo.params[1] - zoo.params[0]).abs().max().item<double>(), 0.0);
 
   std::string py;
-  rc = test::run_command("/usr/bin/python3 '" + test::source_dir() + "/tests/python/check_zoo.py' '" + run + "' '" +
-                             kFashion + "' 1000",
-                         &py);
+  rc = test::run_command(test::python_script_command("check_zoo.py", "'" + run + "' '" + kFashion + "' 1000"), &py);
   EXPECT_EQ(rc, 0) << py;
   std::cout << py;
   remove_if_passed(tmp);
@@ -242,7 +240,7 @@ TEST(CollectCli, ScratchModeTrainsWholeNetworksFromTheirOwnInitialisationsAndAli
   EXPECT_EQ(nlohmann::json::parse(read_text_file(tmp + "/aligned/report.json"))["repair"], 2);
   EXPECT_CONTAINS(read_text_file(tmp + "/aligned/report.md"), "(`generate.repair`, REPAIR)");
   std::string python;
-  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + tmp + "/aligned", &python), 0)
+  ASSERT_EQ(test::run_command(test::python_script_command("check_run.py", tmp + "/aligned"), &python), 0)
       << test::tail(python);
   // No base is trained: it would be thrown away (every tensor of every run is its own).
   EXPECT_CONTAINS(out, "base: not trained (zoo.mode = scratch");

@@ -171,7 +171,7 @@ TEST(ImportCli, WholeNetworksWithTheirRunningStatistics) {
       const torch::Tensor expect = vec.slice(0, e.offset, e.offset + e.numel).clamp_min(0.0);
       EXPECT_TRUE(torch::equal(exported.tensor(e.name).flatten(), expect));
     }
-  ASSERT_EQ(test::run_command("/usr/bin/python3 " + test::source_dir() + "/tests/python/check_run.py " + run, &out), 0)
+  ASSERT_EQ(test::run_command(test::python_script_command("check_run.py", run), &out), 0)
       << out;
   EXPECT_CONTAINS(out, "check_run: OK");
   if (!::testing::Test::HasFailure()) test::run_command("rm -rf '" + tmp + "'");
