@@ -67,6 +67,12 @@ void run_all(const Config& cfg) {
   };
   // In a job of several processes every rank sees the same files here, before anything runs;
   // every stage runs on every rank, each splitting its work (docs/distributed.md).
+  // An explicit ldm.subspace that the zoo cannot fill would stop the diffusion stage: say so
+  // before the collection and the autoencoder, which take minutes (an import's size comes later).
+  if (const int64_t r = train_options(cfg).ldm.subspace; !s.train && r > 0 && cfg.s("zoo.import").empty())
+    check(r <= cfg.i("zoo.k"), "ldm.subspace = " + std::to_string(r) + " is more than zoo.k = " +
+                                   std::to_string(cfg.i("zoo.k")) + " checkpoints: choose fewer directions (auto: 16) "
+                                   "or more checkpoints");
   say("collect", s.collect);
   if (!s.collect) {
     collect(run, collect_options(cfg));  // every rank: seeds-mode runs and the evaluation are split

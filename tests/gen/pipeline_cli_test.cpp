@@ -121,6 +121,12 @@ TEST(PipelineCli, SubspacePositionAndClipRunEndToEnd) {
   std::string out;
   EXPECT_NE(test::run_command(pdiff_cmd("train", tiny(dir) + " ldm.subspace=24"), &out), 0);
   EXPECT_CONTAINS(out, "ldm.subspace = 24 is more than the zoo's 20 checkpoints");
+  // `pdiff run` says so before it collects a zoo (and trains an autoencoder) for nothing.
+  const std::string fresh = test::temp_dir("subspace_early");
+  EXPECT_NE(test::run_command(pdiff_cmd("run", tiny(fresh) + " ldm.subspace=24"), &out), 0);
+  EXPECT_CONTAINS(out, "ldm.subspace = 24 is more than zoo.k = 20 checkpoints");
+  EXPECT_FALSE(file_exists(fresh + "/zoo.pt"));
+  EXPECT_FALSE(file_exists(fresh + "/base.pt"));
 }
 
 // A whole network (every weight of an MLP, D = 101 770): ae.kind=auto takes the token
