@@ -141,7 +141,9 @@ const std::vector<KeyDef>& config_keys() {
        "diffuse only along the zoo's first N principal directions of the latent; the others hold almost none of "
        "the zoo's variance, and there the samples drift far out (docs/novelty.md). auto: 16, or fewer when the zoo "
        "has fewer checkpoints or the latent is smaller, rounded down to a multiple of 2^(blocks of ldm.channels - 1); "
-       "0: the whole latent", 0, 65536, {"auto"}},
+       "0: the whole latent. More directions spread the samples between the originals: less alike them, less accurate "
+       "(whole networks from separate trainings that lie in one basin once aligned: configs/fmnist-mlp-scratch.yaml)",
+       0, 65536, {"auto"}},
       {"ldm.position", T::Int, "16", "learned position channels given to the denoiser beside the latent (0: none; "
        "a convolution alone cannot tell the latent's entries apart)", 0, 1024},
       {"ldm.timesteps", T::Int, "1000", "diffusion steps T", 2, 100000},

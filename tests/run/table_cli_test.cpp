@@ -164,7 +164,7 @@ TEST(TableCli, RunsTheShippedScratchConfigs) {
   const std::string dir = test::temp_dir("table_scratch");
   const std::string configs = test::source_dir() + "/configs/";
   const std::string args = configs + "fmnist-mlp-scratch.yaml " + configs + "fmnist-convnet4-scratch.yaml --out table" +
-                           kTiny + " zoo.run_iters=5 ae.token_hidden=16 ldm.subspace=4";  // the MLP's 96 needs K > 96
+                           kTiny + " zoo.run_iters=5 ae.token_hidden=16 ldm.subspace=4";  // the MLP's 80 needs K > 80
   std::string out;
   ASSERT_EQ(test::run_command("cd '" + dir + "' && " + test::pdiff_binary() + " table " + args, &out), 0)
       << test::tail(out, 3000);
