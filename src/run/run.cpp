@@ -35,11 +35,15 @@ StageStatus stage_status(const Config& cfg) {
     return file_exists(dir + "/base.pt") &&
            load_zoo(dir + "/zoo.pt").fingerprint == stage_fingerprint(cfg, collect_config_keys());
   });
-  s.train = s.collect && current([&] {
+  s.ae = s.collect && current([&] {
+           AeModel ae = load_ae(dir + "/ae.pt");
+           return ae.fingerprint == stage_fingerprint(cfg, ae_config_keys()) &&
+                  ae.zoo_fingerprint == stage_fingerprint(cfg, collect_config_keys());
+         });
+  s.train = s.ae && current([&] {
               AeModel ae = load_ae(dir + "/ae.pt");
               LdmModel ldm = load_ldm(dir + "/ldm.pt");
-              return ae.fingerprint == stage_fingerprint(cfg, ae_config_keys()) &&
-                     ldm.fingerprint == stage_fingerprint(cfg, ldm_config_keys()) &&
+              return ldm.fingerprint == stage_fingerprint(cfg, ldm_config_keys()) &&
                      ldm.ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint;
             });
   s.generate = s.train && current([&] {

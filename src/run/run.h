@@ -8,7 +8,7 @@ namespace pdiff {
 
 // Whether each stage's outputs in the run directory are current for this config.
 struct StageStatus {
-  bool collect = false, train = false, generate = false, eval = false;
+  bool collect = false, ae = false, train = false, generate = false, eval = false;  // train: ae and ldm
 };
 StageStatus stage_status(const Config& cfg);
 

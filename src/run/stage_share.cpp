@@ -36,13 +36,16 @@ void link_or_copy(const std::string& src, const std::string& dst) {
 const std::vector<SharedStage>& shared_stages() {
   static const std::vector<SharedStage> stages = {
       {"collect", {"base.pt", "base.json", "zoo.pt", "baselines.pt"}},
-      {"train", {"ae.pt", "ldm.pt", "ae_loss.csv", "ldm_loss.csv"}},
+      {"autoencoder", {"ae.pt", "ae_loss.csv"}},  // a sweep of diffusion keys trains one autoencoder
+      {"diffusion", {"ldm.pt", "ldm_loss.csv"}},
       {"generate", {"generated.pt"}},
   };
   return stages;
 }
 
-int current_depth(const StageStatus& s) { return !s.collect ? 0 : !s.train ? 1 : !s.generate ? 2 : 3; }
+int current_depth(const StageStatus& s) {
+  return !s.collect ? 0 : !s.ae ? 1 : !s.train ? 2 : !s.generate ? 3 : 4;
+}
 
 int share_stages(const Config& cfg, const std::vector<std::string>& candidates, std::string* from) {
   const std::string dir = cfg.s("run_dir");

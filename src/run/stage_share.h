@@ -20,7 +20,8 @@ struct SharedStage {
 };
 const std::vector<SharedStage>& shared_stages();
 
-// How many stages, from the first, are current (0: none, 3: collect, train and generate).
+// How many stages, from the first, are current (0: none, 4: collect, the autoencoder, the
+// diffusion model and generate).
 int current_depth(const StageStatus& s);
 
 // Links into cfg's run_dir the outputs of the deepest run of current stages found among

@@ -297,7 +297,7 @@ TEST(DistributedCli, SweepRunsEachPointOnEveryRank) {
   const auto codes = wait_all(launch(2, "sweep", args, tmp + "/log"));
   ASSERT_EQ(codes, (std::vector<int>{0, 0})) << logs(tmp + "/log", 2);
   const std::string log0 = read_text_file(tmp + "/log.0");
-  EXPECT_CONTAINS(log0, "== sweep: collect, train shared with");  // the second point's zoo and generators
+  EXPECT_CONTAINS(log0, "== sweep: collect, autoencoder, diffusion shared with");  // the second point's zoo and generators
   EXPECT_CONTAINS(log0, "ae: data-parallel over 2 ranks (5 of each batch's 10 rows on rank 0)");  // both trained
   const auto sweep = nlohmann::json::parse(read_text_file(out + "/eta.json"));
   ASSERT_EQ(sweep["points"].size(), 2u) << sweep.dump(2);

@@ -168,6 +168,24 @@ TEST(SweepCli, GeneratorGridCollectsOnceAndTheSecondSweepSkipsEverything) {
   EXPECT_EQ(read_json(out_dir + "/sweep.json")["points"].size(), 4u);
 }
 
+// A grid of diffusion keys only: one zoo and one autoencoder, linked into every point; a
+// diffusion model of its own for each.
+TEST(SweepCli, DiffusionGridTrainsOneAutoencoder) {
+  const std::string dir = test::temp_dir("sweep_ldm"), out_dir = dir + "/sweep";
+  std::string out;
+  ASSERT_EQ(sweep("--out " + out_dir + " zoo.k=6 ldm.lr=1e-3,2e-3" + std::string(kTiny), &out), 0)
+      << test::tail(out, 4000);
+  EXPECT_EQ(count(out, "== collect: running"), 1u) << test::tail(out, 4000);
+  EXPECT_EQ(count(out, "== sweep: collect, autoencoder shared with"), 1u) << test::tail(out, 4000);
+  EXPECT_EQ(count(out, "ae: reusing"), 1u) << test::tail(out, 4000);
+  const json s = read_json(out_dir + "/sweep.json");
+  ASSERT_EQ(s["points"].size(), 2u) << s.dump(2);
+  const std::string a = s["points"][0]["run_dir"], b = s["points"][1]["run_dir"];
+  EXPECT_EQ(stat_of(a + "/ae.pt").st_ino, stat_of(b + "/ae.pt").st_ino);
+  EXPECT_NE(stat_of(a + "/ldm.pt").st_ino, stat_of(b + "/ldm.pt").st_ino);
+  for (const auto& row : s["points"]) expect_row_matches_report(row, {"ldm.lr"});
+}
+
 TEST(SweepCli, CollectionGridMakesOneZooPerValue) {
   const std::string dir = test::temp_dir("sweep_zoo"), out_dir = dir + "/sweep";
   std::string out;
