@@ -51,7 +51,8 @@ std::vector<SweepJob> load_jobs(const SweepArgs& args, const SweepGrid& grid) {
   }
   // Which points share each stage: the same fingerprint of its keys means the same inputs.
   const std::vector<std::pair<const char*, const std::vector<std::string>*>> stages = {
-      {"collect", &collect_config_keys()}, {"train", &ldm_config_keys()}, {"generate", &generate_config_keys()}};
+      {"collect", &collect_config_keys()}, {"autoencoder", &ae_config_keys()}, {"train", &ldm_config_keys()},
+      {"generate", &generate_config_keys()}};
   for (const auto& [stage, keys] : stages) {
     std::map<std::string, int> first;
     for (size_t i = 0; i < jobs.size(); ++i)

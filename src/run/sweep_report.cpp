@@ -168,7 +168,7 @@ std::string sweep_markdown(const json& sweep) {
       sweep_s += t[key].is_number() ? t[key].get<double>() : 0.0;
       return format_figure("%.1f", t[key]);
     };
-    md << stage("collect", "collect") << " / " << stage("train_ae", "train") << " / " << stage("train_ldm", "train")
+    md << stage("collect", "collect") << " / " << stage("train_ae", "autoencoder") << " / " << stage("train_ldm", "train")
        << " / " << stage("generate", "generate") << " / ";
     sweep_s += t["eval"].is_number() ? t["eval"].get<double>() : 0.0;
     separate_s += t["total"].is_number() ? t["total"].get<double>() : 0.0;

@@ -9,8 +9,9 @@
 namespace pdiff {
 
 // The row of the finished point number `point` (1-based, in grid order) in `run_dir`. `values`: the swept keys; `shares`: for each
-// shared stage (collect, train, generate), the 1-based number of the first point of the sweep
-// with the same fingerprint of that stage's keys (whose outputs this point uses).
+// shared stage (collect, autoencoder, train: the diffusion model, generate), the 1-based number of
+// the first point of the sweep with the same fingerprint of that stage's keys (whose outputs this
+// point uses).
 nlohmann::json sweep_row(int point, const std::string& name, const std::string& run_dir, const std::vector<std::string>& keys,
                          const nlohmann::json& shares);
 

@@ -103,7 +103,8 @@ TEST(SweepCli, GeneratorGridCollectsOnceAndTheSecondSweepSkipsEverything) {
     EXPECT_EQ(row["point"], i + 1);
     EXPECT_EQ(row["values"]["ae.latent_noise"], grid[i].first);
     EXPECT_EQ(row["values"]["generate.eta"], grid[i].second);
-    EXPECT_EQ(row["shares"], json({{"collect", 1}, {"train", train_from[i]}, {"generate", i + 1}}));
+    EXPECT_EQ(row["shares"],
+              json({{"collect", 1}, {"autoencoder", train_from[i]}, {"train", train_from[i]}, {"generate", i + 1}}));
     expect_row_matches_report(row, {"ae.latent_noise", "generate.eta"});
     const std::string run = row["run_dir"];
     EXPECT_EQ(run.substr(0, out_dir.size() + 1), out_dir + "/");
@@ -184,6 +185,9 @@ TEST(SweepCli, DiffusionGridTrainsOneAutoencoder) {
   EXPECT_EQ(stat_of(a + "/ae.pt").st_ino, stat_of(b + "/ae.pt").st_ino);
   EXPECT_NE(stat_of(a + "/ldm.pt").st_ino, stat_of(b + "/ldm.pt").st_ino);
   for (const auto& row : s["points"]) expect_row_matches_report(row, {"ldm.lr"});
+  EXPECT_EQ(s["points"][1]["shares"], json({{"collect", 1}, {"autoencoder", 1}, {"train", 2}, {"generate", 2}}));
+  // The sweep's table shows the autoencoder as point 1's and counts its time once.
+  EXPECT_EQ(count(read_text_file(out_dir + "/sweep.md"), "| [1] / [1] / "), 1u) << read_text_file(out_dir + "/sweep.md");
 }
 
 TEST(SweepCli, CollectionGridMakesOneZooPerValue) {
@@ -196,7 +200,7 @@ TEST(SweepCli, CollectionGridMakesOneZooPerValue) {
   ASSERT_EQ(s["points"].size(), 2u);
   for (const auto& row : s["points"]) expect_row_matches_report(row, {"zoo.k"});
   EXPECT_EQ(s["points"][0]["values"]["zoo.k"], 4);
-  EXPECT_EQ(s["points"][1]["shares"], json({{"collect", 2}, {"train", 2}, {"generate", 2}}));
+  EXPECT_EQ(s["points"][1]["shares"], json({{"collect", 2}, {"autoencoder", 2}, {"train", 2}, {"generate", 2}}));
   ASSERT_EQ(s["zoos"].size(), 2u);
   EXPECT_EQ(s["zoos"][0]["groups"]["original"]["n"], 4);
   EXPECT_EQ(s["zoos"][1]["groups"]["original"]["n"], 6);
