@@ -40,11 +40,11 @@ StageStatus stage_status(const Config& cfg) {
            return ae.fingerprint == stage_fingerprint(cfg, ae_config_keys()) &&
                   ae.zoo_fingerprint == stage_fingerprint(cfg, collect_config_keys());
          });
-  s.train = s.ae && current([&] {
-              AeModel ae = load_ae(dir + "/ae.pt");
+  s.train = s.ae && current([&] {  // trained on that autoencoder (its two fingerprints, checked above)
               LdmModel ldm = load_ldm(dir + "/ldm.pt");
               return ldm.fingerprint == stage_fingerprint(cfg, ldm_config_keys()) &&
-                     ldm.ae_fingerprint == ae.fingerprint + ae.zoo_fingerprint;
+                     ldm.ae_fingerprint ==
+                         stage_fingerprint(cfg, ae_config_keys()) + stage_fingerprint(cfg, collect_config_keys());
             });
   s.generate = s.train && current([&] {
                  return load_generated(dir + "/generated.pt").fingerprint == stage_fingerprint(cfg, generate_config_keys());
@@ -69,14 +69,14 @@ void run_all(const Config& cfg) {
   auto done = [](const char* stage) {
     std::fprintf(stderr, "== %s: done; peak memory so far %.0f MB\n", stage, peak_resident_mb());
   };
-  // In a job of several processes every rank sees the same files here, before anything runs;
-  // every stage runs on every rank, each splitting its work (docs/distributed.md).
   // An explicit ldm.subspace that the zoo cannot fill would stop the diffusion stage: say so
   // before the collection and the autoencoder, which take minutes (an import's size comes later).
   if (const int64_t r = train_options(cfg).ldm.subspace; !s.train && r > 0 && cfg.s("zoo.import").empty())
     check(r <= cfg.i("zoo.k"), "ldm.subspace = " + std::to_string(r) + " is more than zoo.k = " +
                                    std::to_string(cfg.i("zoo.k")) + " checkpoints: choose fewer directions (auto: 16) "
                                    "or more checkpoints");
+  // In a job of several processes every rank sees the same files here, before anything runs;
+  // every stage runs on every rank, each splitting its work (docs/distributed.md).
   say("collect", s.collect);
   if (!s.collect) {
     collect(run, collect_options(cfg));  // every rank: seeds-mode runs and the evaluation are split
